@@ -1,0 +1,42 @@
+#include "cli.hpp"
+
+#include <iostream>
+
+#include "../src/logging.hpp"
+
+namespace genius::cli {
+
+po::options_description common_options() {
+  po::options_description o("Common options");
+  o.add_options()("help,h", "show this help")(
+      "log-level", po::value<std::string>()->value_name("LEVEL"),
+      "console log level: trace, debug, info, warn, error, off");
+  return o;
+}
+
+std::optional<po::variables_map> parse(const std::string& name, const std::string& usage, const Args& args,
+                                       const po::options_description& options,
+                                       const po::positional_options_description& positional) {
+  po::options_description all;
+  all.add(options).add(common_options());
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "Usage: genius " << name << " " << usage << "\n\n" << all << "\n";
+    return std::nullopt;
+  }
+  po::notify(vm);
+  if (vm.count("log-level")) {
+    const auto level = core::parse_log_level(vm["log-level"].as<std::string>());
+    if (!level) throw po::error("--log-level: unknown level '" + vm["log-level"].as<std::string>() + "'");
+    spdlog::default_logger()->sinks().front()->set_level(*level);
+  }
+  return vm;
+}
+
+int usage_error(const std::string& command, const std::string& message) {
+  std::cerr << "genius " << command << ": " << message << "\n(see `genius " << command << " --help`)\n";
+  return core::kExitUsageError;
+}
+
+}  // namespace genius::cli

@@ -1,0 +1,35 @@
+// The `genius` command line: one function per subcommand, each parsing its
+// own options with Boost.Program_options and returning a process exit code.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "../src/exit_codes.hpp"
+
+namespace genius::cli {
+
+namespace po = boost::program_options;
+using Args = std::vector<std::string>;
+
+/// Options every subcommand accepts: --help, --log-level.
+po::options_description common_options();
+
+/// Parse `args` for subcommand `name`. Returns nullopt after printing the
+/// help text when --help was given. Throws po::error on bad usage.
+std::optional<po::variables_map> parse(const std::string& name, const std::string& usage, const Args& args,
+                                       const po::options_description& options,
+                                       const po::positional_options_description& positional = {});
+
+/// Report a usage error for `command` and return kExitUsageError.
+int usage_error(const std::string& command, const std::string& message);
+
+int plugins_command(const Args& args);
+int config_command(const Args& args);
+int run_command(const Args& args);
+int loss_command(const Args& args);
+
+}  // namespace genius::cli

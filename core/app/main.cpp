@@ -1,0 +1,67 @@
+// genius — unsupervised LLM self-training (Genius: foresight re-sampling + ACO).
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+
+#include <genius/abi.hpp>
+
+#include "../src/logging.hpp"
+#include "cli.hpp"
+
+namespace {
+
+using genius::cli::Args;
+
+struct Command {
+  std::function<int(const Args&)> run;
+  const char* summary;
+};
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> c = {
+      {"plugins", {genius::cli::plugins_command, "list the available plugins with their config keys"}},
+      {"config", {genius::cli::config_command, "validate a run config (`genius config check FILE`)"}},
+      {"run", {genius::cli::run_command, "run the self-training loop described by a TOML file"}},
+      {"loss", {genius::cli::loss_command, "evaluate a loss plugin on given log-probs (`genius loss eval`)"}},
+  };
+  return c;
+}
+
+void print_help() {
+  std::cout << "genius " GENIUS_SDK_VERSION
+               " - unsupervised LLM self-training (foresight re-sampling + ACO)\n\n"
+               "Usage: genius [--version] [--help] <command> [<args>]\n\nCommands:\n";
+  for (const auto& [name, command] : commands()) std::printf("  %-10s %s\n", name.c_str(), command.summary);
+  std::cout << "\nRun `genius <command> --help` for a command's options.\n"
+               "Exit codes: 0 ok, 1 run failed, 2 usage or config error.\n"
+               "Plugins are searched beside the executable (../lib/genius/plugins), then in\n"
+               "GENIUS_PLUGIN_PATH (':'-separated), then in [run] plugin_path of the config.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  genius::core::setup_console_logging(spdlog::level::info);
+  Args args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_help();
+    return args.empty() ? genius::core::kExitUsageError : genius::core::kExitOk;
+  }
+  if (args[0] == "--version" || args[0] == "-V") {
+    std::cout << "genius " GENIUS_SDK_VERSION " (SDK ABI " << GENIUS_SDK_ABI_VERSION << ", libtorch "
+              << GENIUS_TORCH_VERSION << ")\n";
+    return genius::core::kExitOk;
+  }
+  const auto it = commands().find(args[0]);
+  if (it == commands().end()) {
+    std::cerr << "genius: unknown command '" << args[0] << "'; run `genius --help` for the list\n";
+    return genius::core::kExitUsageError;
+  }
+  try {
+    return it->second.run(Args(args.begin() + 1, args.end()));
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return genius::core::kExitRunFailed;
+  }
+}

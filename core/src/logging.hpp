@@ -1,0 +1,23 @@
+// Logging through spdlog: console (stderr) at the chosen level, plus the
+// run's log file at debug level once a run directory exists.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <spdlog/sinks/sink.h>
+#include <spdlog/spdlog.h>
+
+namespace genius::core {
+
+/// "trace" | "debug" | "info" | "warn" | "error" | "off"; nullopt otherwise.
+std::optional<spdlog::level::level_enum> parse_log_level(const std::string& name);
+
+/// Install the default logger: stderr, colour when it is a terminal.
+void setup_console_logging(spdlog::level::level_enum level);
+
+/// Also write every message (debug and up) to `file`, appending.
+void add_log_file(const std::filesystem::path& file);
+
+}  // namespace genius::core

@@ -1,0 +1,61 @@
+// genius/abi.hpp — the binary contract between the host and a plugin library.
+//
+// A plugin is a shared library compiled separately from the `genius` host. The
+// host and the plugin exchange C++ objects (std::string, std::vector, virtual
+// interfaces, at::Tensor), so both sides must agree on three things:
+//
+//   1. the SDK ABI version below: bumped whenever a header in sdk/include/genius
+//      changes the layout of a type or the vtable of an interface;
+//   2. the libtorch version (tensors cross the boundary);
+//   3. the C++ standard library ABI (libstdc++'s _GLIBCXX_USE_CXX11_ABI).
+//
+// Every plugin exports `genius_plugin_abi`, a function returning a plain C
+// struct, so the host can read these facts without touching any C++ layout. A
+// library that disagrees on any of them is refused with a message naming both
+// sides, before its manifest is read.
+#pragma once
+
+#include <cstdint>
+
+#include <torch/version.h>  // TORCH_VERSION_{MAJOR,MINOR,PATCH}; no other torch code
+
+/// Version of the plugin contract. Bump on any incompatible header change.
+#define GENIUS_SDK_ABI_VERSION 1
+
+/// Version of the Genius SDK release (informational; compatibility is decided
+/// by GENIUS_SDK_ABI_VERSION alone).
+#define GENIUS_SDK_VERSION "0.1.0"
+
+#define GENIUS_STRINGIFY_IMPL(x) #x
+#define GENIUS_STRINGIFY(x) GENIUS_STRINGIFY_IMPL(x)
+
+/// "MAJOR.MINOR" of the libtorch this translation unit is compiled against.
+/// Patch releases of libtorch keep the ABI, so they are not compared.
+#define GENIUS_TORCH_VERSION \
+  GENIUS_STRINGIFY(TORCH_VERSION_MAJOR) "." GENIUS_STRINGIFY(TORCH_VERSION_MINOR)
+
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+#define GENIUS_CXX11_ABI _GLIBCXX_USE_CXX11_ABI
+#else
+#define GENIUS_CXX11_ABI -1  // not libstdc++: no dual ABI to compare
+#endif
+
+extern "C" {
+/// Plain-C description of how a library was built; layout frozen forever.
+struct GeniusPluginAbi {
+  std::uint32_t sdk_abi_version;  ///< GENIUS_SDK_ABI_VERSION at build time
+  const char* torch_version;      ///< GENIUS_TORCH_VERSION at build time
+  std::int32_t cxx11_abi;         ///< GENIUS_CXX11_ABI at build time
+};
+}
+
+namespace genius {
+
+/// The ABI of the code including this header (the host uses it to compare).
+inline const GeniusPluginAbi& this_build_abi() {
+  static const GeniusPluginAbi abi{GENIUS_SDK_ABI_VERSION, GENIUS_TORCH_VERSION,
+                                   GENIUS_CXX11_ABI};
+  return abi;
+}
+
+}  // namespace genius

@@ -1,0 +1,60 @@
+// genius/model_backend.hpp — the ModelBackend plugin interface: a language model.
+//
+// A backend owns a model and its tokenizer (e.g. `torch-llama` reads a Hugging
+// Face model directory). Samplers use it to generate; the trainer uses it to
+// score (prompt, response) pairs differentiably, to step an optimizer over its
+// parameters and to save checkpoints; the reference model is a frozen copy.
+//
+// Threading: one backend object is used from one thread at a time. Batch
+// inside `generate` / `sequence_logprobs` instead of calling from many threads.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include <genius/plugin.hpp>
+#include <genius/types.hpp>
+
+namespace genius {
+
+class ModelBackend : public Plugin {
+ public:
+  ModelBackend() : Plugin(PluginKind::ModelBackend) {}
+
+  // --- tokenizer and chat formatting
+  virtual std::vector<TokenId> encode(std::string_view text) const = 0;
+  virtual std::string decode(const std::vector<TokenId>& ids) const = 0;
+  /// The prompt text for one user message plus the assistant generation
+  /// prompt, as the model's chat template renders it.
+  virtual std::string format_chat(std::string_view user_message) const = 0;
+  virtual TokenId eos_token_id() const = 0;
+
+  // --- inference
+  /// Generate for all requests at once (one batch, shared prefills). The
+  /// result has one entry per request, in order.
+  virtual std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& requests) = 0;
+
+  // --- training
+  /// Sum of the response tokens' log-probs for each example: a [B] tensor that
+  /// is differentiable w.r.t. parameters() unless the backend is frozen.
+  virtual at::Tensor sequence_logprobs(const std::vector<ScoringExample>& batch) = 0;
+  virtual std::vector<at::Tensor> parameters() = 0;
+  virtual void set_training(bool training) = 0;
+  /// A frozen copy of the current weights (no gradients), e.g. the reference model.
+  virtual std::unique_ptr<ModelBackend> frozen_copy() const = 0;
+
+  // --- persistence: the backend's native format (Hugging Face layout for torch-llama)
+  virtual void save(const std::filesystem::path& dir) const = 0;
+  virtual void load_weights(const std::filesystem::path& dir) = 0;
+
+  // --- placement
+  virtual std::string device() const = 0;  ///< "cpu", "cuda", "cuda:1"
+  virtual std::string dtype() const = 0;   ///< "float32", "bfloat16"
+};
+
+}  // namespace genius

@@ -1,0 +1,113 @@
+// genius/types.hpp — plain data that crosses plugin interfaces (no torch).
+//
+// Generation requests and results (ModelBackend), the exploration record of
+// one query (Sampler, ValueEstimator) and preference pairs (Sampler -> trainer).
+// Field names follow the on-disk JSONL formats documented in docs/formats.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace genius {
+
+using TokenId = std::int32_t;
+
+// ---------------------------------------------------------------- generation
+
+/// One prompt to continue, `n` times.
+struct GenerationRequest {
+  std::vector<TokenId> prompt_ids;
+  int n = 1;                       ///< samples; they share the prompt's prefill
+  double temperature = 1.0;        ///< 0 = greedy
+  double top_p = 1.0;              ///< nucleus sampling mass; 1 = off
+  int max_new_tokens = 256;
+  std::vector<std::string> stop;   ///< stop strings, matched on decoded text
+  std::uint64_t seed = 0;          ///< same seed, same request -> same samples
+};
+
+enum class FinishReason { Stop, Eos, Length };
+
+inline const char* to_string(FinishReason r) {
+  switch (r) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Eos: return "eos";
+    case FinishReason::Length: return "length";
+  }
+  return "?";
+}
+
+/// One generated continuation.
+struct GeneratedSample {
+  std::vector<TokenId> token_ids;   ///< generated tokens (stop text excluded)
+  std::string text;                 ///< decoded tokens, stop string excluded
+  double cumulative_logprob = 0.0;  ///< sum of log p(token) over token_ids
+  FinishReason finish_reason = FinishReason::Length;
+
+  int num_tokens() const { return static_cast<int>(token_ids.size()); }
+};
+
+/// The `n` samples generated for one request, in order.
+struct GenerationResult {
+  std::vector<GeneratedSample> samples;
+};
+
+/// A (prompt, response) pair to score with the model, for training losses.
+struct ScoringExample {
+  std::vector<TokenId> prompt_ids;
+  std::vector<TokenId> response_ids;
+};
+
+// --------------------------------------------------------------- exploration
+
+/// An unlabeled query. `id` is stable across runs (records and pairs link to it).
+struct Query {
+  std::string id;
+  std::string prompt;
+};
+
+/// One candidate next step and its foresight rollout.
+struct Candidate {
+  int parent_beam = 0;             ///< index of the beam it extends
+  std::string step;                ///< the candidate step text (no trailing delimiter)
+  double step_logprob = 0.0;       ///< cumulative log-prob of the step's tokens
+  int step_tokens = 0;
+  std::string rollout;             ///< simulated rest of the response after the step
+  double rollout_logprob = 0.0;
+  int rollout_tokens = 0;
+  double score = 0.0;              ///< value estimate of the candidate (ValueEstimator)
+  double advantage = 0.0;          ///< score - value of the parent beam
+  bool complete = false;           ///< the step already produced the final answer
+};
+
+/// Everything recorded at one step of the exploration of one query.
+struct StepRecord {
+  int step = 0;                              ///< 1-based
+  std::vector<std::string> beams;            ///< partial responses before this step
+  std::vector<double> beam_values;           ///< q of each beam
+  std::vector<Candidate> candidates;         ///< K*M of them
+  std::vector<int> selected;                 ///< candidate indices kept as next beams
+};
+
+/// The exploration of one query.
+struct ExplorationRecord {
+  Query query;
+  std::vector<StepRecord> steps;
+  std::string response;  ///< the final response chosen among the beams
+};
+
+// ------------------------------------------------------------------- pairs
+
+/// A preference pair built from one step's pool of trajectories.
+struct PreferencePair {
+  std::string query_id;
+  int step = 0;
+  std::string prompt;    ///< the query
+  std::string chosen;    ///< whole response
+  std::string rejected;  ///< whole response
+  double chosen_weight = 0.0;          ///< A(chosen)
+  double rejected_weight = 0.0;        ///< A(rejected)
+  double chosen_average_weight = 0.0;  ///< mean A over the pool
+};
+
+}  // namespace genius
