@@ -51,7 +51,7 @@ std::vector<std::vector<double>> read_pairs(const std::string& file, bool needs_
     nlohmann::json pair;
     try {
       pair = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw ParseError(at + "invalid JSON: " + e.what());
     }
     if (!pair.is_object()) throw ParseError(at + "expected a JSON object");

@@ -34,7 +34,7 @@ void print_help() {
                "Usage: genius [--version] [--help] <command> [<args>]\n\nCommands:\n";
   for (const auto& [name, command] : commands()) std::printf("  %-10s %s\n", name.c_str(), command.summary);
   std::cout << "\nRun `genius <command> --help` for a command's options.\n"
-               "Exit codes: 0 ok, 1 run failed, 2 usage or config error.\n"
+               "Exit codes: 0 ok, 1 run failed (`config check`: config invalid), 2 usage or config error.\n"
                "Plugins are searched beside the executable (../lib/genius/plugins), then in\n"
                "GENIUS_PLUGIN_PATH (':'-separated), then in [run] plugin_path of the config.\n";
 }

@@ -1,5 +1,6 @@
 // genius run FILE [--set section.key=value]... [--out DIR] [--resume]
 #include <iostream>
+#include <sstream>
 
 #include <genius/sdk.hpp>
 
@@ -29,6 +30,16 @@ void require_plugin_sections(const core::ResolvedConfig& config, const core::Plu
                            ")"});
   }
   if (!missing.empty()) throw core::ConfigValidationError(std::move(missing));
+}
+
+// The resolved config without its comment header (which names the source
+// file and --set options: a resumed run may be started from a copy).
+std::string strip_comments(const std::string& toml) {
+  std::string out;
+  std::istringstream in(toml);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind('#', 0) != 0) out += line + "\n";
+  return out;
 }
 
 }  // namespace
@@ -79,19 +90,26 @@ int run_command(const Args& args) {
     std::cerr << "--resume: '" << dir.string() << "' holds no run to resume (no config.resolved.toml)\n";
     return core::kExitUsageError;
   }
-  fs::create_directories(dir);
-  core::add_log_file(dir / "genius.log");
+  const std::string resolved_text = config->to_toml();
+  if (resume && strip_comments(core::read_file(resolved)) != strip_comments(resolved_text)) {
+    std::cerr << "--resume: the config differs from the one '" << dir.string()
+              << "' was started with (see its config.resolved.toml); resume with the same config and --set options\n";
+    return core::kExitUsageError;
+  }
   if (auto level = core::parse_log_level(run.get<std::string>("log_level")); level && !vm->count("log-level"))
     spdlog::default_logger()->sinks().front()->set_level(*level);
-  core::write_file_atomic(resolved, config->to_toml());
-  spdlog::info("run directory: {}", dir.string());
 
-  // Instantiate every component up front: a plugin that rejects its keys
-  // fails here, before any work is done.
+  // Instantiate every component before touching the run directory: a plugin
+  // that rejects its keys fails here, before any work is done.
   auto backend = registry->create_as<ModelBackend>(PluginKind::ModelBackend, config->plugin("model"), config->view("model"));
   auto sampler = registry->create_as<Sampler>(PluginKind::Sampler, config->plugin("sampler"), config->view("sampler"));
   auto values = registry->create_as<ValueEstimator>(PluginKind::ValueEstimator, config->plugin("value"), config->view("value"));
   auto loss = registry->create_as<Loss>(PluginKind::Loss, config->plugin("loss"), config->view("loss"));
+
+  fs::create_directories(dir);
+  core::add_log_file(dir / "genius.log");
+  if (!resume) core::write_file_atomic(resolved, resolved_text);
+  spdlog::info("run directory: {}", dir.string());
   spdlog::error("this build has no self-training driver yet (explore -> pairs -> train -> eval)");
   return core::kExitRunFailed;
 }

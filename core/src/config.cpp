@@ -302,10 +302,17 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
   };
   const std::vector<std::string>& sections = config_sections();
 
-  // Top level: only known sections, each a table.
+  // Top level: only known sections, each a table. A section that exists only
+  // because of a --set option is reported against that option.
+  auto section_location = [&](const std::string& section, const toml::node& node) -> SourceLocation {
+    if (node.source().begin.line == 0)  // created by apply_override, not read from the file
+      for (const auto& [where_key, o] : in.overridden)
+        if (where_key.first == section) return {"--set " + o.text, 0, 0};
+    return location_of(in.file, node.source());
+  };
   for (const auto& [k, node] : in.table) {
     const std::string name(k.str());
-    const SourceLocation loc = location_of(in.file, node.source());
+    const SourceLocation loc = section_location(name, node);
     if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
       std::string message = node.is_table() ? "unknown section [" + name + "]" : "key outside of any section";
       if (auto n = nearest(name, sections); !n.empty()) message += "; did you mean [" + n + "]?";
@@ -350,8 +357,14 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       keys = &info->manifest.keys;
     }
 
+    auto resolve_paths = [&](const ConfigKey& spec, ConfigValue& value) {
+      if (!spec.is_path) return;
+      if (auto s = std::get_if<std::string>(&value)) *s = resolve_path(in.file, *s);
+      if (auto list = std::get_if<std::vector<std::string>>(&value))
+        for (auto& s : *list) s = resolve_path(in.file, s);
+    };
     auto& values = out.sections_[section];
-    for (const ConfigKey& spec : *keys) values[spec.name] = spec.default_value;
+    for (const ConfigKey& spec : *keys) resolve_paths(spec, values[spec.name] = spec.default_value);
     if (!table) continue;
 
     const std::vector<std::string> names = key_names(*keys, kind.has_value());
@@ -377,11 +390,7 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
         problems.push_back({where(section, key, node), qualified, error});
         continue;
       }
-      if (spec->is_path) {
-        if (auto s = std::get_if<std::string>(&*value)) *s = resolve_path(in.file, *s);
-        if (auto list = std::get_if<std::vector<std::string>>(&*value))
-          for (auto& s : *list) s = resolve_path(in.file, s);
-      }
+      resolve_paths(*spec, *value);
       values[key] = std::move(*value);
     }
   }

@@ -1,4 +1,4 @@
-// Process exit codes of the `genius` executable (documented in README and docs/cli.md).
+// Process exit codes of the `genius` executable (documented in README.md and docs/cli.md).
 #pragma once
 
 namespace genius::core {

@@ -20,7 +20,7 @@ void setup_console_logging(spdlog::level::level_enum level) {
   console->set_level(level);
   console->set_pattern("[%H:%M:%S] %^%l%$: %v");
   auto logger = std::make_shared<spdlog::logger>("genius", console);
-  logger->set_level(std::min(level, spdlog::level::debug));
+  logger->set_level(spdlog::level::trace);  // the sinks filter
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }

@@ -30,7 +30,7 @@ PluginRegistry& PluginRegistry::operator=(PluginRegistry&&) noexcept = default;
 
 fs::path PluginRegistry::builtin_directory() {
   const fs::path exe_dir = boost::dll::program_location().parent_path().string();
-  return (exe_dir / ".." / "lib" / "genius" / "plugins").lexically_normal();
+  return (exe_dir / GENIUS_PLUGIN_DIR_FROM_BIN).lexically_normal();
 }
 
 std::vector<fs::path> PluginRegistry::environment_path() {
@@ -130,9 +130,9 @@ void PluginRegistry::add_library(const fs::path& file_in) {
   for (const auto& key : m.keys) {
     if (key.name == "plugin")
       throw PluginLoadError("'" + name + "': manifest key 'plugin' is reserved (it selects the plugin)");
+    const auto* default_choice = std::get_if<std::string>(&key.default_value);
     if (!key.choices.empty() &&
-        std::find(key.choices.begin(), key.choices.end(), std::get<std::string>(key.default_value)) ==
-            key.choices.end())
+        (!default_choice || std::find(key.choices.begin(), key.choices.end(), *default_choice) == key.choices.end()))
       throw PluginLoadError("'" + name + "': manifest key '" + key.name + "' has a default outside its choices");
   }
   if (const PluginInfo* other = find(m.kind, m.name))

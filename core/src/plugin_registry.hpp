@@ -43,7 +43,8 @@ class PluginRegistry {
   PluginRegistry(PluginRegistry&&) noexcept;
   PluginRegistry& operator=(PluginRegistry&&) noexcept;
 
-  /// The directory beside the running executable: <exe>/../lib/genius/plugins.
+  /// The directory beside the running executable: <exe dir>/../lib/genius/plugins
+  /// (../<libdir>/genius/plugins for another CMAKE_INSTALL_LIBDIR).
   static std::filesystem::path builtin_directory();
   /// Entries of GENIUS_PLUGIN_PATH (empty entries skipped).
   static std::vector<std::filesystem::path> environment_path();

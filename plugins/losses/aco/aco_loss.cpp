@@ -1,6 +1,7 @@
 // ACO: advantage-calibrated optimization, the Genius loss (arXiv 2504.08672).
 #include <ATen/ATen.h>
 
+#include <genius/error.hpp>
 #include <genius/loss.hpp>
 #include <genius/preference_metrics.hpp>
 #include <genius/registration.hpp>
@@ -33,6 +34,13 @@ class AcoLoss final : public genius::Loss {
     auto [r_w, r_l] = genius::log_ratios(batch, reference_free_);
     const at::Tensor gap = (batch.chosen_weights - batch.rejected_weights).to(at::kDouble).detach();
     const at::Tensor factor = at::clamp_min(at::exp(gap / alpha_), 1.0);
+    if (const at::Tensor overflow = ~at::isfinite(factor); overflow.any().item<bool>()) {
+      const auto i = overflow.nonzero()[0][0].item<std::int64_t>();
+      throw genius::PluginError(name(), "the calibration factor exp((w_w - w_l) / alpha) is not finite at pair " +
+                                            std::to_string(i) + " (advantage gap " +
+                                            std::to_string(gap[i].item<double>()) + ", alpha " +
+                                            std::to_string(alpha_) + "); use a larger alpha");
+    }
     const at::Tensor loss = -at::log_sigmoid(beta_ * (r_w - factor * r_l)).mean();
 
     auto metrics = genius::reward_metrics(beta_ * r_w, beta_ * r_l, batch);

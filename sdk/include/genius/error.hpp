@@ -1,9 +1,10 @@
 // genius/error.hpp — the one exception type that crosses the plugin boundary.
 //
-// A plugin reports failure by throwing genius::PluginError (or any
-// std::exception); the host catches it, names the plugin in the message it
-// prints, and stops the run cleanly with exit code 1. Never return NaN or a
-// half-filled result to signal an error.
+// A plugin reports failure by throwing genius::PluginError, whose message
+// starts with the plugin's name; the host prints it and stops the run cleanly
+// with exit code 1. (Any other std::exception also stops the run, but its
+// message is printed as it is.) Never return NaN or a half-filled result to
+// signal an error.
 #pragma once
 
 #include <stdexcept>

@@ -2,7 +2,6 @@
 //
 // Generation requests and results (ModelBackend), the exploration record of
 // one query (Sampler, ValueEstimator) and preference pairs (Sampler -> trainer).
-// Field names follow the on-disk JSONL formats documented in docs/formats.md.
 #pragma once
 
 #include <cstdint>

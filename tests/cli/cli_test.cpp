@@ -1,0 +1,212 @@
+// End-to-end: the real `genius` binary with the real plugins.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Output {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("genius_cli_test_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string slurp(const fs::path& file) {
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Run `genius ARGS` through the shell (ARGS is shell syntax), with `env`
+// prefixed, from directory `cwd` (default: the test's own).
+Output genius(const std::string& args, const std::string& env = "", const std::string& cwd = "") {
+  const fs::path err = fs::temp_directory_path() / ("genius_cli_stderr_" + std::to_string(::getpid()));
+  const std::string command = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + "env -u GENIUS_PLUGIN_PATH " + env + " '" + std::string(GENIUS_BINARY) + "' " + args +
+                              " 2>'" + err.string() + "'";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err)};
+}
+
+TEST(Cli, VersionAndHelp) {
+  Output v = genius("--version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.out.find("genius 0.1.0"), std::string::npos) << v.out;
+  Output h = genius("--help");
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* command : {"plugins", "config", "run", "loss"}) EXPECT_NE(h.out.find(command), std::string::npos);
+  EXPECT_EQ(genius("").exit_code, 2);
+  Output bad = genius("frobnicate");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* command : {"plugins", "config", "run", "loss"}) {
+    Output h = genius(std::string(command) + " --help");
+    EXPECT_EQ(h.exit_code, 0) << command;
+    EXPECT_NE(h.out.find(std::string("Usage: genius ") + command), std::string::npos) << h.out;
+  }
+}
+
+TEST(Cli, UnknownOptionIsAUsageError) {
+  Output o = genius("plugins --jsn");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("jsn"), std::string::npos) << o.err;
+}
+
+TEST(Cli, PluginsJsonListsTheFiveLossesWithTheirKeys) {
+  Output o = genius("plugins --json");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const auto plugins = nlohmann::json::parse(o.out);
+  std::set<std::string> losses;
+  for (const auto& p : plugins) {
+    if (p.at("kind") != "loss") continue;
+    losses.insert(p.at("name").get<std::string>());
+    EXPECT_TRUE(fs::exists(p.at("file").get<std::string>()));
+    EXPECT_FALSE(p.at("description").get<std::string>().empty());
+    EXPECT_FALSE(p.at("version").get<std::string>().empty());
+    for (const auto& key : p.at("keys")) {
+      EXPECT_TRUE(key.contains("type") && key.contains("default") && key.contains("doc")) << key.dump();
+    }
+    if (p.at("name") == "aco") {
+      std::set<std::string> keys;
+      for (const auto& key : p.at("keys")) keys.insert(key.at("name").get<std::string>());
+      EXPECT_EQ(keys, (std::set<std::string>{"beta", "alpha", "reference_free"}));
+    }
+  }
+  EXPECT_EQ(losses, (std::set<std::string>{"aco", "dpo", "simpo", "ipo", "sft"}));
+}
+
+TEST(Cli, PluginsTextListsKeys) {
+  Output o = genius("plugins");
+  ASSERT_EQ(o.exit_code, 0);
+  EXPECT_NE(o.out.find("loss aco"), std::string::npos);
+  EXPECT_NE(o.out.find("label_smoothing"), std::string::npos);
+}
+
+TEST(Cli, ConfigCheckAcceptsEveryShippedConfig) {
+  int checked = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(fs::path(GENIUS_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() != ".toml") continue;
+    Output o = genius("config check '" + entry.path().string() + "'");
+    EXPECT_EQ(o.exit_code, 0) << entry.path() << ":\n" << o.err;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+TEST(Cli, ConfigCheckRejectsBadConfigWithExitOneAndLocation) {
+  const fs::path dir = scratch("check");
+  std::ofstream(dir / "bad.toml") << "[run]\nseed = 1\n[loss]\nplugin = \"dpo\"\nbeta = \"high\"\n";
+  Output o = genius("config check '" + (dir / "bad.toml").string() + "'");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("bad.toml:5"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("loss.beta"), std::string::npos) << o.err;
+  Output fixed = genius("config check '" + (dir / "bad.toml").string() + "' --set loss.beta=0.3 --print");
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
+  EXPECT_NE(fixed.out.find("beta = 0.3"), std::string::npos) << fixed.out;
+  EXPECT_EQ(genius("config check").exit_code, 2);
+  EXPECT_EQ(genius("config check '" + (dir / "missing.toml").string() + "'").exit_code, 1);
+}
+
+TEST(Cli, RunRefusesAnIncompleteConfigBeforeDoingAnything) {
+  const fs::path dir = scratch("run");
+  std::ofstream(dir / "run.toml") << "[run]\nname = \"x\"\n[loss]\nplugin = \"aco\"\n";
+  Output o = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "'");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("a run needs a [model] section"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(dir / "out")) << "nothing is written for an invalid config";
+  Output typo = genius("run '" + (dir / "run.toml").string() + "' --set loss.betta=1");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("did you mean 'beta'"), std::string::npos) << typo.err;
+}
+
+TEST(Cli, LossEvalComputesLossMetricsAndGradients) {
+  const fs::path dir = scratch("loss");
+  std::ofstream(dir / "pairs.jsonl")
+      << R"({"policy_chosen_logps": -10, "policy_rejected_logps": -12, "reference_chosen_logps": -11, )"
+      << R"("reference_rejected_logps": -11, "chosen_weight": 0.5, "rejected_weight": 0.1})" << "\n\n";
+  Output o = genius("loss eval --plugin aco --input '" + (dir / "pairs.jsonl").string() + "' --json");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const auto r = nlohmann::json::parse(o.out);
+  const double f = std::exp(0.4), z = 0.1 * (1 + f);  // worked by hand: r_w = 1, r_l = -1
+  EXPECT_NEAR(r.at("loss").get<double>(), std::log1p(std::exp(-z)), 1e-12);
+  EXPECT_NEAR(r.at("metrics").at("rewards/margins").get<double>(), 0.2, 1e-12);
+  EXPECT_NEAR(r.at("gradients").at("policy_rejected_logps")[0].get<double>(), 0.1 * f / (1 + std::exp(z)), 1e-12);
+  EXPECT_EQ(r.at("pairs"), 1);
+
+  Output with_key = genius("loss eval --plugin dpo --set loss.beta=1 --input '" + (dir / "pairs.jsonl").string() +
+                           "' --json");
+  ASSERT_EQ(with_key.exit_code, 0) << with_key.err;
+  EXPECT_NEAR(nlohmann::json::parse(with_key.out).at("loss").get<double>(), std::log1p(std::exp(-2.0)), 1e-12);
+}
+
+TEST(Cli, LossEvalNamesTheBadLine) {
+  const fs::path dir = scratch("loss_bad");
+  std::ofstream(dir / "pairs.jsonl") << R"({"policy_chosen_logps": -1, "policy_rejected_logps": -2})" << "\n"
+                                     << "{not json\n";
+  Output o = genius("loss eval --plugin simpo --input '" + (dir / "pairs.jsonl").string() + "'");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("pairs.jsonl:2"), std::string::npos) << o.err;
+  // DPO needs the reference log-probs, which line 1 lacks.
+  std::ofstream(dir / "one.jsonl") << R"({"policy_chosen_logps": -1, "policy_rejected_logps": -2})" << "\n";
+  Output missing = genius("loss eval --plugin dpo --input '" + (dir / "one.jsonl").string() + "'");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("one.jsonl:1: missing field 'reference_chosen_logps'"), std::string::npos)
+      << missing.err;
+}
+
+TEST(Cli, PluginPathEnvironmentAddsPluginsAndReportsBadOnes) {
+  const std::string fixtures = GENIUS_FIXTURE_DIR;
+  Output good = genius("plugins --json", "GENIUS_PLUGIN_PATH=" + fixtures + "/fixture_good");
+  ASSERT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.out.find("\"fixture\""), std::string::npos);
+
+  Output bad = genius("plugins", "GENIUS_PLUGIN_PATH=" + fixtures + "/fixture_bad_abi:" + fixtures + "/fixture_good");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("libfixture_bad_abi.so"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("ABI version 99"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.out.find("loss fixture"), std::string::npos) << "good plugins are still listed";
+
+  const fs::path dir = scratch("dup");
+  std::ofstream(dir / "run.toml") << "[loss]\nplugin = \"aco\"\n";
+  Output dup = genius("config check '" + (dir / "run.toml").string() + "'",
+                      "GENIUS_PLUGIN_PATH=" + fixtures + "/fixture_duplicate_aco");
+  EXPECT_EQ(dup.exit_code, 1);
+  EXPECT_NE(dup.err.find("libgenius_loss_aco.so"), std::string::npos) << dup.err;
+  EXPECT_NE(dup.err.find("libfixture_duplicate_aco.so"), std::string::npos) << dup.err;
+}
+
+TEST(Cli, ConfigPluginPathIsRelativeToTheConfigFile) {
+  const fs::path dir = scratch("plugin_path");
+  fs::copy_file(fs::path(GENIUS_FIXTURE_DIR) / "fixture_good" / "libfixture_good.so", dir / "libmine.so");
+  fs::create_directories(dir / "cfg");
+  std::ofstream(dir / "cfg" / "run.toml") << "[run]\nplugin_path = [\"..\"]\n[loss]\nplugin = \"fixture\"\nscale = 2\n";
+  EXPECT_EQ(genius("config check '" + (dir / "cfg" / "run.toml").string() + "'").exit_code, 0);
+  // Not found from the working directory alone: the cwd is never searched implicitly.
+  std::ofstream(dir / "cfg" / "nopath.toml") << "[loss]\nplugin = \"fixture\"\n";
+  Output o = genius("config check cfg/nopath.toml", "", dir.string());
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("no loss plugin named 'fixture'"), std::string::npos) << o.err;
+}
+
+}  // namespace

@@ -1,0 +1,216 @@
+// Config loading and validation: bad configs (table-driven), overrides,
+// defaults, path resolution and the resolved-config round trip.
+#include "config.hpp"
+
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "plugin_registry.hpp"
+
+namespace genius::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+const PluginRegistry& registry() {
+  static const PluginRegistry r = [] {
+    PluginRegistry reg;
+    reg.add_directory(GENIUS_PLUGIN_DIR, /*required=*/true);
+    reg.throw_if_errors();
+    return reg;
+  }();
+  return r;
+}
+
+ResolvedConfig resolve(const std::string& text, const std::vector<std::string>& overrides = {},
+                       const std::string& file = "/configs/run.toml") {
+  return validate(RawConfig::parse(text, file, overrides), registry());
+}
+
+struct BadConfig {
+  const char* name;
+  const char* toml;
+  std::vector<std::string> overrides;
+  std::vector<std::string> expected;  ///< substrings of the error message
+};
+
+void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
+
+class BadConfigTest : public ::testing::TestWithParam<BadConfig> {};
+
+TEST_P(BadConfigTest, ErrorNamesTheKeyAndWhere) {
+  const BadConfig& c = GetParam();
+  try {
+    resolve(c.toml, c.overrides);
+    FAIL() << "config was accepted:\n" << c.toml;
+  } catch (const ConfigValidationError& e) {
+    ASSERT_FALSE(e.diagnostics().empty());
+    for (const auto& expected : c.expected) EXPECT_THAT(e.what(), HasSubstr(expected)) << c.name;
+  }
+}
+
+const BadConfig kBadConfigs[] = {
+    {"typo_in_plugin_key", "[loss]\nplugin = \"dpo\"\nbetta = 0.1\n", {},
+     {"/configs/run.toml:3", "loss.betta", "unknown key 'betta'", "did you mean 'beta'?"}},
+    {"typo_in_core_key", "[train]\nlearning_rat = 1e-5\n", {},
+     {"run.toml:2", "train.learning_rat", "did you mean 'learning_rate'?"}},
+    {"unknown_section", "[trian]\nepochs = 1\n", {}, {"run.toml:1", "unknown section [trian]", "did you mean [train]?"}},
+    {"key_outside_sections", "seed = 1\n[run]\n", {}, {"run.toml:1", "seed", "key outside of any section"}},
+    {"string_for_float", "[train]\nlearning_rate = \"fast\"\n", {},
+     {"run.toml:2", "train.learning_rate", "expected a float, got a string"}},
+    {"float_for_int", "[train]\n\nepochs = 1.5\n", {},
+     {"run.toml:3", "train.epochs", "expected an int, got a float"}},
+    {"string_for_bool", "[eval]\ngreedy = \"yes\"\n", {}, {"run.toml:2", "eval.greedy", "expected a bool"}},
+    {"int_for_bool", "[loss]\nplugin = \"dpo\"\nreference_free = 1\n", {},
+     {"run.toml:3", "loss.reference_free", "expected a bool, got a int"}},
+    {"ratio_above_one", "[train]\nwarmup_ratio = 1.5\n", {},
+     {"run.toml:2", "train.warmup_ratio", "out of range", "[0, 1]"}},
+    {"negative_learning_rate", "[train]\nlearning_rate = -1e-5\n", {}, {"train.learning_rate", "> 0"}},
+    {"zero_beta_exclusive", "[loss]\nplugin = \"dpo\"\nbeta = 0.0\n", {}, {"run.toml:3", "loss.beta", "> 0"}},
+    {"label_smoothing_half_open", "[loss]\nplugin = \"dpo\"\nlabel_smoothing = 0.5\n", {},
+     {"loss.label_smoothing", "[0, 0.5)"}},
+    {"choice_typo", "[train]\nlr_scheduler = \"cosin\"\n", {},
+     {"run.toml:2", "train.lr_scheduler", "'cosin' is not one of", "did you mean 'cosine'?"}},
+    {"log_level_choice", "[run]\nlog_level = \"verbose\"\n", {}, {"run.log_level", "not one of: trace, debug"}},
+    {"missing_plugin_key", "[loss]\nbeta = 0.1\n", {}, {"run.toml:1", "loss", "missing key 'plugin'", "aco"}},
+    {"unknown_plugin", "[loss]\nplugin = \"dpoo\"\n", {},
+     {"run.toml:2", "loss.plugin", "no loss plugin named 'dpoo'", "did you mean 'dpo'?"}},
+    {"plugin_not_a_string", "[loss]\nplugin = 3\n", {}, {"run.toml:2", "loss.plugin", "expected a string"}},
+    {"plugin_of_other_kind", "[model]\nplugin = \"aco\"\n", {}, {"model.plugin", "no backend plugin named 'aco'"}},
+    {"section_not_a_table", "run = 3\n", {}, {"run.toml:1", "run", "must be a section"}},
+    {"list_element_type", "[run]\nplugin_path = [\"a\", 3]\n", {},
+     {"run.toml:2", "run.plugin_path", "element 1", "expected a string"}},
+    {"list_expected", "[run]\nplugin_path = \"dir\"\n", {}, {"run.plugin_path", "expected a string list, got a string"}},
+    {"nan_float", "[train]\nlearning_rate = nan\n", {}, {"train.learning_rate", "finite"}},
+    {"toml_syntax", "[train\nepochs = 1\n", {}, {"run.toml:1", "invalid TOML"}},
+    {"toml_duplicate_key", "[train]\nepochs = 1\nepochs = 2\n", {}, {"run.toml:3", "invalid TOML"}},
+    {"nested_table_in_section", "[loss]\nplugin = \"dpo\"\n[loss.extra]\nx = 1\n", {},
+     {"loss.extra", "unknown key 'extra'"}},
+    {"set_without_equals", "[run]\n", {"loss.beta"}, {"--set loss.beta", "expected section.key=value"}},
+    {"set_without_section", "[run]\n", {"beta=0.2"}, {"--set beta=0.2", "expected section.key=value"}},
+    {"set_nested_key", "[run]\n", {"loss.a.b=1"}, {"--set loss.a.b=1", "expected section.key=value"}},
+    {"set_unknown_key", "[train]\n", {"train.epoch=2"}, {"--set train.epoch=2", "did you mean 'epochs'?"}},
+    {"set_wrong_type", "[train]\n", {"train.epochs=two"}, {"--set train.epochs=two", "expected an int, got a string"}},
+    {"set_unknown_section", "[train]\n", {"trian.epochs=2"}, {"--set trian.epochs=2", "did you mean [train]?"}},
+    {"set_out_of_range", "[loss]\nplugin = \"dpo\"\n", {"loss.beta=-1"}, {"--set loss.beta=-1", "> 0"}},
+    {"set_unknown_plugin", "[loss]\nplugin = \"dpo\"\n", {"loss.plugin=simpoo"},
+     {"--set loss.plugin=simpoo", "did you mean 'simpo'?"}},
+    {"set_on_non_table", "run = 1\n", {"run.seed=2"}, {"--set run.seed=2", "is not a section"}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, ::testing::ValuesIn(kBadConfigs),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(Config, ReportsEveryProblemAtOnce) {
+  try {
+    resolve("[train]\nepochs = 0\nbatch_size = \"8\"\n[loss]\nplugin = \"aco\"\nalpah = 1.0\n");
+    FAIL();
+  } catch (const ConfigValidationError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 3u) << e.what();
+    EXPECT_EQ(e.diagnostics()[0].where.line, 6);  // sections are checked in schema order: [loss] before [train]
+    EXPECT_EQ(e.diagnostics()[0].key, "loss.alpah");
+    std::set<std::string> rest = {e.diagnostics()[1].key, e.diagnostics()[2].key};
+    EXPECT_EQ(rest, (std::set<std::string>{"train.epochs", "train.batch_size"}));
+  }
+}
+
+TEST(Config, FillsDefaultsAndAcceptsIntegersForFloats) {
+  const ResolvedConfig c = resolve("[train]\nlearning_rate = 1\n[loss]\nplugin = \"aco\"\nbeta = 2\n");
+  EXPECT_EQ(c.plugin("loss"), "aco");
+  EXPECT_EQ(c.plugin("model"), "");
+  EXPECT_DOUBLE_EQ(c.view("train").get<double>("learning_rate"), 1.0);
+  EXPECT_EQ(c.view("train").get<int>("epochs"), 1);                 // default
+  EXPECT_DOUBLE_EQ(c.view("loss").get<double>("beta"), 2.0);
+  EXPECT_DOUBLE_EQ(c.view("loss").get<double>("alpha"), 1.0);       // manifest default
+  EXPECT_FALSE(c.view("loss").contains("plugin"));
+  EXPECT_EQ(c.view("run").get<std::string>("log_level"), "info");
+}
+
+TEST(Config, OverridesAreTypedLikeTomlValues) {
+  const ResolvedConfig c = resolve("[loss]\nplugin = \"dpo\"\n",
+                                   {"loss.beta=0.25", "train.epochs=3", "run.name=my-run", "run.out_dir=123",
+                                    "loss.reference_free=true", "run.plugin_path=[\"a\", \"/b\"]"});
+  EXPECT_DOUBLE_EQ(c.view("loss").get<double>("beta"), 0.25);
+  EXPECT_EQ(c.view("train").get<int>("epochs"), 3);
+  EXPECT_EQ(c.view("run").get<std::string>("name"), "my-run");
+  EXPECT_EQ(c.view("run").get<std::string>("out_dir"), "123");  // a string key keeps the raw text
+  EXPECT_TRUE(c.view("loss").get<bool>("reference_free"));
+  EXPECT_EQ(c.view("run").get<std::vector<std::string>>("plugin_path"),
+            (std::vector<std::string>{"/configs/a", "/b"}));
+}
+
+TEST(Config, OverrideCanSwitchThePluginAndIsValidatedAgainstTheNewManifest) {
+  const ResolvedConfig c = resolve("[loss]\nplugin = \"dpo\"\n", {"loss.plugin=simpo", "loss.gamma=0.5"});
+  EXPECT_EQ(c.plugin("loss"), "simpo");
+  EXPECT_DOUBLE_EQ(c.view("loss").get<double>("gamma"), 0.5);
+  // label_smoothing belongs to dpo only.
+  EXPECT_THROW(resolve("[loss]\nplugin = \"dpo\"\nlabel_smoothing = 0.1\n", {"loss.plugin=simpo"}),
+               ConfigValidationError);
+}
+
+TEST(Config, PathKeysAreResolvedAgainstTheConfigDirectory) {
+  const ResolvedConfig c = resolve("[data]\ntrain = \"data/q.jsonl\"\neval = \"/abs/e.jsonl\"\n", {}, "/x/y/run.toml");
+  EXPECT_EQ(c.view("data").get<std::string>("train"), "/x/y/data/q.jsonl");
+  EXPECT_EQ(c.view("data").get<std::string>("eval"), "/abs/e.jsonl");
+  EXPECT_EQ(c.view("data").get<std::string>("prompt_key"), "instruction");  // not a path key: untouched
+}
+
+TEST(Config, ResolvedTomlRoundTrips) {
+  const ResolvedConfig a = resolve(
+      "[run]\nname = \"q\\\"uote\"\nplugin_path = []\n[train]\nlearning_rate = 3e-7\n[loss]\nplugin = \"ipo\"\n"
+      "beta = 0.3\n",
+      {"data.train=q.jsonl"});
+  const std::string text = a.to_toml();
+  const ResolvedConfig b = resolve(text, {}, "/elsewhere/config.resolved.toml");
+  EXPECT_EQ(b.to_toml().substr(b.to_toml().find("[run]")), text.substr(text.find("[run]")));
+  EXPECT_EQ(b.view("run").get<std::string>("name"), "q\"uote");
+  EXPECT_DOUBLE_EQ(b.view("train").get<double>("learning_rate"), 3e-7);
+  EXPECT_EQ(b.plugin("loss"), "ipo");
+  EXPECT_EQ(b.view("data").get<std::string>("train"), "/configs/q.jsonl");  // absolute: survives the move
+}
+
+TEST(Config, MissingFileIsAnErrorNamingIt) {
+  try {
+    RawConfig::load("/nonexistent/run.toml");
+    FAIL();
+  } catch (const ConfigValidationError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/nonexistent/run.toml"));
+    EXPECT_THAT(e.what(), HasSubstr("no such file"));
+  }
+}
+
+TEST(ConfigView, TypedAccessAndErrors) {
+  const ConfigView v("loss", {{"beta", 0.5}, {"n", std::int64_t{3}}, {"name", std::string("x")}});
+  EXPECT_DOUBLE_EQ(v.get<double>("beta"), 0.5);
+  EXPECT_DOUBLE_EQ(v.get<double>("n"), 3.0);  // ints read as floats
+  EXPECT_EQ(v.get<int>("n"), 3);
+  EXPECT_EQ(v.get_or<int>("missing", 7), 7);
+  EXPECT_THROW(v.get<int>("beta"), ConfigError);
+  try {
+    v.get<double>("gamma");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("loss.gamma"));
+  }
+  const ConfigView big("s", {{"n", std::int64_t{1} << 40}});
+  EXPECT_THROW(big.get<int>("n"), ConfigError);
+  const ConfigView negative("s", {{"n", std::int64_t{-1}}});
+  EXPECT_THROW(negative.get<unsigned>("n"), ConfigError);
+  EXPECT_EQ(negative.get<int>("n"), -1);
+}
+
+TEST(FormatValue, WritesTomlLiterals) {
+  EXPECT_EQ(format_value(0.1), "0.1");
+  EXPECT_EQ(format_value(1.0), "1.0");
+  EXPECT_EQ(format_value(5e-7), "5e-07");
+  EXPECT_EQ(format_value(std::int64_t{4}), "4");
+  EXPECT_EQ(format_value(true), "true");
+  EXPECT_EQ(format_value(std::string("a\"b\\c\n")), "\"a\\\"b\\\\c\\n\"");
+  EXPECT_EQ(format_value(std::vector<std::string>{"x", "y"}), "[\"x\", \"y\"]");
+  EXPECT_EQ(format_value(std::vector<double>{}), "[]");
+}
+
+}  // namespace
+}  // namespace genius::core
