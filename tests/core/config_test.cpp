@@ -2,11 +2,13 @@
 // defaults, path resolution and the resolved-config round trip.
 #include "config.hpp"
 
+#include <fstream>
 #include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_schema.hpp"
 #include "plugin_registry.hpp"
 
 namespace genius::core {
@@ -210,6 +212,28 @@ TEST(FormatValue, WritesTomlLiterals) {
   EXPECT_EQ(format_value(std::string("a\"b\\c\n")), "\"a\\\"b\\\\c\\n\"");
   EXPECT_EQ(format_value(std::vector<std::string>{"x", "y"}), "[\"x\", \"y\"]");
   EXPECT_EQ(format_value(std::vector<double>{}), "[]");
+}
+
+}  // namespace
+}  // namespace genius::core
+
+namespace genius::core {
+namespace {
+
+TEST(ConfigDocs, EveryKeyIsDocumented) {
+  std::ifstream in(std::string(GENIUS_SOURCE_DIR) + "/docs/config.md");
+  ASSERT_TRUE(in) << "docs/config.md is missing";
+  const std::string docs{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  for (const std::string& section : config_sections()) {
+    EXPECT_NE(docs.find("[" + section + "]"), std::string::npos) << "section [" << section << "]";
+    for (const ConfigKey& key : core_keys(section))
+      EXPECT_NE(docs.find("`" + key.name + "`"), std::string::npos) << section << "." << key.name;
+  }
+  for (const PluginInfo* info : registry().plugins()) {
+    EXPECT_NE(docs.find(info->manifest.name), std::string::npos) << "plugin " << info->manifest.name;
+    for (const ConfigKey& key : info->manifest.keys)
+      EXPECT_NE(docs.find("`" + key.name + "`"), std::string::npos) << info->manifest.name << "." << key.name;
+  }
 }
 
 }  // namespace
