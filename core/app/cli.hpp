@@ -31,5 +31,10 @@ int plugins_command(const Args& args);
 int config_command(const Args& args);
 int run_command(const Args& args);
 int loss_command(const Args& args);
+int tokenize_command(const Args& args);
+int generate_command(const Args& args);
+int logprobs_command(const Args& args);
+int init_model_command(const Args& args);
+int bench_command(const Args& args);
 
 }  // namespace genius::cli

@@ -24,6 +24,11 @@ const std::map<std::string, Command>& commands() {
       {"config", {genius::cli::config_command, "validate a run config (`genius config check FILE`)"}},
       {"run", {genius::cli::run_command, "run the self-training loop described by a TOML file"}},
       {"loss", {genius::cli::loss_command, "evaluate a loss plugin on given log-probs (`genius loss eval`)"}},
+      {"tokenize", {genius::cli::tokenize_command, "token ids of a text under a model's tokenizer"}},
+      {"generate", {genius::cli::generate_command, "sample continuations of a prompt from a model"}},
+      {"logprobs", {genius::cli::logprobs_command, "per-token log-probs of a completion given a prompt"}},
+      {"init-model", {genius::cli::init_model_command, "write a randomly initialised model (HF format)"}},
+      {"bench", {genius::cli::bench_command, "measure generation throughput (`genius bench generate`)"}},
   };
   return c;
 }
@@ -32,7 +37,7 @@ void print_help() {
   std::cout << "genius " GENIUS_SDK_VERSION
                " - unsupervised LLM self-training (foresight re-sampling + ACO)\n\n"
                "Usage: genius [--version] [--help] <command> [<args>]\n\nCommands:\n";
-  for (const auto& [name, command] : commands()) std::printf("  %-10s %s\n", name.c_str(), command.summary);
+  for (const auto& [name, command] : commands()) std::printf("  %-11s %s\n", name.c_str(), command.summary);
   std::cout << "\nRun `genius <command> --help` for a command's options.\n"
                "Exit codes: 0 ok, 1 run failed (`config check`: config invalid), 2 usage or config error.\n"
                "Plugins are searched beside the executable (../lib/genius/plugins), then in\n"

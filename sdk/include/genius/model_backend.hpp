@@ -32,7 +32,11 @@ class ModelBackend : public Plugin {
   /// The prompt text for one user message plus the assistant generation
   /// prompt, as the model's chat template renders it.
   virtual std::string format_chat(std::string_view user_message) const = 0;
-  virtual TokenId eos_token_id() const = 0;
+  /// Token ids that end a response (the tokenizer's eos and the model's
+  /// generation_config eos ids).
+  virtual std::vector<TokenId> eos_token_ids() const = 0;
+  /// Number of rows of the model's embedding (>= the tokenizer's ids).
+  virtual std::int64_t vocab_size() const = 0;
 
   // --- inference
   /// Generate for all requests at once (one batch, shared prefills). The
@@ -43,6 +47,8 @@ class ModelBackend : public Plugin {
   /// Sum of the response tokens' log-probs for each example: a [B] tensor that
   /// is differentiable w.r.t. parameters() unless the backend is frozen.
   virtual at::Tensor sequence_logprobs(const std::vector<ScoringExample>& batch) = 0;
+  /// Log-prob of each response token given everything before it (no gradient).
+  virtual std::vector<std::vector<double>> token_logprobs(const std::vector<ScoringExample>& batch) = 0;
   virtual std::vector<at::Tensor> parameters() = 0;
   virtual void set_training(bool training) = 0;
   /// A frozen copy of the current weights (no gradients), e.g. the reference model.

@@ -23,6 +23,7 @@ struct GenerationRequest {
   int max_new_tokens = 256;
   std::vector<std::string> stop;   ///< stop strings, matched on decoded text
   std::uint64_t seed = 0;          ///< same seed, same request -> same samples
+  bool ignore_eos = false;         ///< keep going past end-of-sequence (benchmarks)
 };
 
 enum class FinishReason { Stop, Eos, Length };
@@ -38,9 +39,11 @@ inline const char* to_string(FinishReason r) {
 
 /// One generated continuation.
 struct GeneratedSample {
-  std::vector<TokenId> token_ids;   ///< generated tokens (stop text excluded)
-  std::string text;                 ///< decoded tokens, stop string excluded
-  double cumulative_logprob = 0.0;  ///< sum of log p(token) over token_ids
+  std::vector<TokenId> token_ids;   ///< generated tokens, including the one that ended it
+                                    ///< (eos, or the one completing a stop string)
+  std::string text;                 ///< decoded text without special tokens, cut before the stop string
+  double cumulative_logprob = 0.0;  ///< sum over token_ids of the model's log p(token)
+                                    ///< (raw distribution: temperature 1, no top-p)
   FinishReason finish_reason = FinishReason::Length;
 
   int num_tokens() const { return static_cast<int>(token_ids.size()); }

@@ -1,0 +1,196 @@
+#include "llama_model.hpp"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+namespace genius::llama {
+
+void KvCache::select_rows(const at::Tensor& index) {
+  for (auto& k : keys) k = k.index_select(0, index);
+  for (auto& v : values) v = v.index_select(0, index);
+}
+
+at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, std::int64_t seq,
+                       at::ScalarType dtype) {
+  const auto keys = key_valid.size(1);
+  const auto opts = at::TensorOptions().device(key_valid.device());
+  const at::Tensor query_pos = at::arange(query_start, query_start + seq, opts.dtype(at::kLong)).view({seq, 1});
+  const at::Tensor key_pos = at::arange(keys, opts.dtype(at::kLong)).view({1, keys});
+  const at::Tensor visible = (key_pos <= query_pos).unsqueeze(0) & key_valid.unsqueeze(1);  // [B, seq, keys]
+  // The dtype's lowest finite value, not -inf: a fully masked row (a padding
+  // query) then gives a uniform softmax instead of NaN; its output is unused.
+  const double lowest = dtype == at::kBFloat16 ? -3.38e38 : dtype == at::kHalf ? -65504.0 : -3.4028234663852886e38;
+  return at::where(visible, at::zeros({}, opts.dtype(dtype)), at::full({}, lowest, opts.dtype(dtype))).unsqueeze(1);
+}
+
+// ----------------------------------------------------------------- RMSNorm
+
+RmsNormImpl::RmsNormImpl(std::int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+// y = weight * x / sqrt(mean(x^2) + eps), normalised in float32 as HF does.
+at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
+  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight * normed.to(x.scalar_type());
+}
+
+// ------------------------------------------------------------------ RoPE
+
+RotaryEmbeddingImpl::RotaryEmbeddingImpl(const ModelConfig& c) {
+  // inv_freq[i] = theta^(-2i/d), computed in float32 like HF.
+  at::Tensor freq = 1.0 / at::pow(c.rope_theta, at::arange(0, c.head_dim, 2, at::kLong).to(at::kFloat) / double(c.head_dim));
+  if (c.rope_scaling.type == "llama3") {
+    // Llama 3.1: long wavelengths are divided by `factor`, short ones kept,
+    // and the band in between interpolated smoothly.
+    const RopeScaling& s = c.rope_scaling;
+    const double old_len = double(s.original_max_position_embeddings);
+    const double low_wavelen = old_len / s.low_freq_factor, high_wavelen = old_len / s.high_freq_factor;
+    const at::Tensor wavelen = 2 * M_PI / freq;
+    at::Tensor scaled = at::where(wavelen > low_wavelen, freq / s.factor, freq);
+    const at::Tensor smooth = (old_len / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+    const at::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+    const at::Tensor medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen);
+    freq = at::where(medium, smoothed, scaled);
+  }
+  inv_freq = register_buffer("inv_freq", freq);
+}
+
+std::pair<at::Tensor, at::Tensor> RotaryEmbeddingImpl::forward(const at::Tensor& positions) {
+  const at::Tensor angles = positions.to(at::kFloat).unsqueeze(-1) * inv_freq.view({1, 1, -1});  // [B, T, D/2]
+  const at::Tensor emb = at::cat({angles, angles}, -1);
+  return {emb.cos(), emb.sin()};
+}
+
+namespace {
+
+// HF's rotate_half: (x1, x2) -> (-x2, x1) over the two halves of the last dim.
+at::Tensor rotate_half(const at::Tensor& x) {
+  const auto half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  // x: [B, heads, T, D]; cos/sin: [B, T, D] -> broadcast over heads.
+  const at::Tensor c = cos.unsqueeze(1).to(x.scalar_type()), s = sin.unsqueeze(1).to(x.scalar_type());
+  return x * c + rotate_half(x) * s;
+}
+
+torch::nn::Linear linear(std::int64_t in, std::int64_t out, bool bias) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+
+}  // namespace
+
+// ------------------------------------------------------------- attention
+
+AttentionImpl::AttentionImpl(const ModelConfig& c)
+    : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
+  q_proj = register_module("q_proj", linear(c.hidden_size, heads_ * head_dim_, c.attention_bias));
+  k_proj = register_module("k_proj", linear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias));
+  v_proj = register_module("v_proj", linear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias));
+  o_proj = register_module("o_proj", linear(heads_ * head_dim_, c.hidden_size, c.o_proj_bias));
+}
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                  const at::Tensor& mask, KvCache* cache, std::size_t layer) {
+  const auto batch = x.size(0), seq = x.size(1);
+  at::Tensor q = q_proj(x).view({batch, seq, heads_, head_dim_}).transpose(1, 2);
+  at::Tensor k = k_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  at::Tensor v = v_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  q = apply_rotary(q, cos, sin);
+  k = apply_rotary(k, cos, sin);
+  if (cache) {
+    const auto start = cache->length;
+    cache->keys[layer].narrow(2, start, seq).copy_(k);
+    cache->values[layer].narrow(2, start, seq).copy_(v);
+    k = cache->keys[layer].narrow(2, 0, start + seq);
+    v = cache->values[layer].narrow(2, 0, start + seq);
+  }
+  // Grouped-query attention: each group of heads_/kv_heads_ query heads reads
+  // one key/value head. Fold the group into the query length instead of
+  // copying keys and values.
+  const auto group = heads_ / kv_heads_, keys = k.size(2);
+  const at::Tensor qg = q.reshape({batch, kv_heads_, group * seq, head_dim_});
+  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).view({batch, kv_heads_, group, seq, keys});
+  scores = scores / std::sqrt(double(head_dim_)) + mask.unsqueeze(1);  // mask: [B, 1, 1, seq, keys]
+  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  const at::Tensor out = at::matmul(probs.view({batch, kv_heads_, group * seq, keys}), v)
+                             .view({batch, heads_, seq, head_dim_})
+                             .transpose(1, 2)
+                             .reshape({batch, seq, heads_ * head_dim_});
+  return o_proj(out);
+}
+
+// ------------------------------------------------------------------- MLP
+
+MlpImpl::MlpImpl(const ModelConfig& c) {
+  gate_proj = register_module("gate_proj", linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
+  up_proj = register_module("up_proj", linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
+  down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size, c.mlp_bias));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
+
+// ----------------------------------------------------------------- layers
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
+  self_attn = register_module("self_attn", Attention(c));
+  mlp = register_module("mlp", Mlp(c));
+  input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                     const at::Tensor& mask, KvCache* cache, std::size_t layer) {
+  const at::Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, cache, layer);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
+  norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+  rotary = register_module("rotary_emb", RotaryEmbedding(c));
+}
+
+CausalLmImpl::CausalLmImpl(ModelConfig config) : config_(std::move(config)) {
+  model = register_module("model", Decoder(config_));
+  if (!config_.tie_word_embeddings)
+    lm_head = register_module("lm_head", linear(config_.hidden_size, config_.vocab_size, false));
+}
+
+at::Tensor CausalLmImpl::hidden_states(const at::Tensor& ids, const AttentionInputs& inputs, KvCache* cache) {
+  at::Tensor x = model->embed_tokens(ids);
+  auto [cos, sin] = model->rotary(inputs.positions);
+  const at::Tensor mask = inputs.mask.to(x.scalar_type());
+  for (std::size_t i = 0; i < model->layers->size(); ++i)
+    x = model->layers[i]->as<DecoderLayer>()->forward(x, cos, sin, mask, cache, i);
+  if (cache) cache->length += ids.size(1);
+  return model->norm(x);
+}
+
+at::Tensor CausalLmImpl::logits(const at::Tensor& hidden) {
+  return lm_head ? lm_head(hidden) : at::matmul(hidden, model->embed_tokens->weight.t());
+}
+
+KvCache CausalLmImpl::make_cache(std::int64_t batch, std::int64_t capacity) const {
+  KvCache cache;
+  const auto& w = model->embed_tokens->weight;
+  for (std::int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    cache.keys.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, w.options()));
+    cache.values.push_back(at::zeros_like(cache.keys.back()));
+  }
+  return cache;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> CausalLmImpl::checkpoint_tensors() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+}  // namespace genius::llama

@@ -1,0 +1,233 @@
+// The `torch-llama` model backend: a Hugging Face model directory (Llama,
+// Qwen2, Mistral) run in libtorch.
+#include <algorithm>
+#include <fstream>
+
+#include <torch/torch.h>
+
+#include <genius/error.hpp>
+#include <genius/model_backend.hpp>
+#include <genius/registration.hpp>
+
+#include "chat_template.hpp"
+#include "generation.hpp"
+#include "llama_model.hpp"
+#include "scoring.hpp"
+#include "tokenizer.hpp"
+#include "weights_io.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using genius::PluginError;
+using genius::TokenId;
+namespace llama = genius::llama;
+
+at::ScalarType parse_dtype(const std::string& name) {
+  if (name == "float32") return at::kFloat;
+  if (name == "bfloat16") return at::kBFloat16;
+  return at::kHalf;  // "float16"; the manifest allows nothing else
+}
+
+std::string dtype_name(at::ScalarType t) {
+  return t == at::kFloat ? "float32" : t == at::kBFloat16 ? "bfloat16" : "float16";
+}
+
+class TorchLlamaBackend final : public genius::ModelBackend {
+ public:
+  static const genius::PluginManifest& manifest() {
+    static const auto m =
+        genius::PluginManifest(genius::PluginKind::ModelBackend, "torch-llama", "1.0.0",
+                               "Hugging Face Llama / Qwen2 / Mistral models (config.json, safetensors, "
+                               "tokenizer.json) in libtorch, with batched KV-cache generation")
+            .path("path", std::string(""), "model directory in the Hugging Face format")
+            .key("device", "cpu", "torch device: cpu, cuda, cuda:N")
+            .choice("dtype", "float32", {"float32", "bfloat16", "float16"}, "parameter and activation dtype")
+            .choice("chat_template", "auto", {"auto", "llama3", "chatml", "plain"},
+                    "prompt layout: recognise tokenizer_config.json's template, or force a family")
+            .key("enable_thinking", true, "Qwen3 templates: false appends the empty <think> block")
+            .key("max_batch_rows", 0, "most sequences in one forward pass while generating; 0 = no limit",
+                 genius::at_least(0))
+            .key("threads", 0, "CPU threads for libtorch; 0 = leave libtorch's default", genius::at_least(0))
+            .key("init_random", false,
+                 "ignore the checkpoint and initialise the weights randomly (used by `genius init-model`)")
+            .key("init_seed", 0, "seed of the random initialisation", genius::at_least(0));
+    return m;
+  }
+
+  explicit TorchLlamaBackend(const genius::ConfigView& cfg)
+      : dir_(cfg.get<std::string>("path")),
+        device_(parse_device(cfg.get<std::string>("device"))),
+        dtype_(parse_dtype(cfg.get<std::string>("dtype"))),
+        max_batch_rows_(cfg.get<std::int64_t>("max_batch_rows")) {
+    if (dir_.empty()) throw PluginError("torch-llama", "[model] path is not set (a Hugging Face model directory)");
+    if (!fs::is_directory(dir_)) throw PluginError("torch-llama", "model directory '" + dir_.string() + "' does not exist");
+    if (const auto threads = cfg.get<int>("threads"); threads > 0) at::set_num_threads(threads);
+    try {
+      config_ = llama::ModelConfig::load(dir_);
+      tokenizer_ = std::make_shared<llama::Tokenizer>(llama::Tokenizer::from_directory(dir_));
+      const std::string family = cfg.get<std::string>("chat_template");
+      chat_ = std::make_shared<llama::ChatTemplate>(
+          llama::ChatTemplate::from_tokenizer_config(dir_, std::string_view(family)));
+    } catch (const std::exception& e) {
+      throw PluginError("torch-llama", e.what());
+    }
+    chat_options_.enable_thinking = cfg.get<bool>("enable_thinking") ? std::nullopt : std::optional<bool>(false);
+    if (tokenizer_->vocab_size() > config_.vocab_size)
+      throw PluginError("torch-llama", dir_.string() + ": the tokenizer has " + std::to_string(tokenizer_->vocab_size()) +
+                                           " tokens but config.json's vocab_size is " +
+                                           std::to_string(config_.vocab_size) + "; they belong to different models");
+    model_ = llama::CausalLm(config_);
+    if (cfg.get<bool>("init_random")) {
+      const double std = config_.raw.value("initializer_range", 0.02);
+      llama::init_weights(model_, std, static_cast<std::uint64_t>(cfg.get<std::int64_t>("init_seed")));
+    } else {
+      try {
+        llama::load_weights(model_, dir_);
+      } catch (const std::exception& e) {
+        throw PluginError("torch-llama", e.what());
+      }
+    }
+    model_->to(device_, dtype_);
+    model_->eval();
+    collect_eos_ids();
+  }
+
+  // ------------------------------------------------------------- tokenizer
+
+  std::vector<TokenId> encode(std::string_view text) const override { return tokenizer_->encode(text, false); }
+  std::string decode(const std::vector<TokenId>& ids) const override { return tokenizer_->decode(ids, true); }
+  std::string format_chat(std::string_view user_message) const override {
+    return chat_->render(user_message, chat_options_);
+  }
+  std::vector<TokenId> eos_token_ids() const override { return {eos_ids_.begin(), eos_ids_.end()}; }
+  std::int64_t vocab_size() const override { return config_.vocab_size; }
+
+  // ------------------------------------------------------------- inference
+
+  std::vector<genius::GenerationResult> generate(const std::vector<genius::GenerationRequest>& requests) override {
+    llama::GenerationOptions options;
+    options.eos_ids = eos_ids_;
+    options.decode = [this](const std::vector<TokenId>& ids) { return tokenizer_->decode(ids, true); };
+    options.max_batch_rows = max_batch_rows_;
+    try {
+      return llama::generate(model_, requests, options);
+    } catch (const std::invalid_argument& e) {
+      throw PluginError(name(), e.what());
+    }
+  }
+
+  // -------------------------------------------------------------- training
+
+  at::Tensor sequence_logprobs(const std::vector<genius::ScoringExample>& batch) override {
+    return llama::response_logprobs(model_, batch).sums;
+  }
+
+  std::vector<std::vector<double>> token_logprobs(const std::vector<genius::ScoringExample>& batch) override {
+    torch::NoGradGuard no_grad;
+    return llama::response_logprobs(model_, batch).per_token();
+  }
+
+  std::vector<at::Tensor> parameters() override { return model_->parameters(); }
+  void set_training(bool training) override { model_->train(training); }
+
+  std::unique_ptr<genius::ModelBackend> frozen_copy() const override {
+    auto copy = std::unique_ptr<TorchLlamaBackend>(new TorchLlamaBackend(*this, Frozen{}));
+    copy->model_->to(device_, dtype_);
+    torch::NoGradGuard no_grad;
+    const auto source = model_->named_parameters();
+    for (auto& item : copy->model_->named_parameters()) {
+      item.value().copy_(*source.find(item.key()));
+      item.value().set_requires_grad(false);
+    }
+    copy->model_->eval();
+    genius::detail::PluginAccess::set_name(*copy, name());
+    return copy;
+  }
+
+  // ----------------------------------------------------------- persistence
+
+  void save(const fs::path& dir) const override {
+    fs::create_directories(dir);
+    llama::ModelConfig config = config_;
+    config.torch_dtype = dtype_name(dtype_);
+    write_text(dir / "config.json", config.to_json().dump(2) + "\n");
+    // Tokenizer and generation files travel unchanged, so the checkpoint
+    // loads in transformers / vLLM exactly like the original.
+    for (const char* file : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                             "generation_config.json", "chat_template.jinja"}) {
+      const fs::path from = dir_ / file, to = dir / file;
+      if (fs::exists(from) && !(fs::exists(to) && fs::equivalent(from, to))) copy_atomic(from, to);
+    }
+    if (!fs::exists(dir / "tokenizer.json")) tokenizer_->save(dir);
+    llama::save_weights(model_, dir);
+  }
+
+  void load_weights(const fs::path& dir) override {
+    try {
+      llama::load_weights(model_, dir);
+    } catch (const std::exception& e) {
+      throw PluginError(name(), e.what());
+    }
+  }
+
+  std::string device() const override { return device_.str(); }
+  std::string dtype() const override { return dtype_name(dtype_); }
+
+ private:
+  struct Frozen {};
+  // Everything but the weights is shared or copied; the model is rebuilt.
+  TorchLlamaBackend(const TorchLlamaBackend& other, Frozen)
+      : dir_(other.dir_),
+        device_(other.device_),
+        dtype_(other.dtype_),
+        max_batch_rows_(other.max_batch_rows_),
+        config_(other.config_),
+        tokenizer_(other.tokenizer_),
+        chat_(other.chat_),
+        chat_options_(other.chat_options_),
+        model_(llama::CausalLm(other.config_)),
+        eos_ids_(other.eos_ids_) {}
+
+  static at::Device parse_device(const std::string& name) {
+    try {
+      at::Device d(name);
+      if (d.is_cuda() && !torch::cuda::is_available())
+        throw PluginError("torch-llama", "device '" + name + "' requested but this libtorch sees no CUDA device");
+      return d;
+    } catch (const c10::Error&) {
+      throw PluginError("torch-llama", "unknown device '" + name + "' (cpu, cuda, cuda:N)");
+    }
+  }
+
+  void collect_eos_ids() {
+    for (auto id : config_.eos_token_ids) eos_ids_.insert(static_cast<TokenId>(id));
+    if (auto id = tokenizer_->eos_id()) eos_ids_.insert(*id);
+  }
+
+  static void write_text(const fs::path& file, const std::string& text) {
+    const fs::path tmp = file.string() + ".tmp";
+    std::ofstream(tmp, std::ios::binary) << text;
+    fs::rename(tmp, file);
+  }
+  static void copy_atomic(const fs::path& from, const fs::path& to) {
+    const fs::path tmp = to.string() + ".tmp";
+    fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
+    fs::rename(tmp, to);
+  }
+
+  fs::path dir_;
+  at::Device device_;
+  at::ScalarType dtype_;
+  std::int64_t max_batch_rows_;
+  llama::ModelConfig config_;
+  std::shared_ptr<const llama::Tokenizer> tokenizer_;
+  std::shared_ptr<const llama::ChatTemplate> chat_;
+  llama::ChatOptions chat_options_;
+  llama::CausalLm model_{nullptr};
+  std::set<TokenId> eos_ids_;
+};
+
+}  // namespace
+
+GENIUS_REGISTER_PLUGIN(TorchLlamaBackend)
