@@ -2,9 +2,9 @@
 #include <iostream>
 #include <sstream>
 
+#include <genius/atomic_file.hpp>
 #include <genius/sdk.hpp>
 
-#include "../src/atomic_file.hpp"
 #include "../src/config.hpp"
 #include "../src/logging.hpp"
 #include "../src/plugin_registry.hpp"
@@ -91,7 +91,7 @@ int run_command(const Args& args) {
     return core::kExitUsageError;
   }
   const std::string resolved_text = config->to_toml();
-  if (resume && strip_comments(core::read_file(resolved)) != strip_comments(resolved_text)) {
+  if (resume && strip_comments(read_file(resolved)) != strip_comments(resolved_text)) {
     std::cerr << "--resume: the config differs from the one '" << dir.string()
               << "' was started with (see its config.resolved.toml); resume with the same config and --set options\n";
     return core::kExitUsageError;
@@ -108,7 +108,7 @@ int run_command(const Args& args) {
 
   fs::create_directories(dir);
   core::add_log_file(dir / "genius.log");
-  if (!resume) core::write_file_atomic(resolved, resolved_text);
+  if (!resume) write_file_atomic(resolved, resolved_text);
   spdlog::info("run directory: {}", dir.string());
   spdlog::error("this build has no self-training driver yet (explore -> pairs -> train -> eval)");
   return core::kExitRunFailed;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -28,7 +29,7 @@ const fs::path kDataDir = fs::path(GENIUS_TEST_DATA_DIR) / "tokenizer";
 struct Case {
   std::string category;
   std::string text;
-  std::string nfc;  // the text in NFC (as JavaScript's String.normalize computes it)
+  std::string nfc;                                  // the text in NFC (as JavaScript's String.normalize computes it)
   std::map<std::string, std::vector<int32_t>> ids;  // "qwen3", "qwen3_special", "llama3_1", "llama3_1_special"
 };
 
@@ -114,9 +115,13 @@ class RealVocabulary : public ::testing::Test {
   }
 };
 
-TEST_F(RealVocabulary, Qwen3MatchesReferenceIds) { expect_reference_ids(qwen3(), "qwen3"); }
+TEST_F(RealVocabulary, Qwen3MatchesReferenceIds) {
+  expect_reference_ids(qwen3(), "qwen3");
+}
 
-TEST_F(RealVocabulary, Llama31MatchesReferenceIds) { expect_reference_ids(llama(), "llama3_1"); }
+TEST_F(RealVocabulary, Llama31MatchesReferenceIds) {
+  expect_reference_ids(llama(), "llama3_1");
+}
 
 TEST_F(RealVocabulary, DecodeInvertsEncode) {
   int failures = 0;
@@ -182,6 +187,34 @@ TEST_F(RealVocabulary, Llama31SpecialTokens) {
   EXPECT_EQ(t.encode(" world"), std::vector<int32_t>{1917});
 }
 
+TEST_F(RealVocabulary, EncodesFromSeveralThreads) {
+  const Tokenizer& t = qwen3();  // one tokenizer, its pre-token cache shared by all threads
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < mismatches.size(); ++k) {
+    threads.emplace_back([&, k] {
+      for (std::size_t i = k; i < cases().size() + k; ++i) {
+        const Case& c = cases()[i % cases().size()];
+        if (t.encode(c.text) != c.ids.at("qwen3")) ++mismatches[k];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
+}
+
+TEST_F(RealVocabulary, BytesThatAreNotUtf8BecomeByteTokens) {
+  // HF cannot take such input at all; here the bytes never match the split
+  // pattern and go through as byte tokens, so nothing is lost.
+  for (const std::string bytes : {"\xFF", "ab\xC3", "\xE2\x82 x", "caf\xC3\xA9\x80\x80!", "<|eot_id|>\xF0\x9F\x98",
+                                  "1234\xED\xA0\x80"
+                                  "5678"}) {
+    EXPECT_EQ(llama().decode_bytes(llama().encode(bytes)), bytes) << show(bytes);
+    EXPECT_EQ(qwen3().decode_bytes(qwen3().encode(bytes)), bytes) << show(bytes);  // already NFC
+  }
+  EXPECT_EQ(qwen3().decode_bytes(qwen3().encode("e\xCC\x81\xFF")), "\xC3\xA9\xFF");  // NFC of the valid part
+}
+
 TEST_F(RealVocabulary, LongRunsOfOneCharacterClass) {
   // 200,000 characters that make one pre-token (or one regex match per
   // character): a quadratic step anywhere would take hours here, not seconds.
@@ -205,6 +238,7 @@ TEST(FeatureTokenizers, MatchHuggingFace) {
   std::map<std::string, Tokenizer> tokenizers;
   std::string line;
   int lines = 0;
+  int deviations = 0;
   while (std::getline(in, line)) {
     const json j = json::parse(line);
     const std::string name = j.at("tokenizer").get<std::string>();
@@ -217,13 +251,19 @@ TEST(FeatureTokenizers, MatchHuggingFace) {
     const auto ids = j.at("ids").get<std::vector<int32_t>>();
     const auto ids_special = j.at("ids_special").get<std::vector<int32_t>>();
     const std::string where = "[" + name + "] " + show(text);
+    if (j.contains("deviation")) {  // a known difference, explained in the file
+      EXPECT_EQ(t.decode(t.encode(text)), text) << where;
+      ++deviations;
+      continue;
+    }
     EXPECT_EQ(t.encode(text), ids) << where;
     EXPECT_EQ(t.encode(text, true), ids_special) << where;
     EXPECT_EQ(t.decode(ids), j.at("decoded").get<std::string>()) << where;
     EXPECT_EQ(t.decode(ids_special, true), j.at("decoded_skip").get<std::string>()) << where;
     ++lines;
   }
-  EXPECT_GE(lines, 150);
+  EXPECT_GE(lines, 250);
+  EXPECT_EQ(deviations, 1);  // Oniguruma's multi-character case folding
 }
 
 // ---------------------------------------------------------------------------
@@ -252,10 +292,10 @@ TEST(ByteLevelTokenizer, VocabularyIsTheBytesThenTheSpecialTokens) {
   const Tokenizer t = Tokenizer::byte_level({"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, "", "<|im_end|>");
   EXPECT_EQ(t.vocab_size(), 259);
   EXPECT_EQ(t.id_to_token('A'), "A");
-  EXPECT_EQ(t.id_to_token(' '), "\xC4\xA0");    // Ġ
-  EXPECT_EQ(t.id_to_token('\n'), "\xC4\x8A");   // Ċ
-  EXPECT_EQ(t.id_to_token(0), "\xC4\x80");      // Ā
-  EXPECT_EQ(t.id_to_token(0xFF), "\xC3\xBF");   // ÿ
+  EXPECT_EQ(t.id_to_token(' '), "\xC4\xA0");   // Ġ
+  EXPECT_EQ(t.id_to_token('\n'), "\xC4\x8A");  // Ċ
+  EXPECT_EQ(t.id_to_token(0), "\xC4\x80");     // Ā
+  EXPECT_EQ(t.id_to_token(0xFF), "\xC3\xBF");  // ÿ
   EXPECT_EQ(t.token_to_id("<|im_start|>"), 257);
   EXPECT_EQ(t.eos_id(), 258);
   EXPECT_EQ(t.bos_id(), std::nullopt);
@@ -284,14 +324,25 @@ TEST(ByteLevelTokenizer, JsonRoundTripEncodesAnyBytes) {
   const Tokenizer loaded = Tokenizer::from_json(tokenizer_json, original.to_tokenizer_config_json());
   EXPECT_EQ(loaded.to_tokenizer_json(), tokenizer_json);
   EXPECT_EQ(loaded.eos_id(), 256);
-  const std::string invalid_utf8[] = {all_bytes(), "\xFF\xFE", "\xC3", "\xE2\x82", "a\x80" "b", "\xED\xA0\x80",
-                                      "\xF0\x9F\x98", std::string("\0\0", 2), "caf\xC3\xA9 \xF0\x9F\x98\x80"};
+  const std::string invalid_utf8[] = {all_bytes(),
+                                      "\xFF\xFE",
+                                      "\xC3",
+                                      "\xE2\x82",
+                                      "a\x80"
+                                      "b",
+                                      "\xED\xA0\x80",
+                                      "\xF0\x9F\x98",
+                                      std::string("\0\0", 2),
+                                      "caf\xC3\xA9 \xF0\x9F\x98\x80"};
   for (const std::string& bytes : invalid_utf8) {
     const std::vector<int32_t> ids = loaded.encode(bytes);
     EXPECT_EQ(ids, byte_ids(bytes)) << show(bytes);
     EXPECT_EQ(loaded.decode_bytes(ids), bytes) << show(bytes);
   }
-  EXPECT_EQ(loaded.decode(loaded.encode("\xE2\x82" "A")), "\xEF\xBF\xBD" "A");  // U+FFFD, then A
+  EXPECT_EQ(loaded.decode(loaded.encode("\xE2\x82"
+                                        "A")),
+            "\xEF\xBF\xBD"
+            "A");  // U+FFFD, then A
   EXPECT_EQ(loaded.encode("x<|endoftext|><|im_start|>"), (std::vector<int32_t>{'x', 256, 257}));
 
   const fs::path dir = temp_dir("save");
@@ -300,6 +351,18 @@ TEST(ByteLevelTokenizer, JsonRoundTripEncodesAnyBytes) {
   EXPECT_EQ(from_dir.encode(all_bytes()), byte_ids(all_bytes()));
   EXPECT_EQ(from_dir.eos_id(), 256);
   fs::remove_all(dir);
+}
+
+TEST(ByteLevelTokenizer, ConfigCanAskForBosAndEos) {
+  // add_bos_token / add_eos_token of tokenizer_config.json, as transformers'
+  // Llama tokenizers apply them, when the post-processor adds neither.
+  const std::string tokenizer_json = Tokenizer::byte_level({"<s>", "</s>"}).to_tokenizer_json();
+  const Tokenizer t = Tokenizer::from_json(
+      tokenizer_json, R"({"bos_token": "<s>", "eos_token": {"content": "</s>"}, "add_bos_token": true,
+                          "add_eos_token": true})");
+  EXPECT_EQ(t.encode("a", true), (std::vector<int32_t>{256, 'a', 257}));
+  EXPECT_EQ(t.encode("a"), (std::vector<int32_t>{'a'}));
+  EXPECT_EQ(t.decode(t.encode("a", true), true), "a");
 }
 
 TEST(ByteLevelTokenizer, RejectsBadSpecialTokens) {
@@ -319,11 +382,13 @@ TEST(Utf8Decoding, InvalidBytesBecomeReplacementCharacters) {
   const std::pair<std::string, std::string> cases[] = {
       {"\xFF", fffd},
       {"\xC3", fffd},
-      {"\xF0\x9F\x98" "a", fffd + "a"},                  // a truncated emoji is one subpart
-      {"\xED\xA0\x80", fffd + fffd + fffd},              // a surrogate is three
-      {"\xC0\xAF", fffd + fffd},                         // an overlong form is two
-      {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},   // above U+10FFFF
-      {"\xE2\x82\xAC\xE2\x82", "\xE2\x82\xAC" + fffd},   // € then a cut one
+      {"\xF0\x9F\x98"
+       "a",
+       fffd + "a"},                                     // a truncated emoji is one subpart
+      {"\xED\xA0\x80", fffd + fffd + fffd},             // a surrogate is three
+      {"\xC0\xAF", fffd + fffd},                        // an overlong form is two
+      {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},  // above U+10FFFF
+      {"\xE2\x82\xAC\xE2\x82", "\xE2\x82\xAC" + fffd},  // € then a cut one
   };
   for (const auto& [bytes, text] : cases) EXPECT_EQ(t.decode(byte_ids(bytes)), text) << show(bytes);
 }
@@ -349,7 +414,9 @@ TEST(Utf8StreamDecoder, ReplacesBytesThatCannotBecomeUtf8) {
   Utf8StreamDecoder stream(t, /*skip_special_tokens=*/true);
   EXPECT_EQ(stream.push(0xFF), "\xEF\xBF\xBD");
   EXPECT_EQ(stream.push(0xE2), "");
-  EXPECT_EQ(stream.push('A'), "\xEF\xBF\xBD" "A");  // the held E2 can no longer complete
+  EXPECT_EQ(stream.push('A'),
+            "\xEF\xBF\xBD"
+            "A");  // the held E2 can no longer complete
   EXPECT_EQ(stream.push(0xE2), "");
   EXPECT_EQ(stream.push(256), "");  // skipped: the character stays held
   EXPECT_EQ(stream.push(0x82), "");
@@ -396,7 +463,8 @@ TEST_F(BadInput, MissingFile) {
     Tokenizer::from_file(dir_ / "nowhere" / "tokenizer.json");
     FAIL() << "no error";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find((dir_ / "nowhere" / "tokenizer.json").string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find((dir_ / "nowhere" / "tokenizer.json").string()), std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("cannot open"), std::string::npos) << e.what();
   }
   EXPECT_THROW(Tokenizer::from_directory(dir_ / "nowhere"), std::runtime_error);
@@ -445,7 +513,8 @@ TEST_F(BadInput, MergeNamingAnUnknownToken) {
 
 TEST_F(BadInput, InconsistentTokensAndConfig) {
   const std::string vocab = R"({"a": 0, "b": 1})";
-  std::string message = load_error(bpe(vocab, "[]", R"(, "added_tokens": [{"id": 7, "content": "<s>", "special": true}])"));
+  std::string message =
+      load_error(bpe(vocab, "[]", R"(, "added_tokens": [{"id": 7, "content": "<s>", "special": true}])"));
   EXPECT_NE(message.find("added token '<s>' has id 7"), std::string::npos) << message;
   message = load_error(bpe(vocab, "[]"), R"({"bos_token": "<s>"})");
   EXPECT_NE(message.find("tokenizer_config.json: bos_token '<s>' is not in the vocabulary"), std::string::npos)

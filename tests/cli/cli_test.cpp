@@ -210,3 +210,53 @@ TEST(Cli, ConfigPluginPathIsRelativeToTheConfigFile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliModel, InitGenerateTokenizeLogprobs) {
+  const fs::path dir = scratch("model");
+  Output init = genius("init-model --arch qwen2 --hidden 32 --layers 1 --heads 4 --kv-heads 2 --seed 1 --out '" +
+                       (dir / "m").string() + "'");
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_NE(init.out.find("qwen2"), std::string::npos);
+  EXPECT_EQ(genius("init-model --arch llama --hidden 32 --layers 1 --heads 4 --out '" + (dir / "m").string() + "'").exit_code,
+            2) << "an existing model is never overwritten";
+
+  const std::string model = " --model '" + (dir / "m").string() + "'";
+  Output tok = genius("tokenize" + model + " --text 'ab' --json");
+  ASSERT_EQ(tok.exit_code, 0) << tok.err;
+  EXPECT_EQ(nlohmann::json::parse(tok.out).at("ids"), nlohmann::json::parse("[97, 98]"));  // byte tokens
+
+  Output gen = genius("generate" + model + " --prompt 'x' --n 3 --temperature 1 --max-new-tokens 5 --seed 7 --json");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const auto samples = nlohmann::json::parse(gen.out).at("samples");
+  ASSERT_EQ(samples.size(), 3u);
+  // Score the first sample's tokens with `logprobs`: the same log-prob.
+  const auto& first = samples[0];
+  Output again = genius("generate" + model + " --prompt 'x' --n 3 --temperature 1 --max-new-tokens 5 --seed 7 --json");
+  EXPECT_EQ(again.out, gen.out) << "same seed, same samples";
+  if (first.at("finish_reason") == "length" && first.at("text").get<std::string>().find('\'') == std::string::npos &&
+      first.at("text").get<std::string>().size() == 5) {
+    Output lp = genius("logprobs" + model + " --prompt 'x' --completion '" + first.at("text").get<std::string>() + "' --json");
+    ASSERT_EQ(lp.exit_code, 0) << lp.err;
+    EXPECT_NEAR(nlohmann::json::parse(lp.out).at("sum").get<double>(), first.at("cumulative_logprob").get<double>(), 1e-3);
+  }
+  Output bad = genius("generate" + model + " --prompt 'x' --set model.dtyp=bfloat16");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("did you mean 'dtype'"), std::string::npos) << bad.err;
+  EXPECT_EQ(genius("generate --prompt x").exit_code, 2);
+  Output missing = genius("tokenize --model /nonexistent --text x");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("/nonexistent"), std::string::npos) << missing.err;
+}
+
+TEST(CliModel, BenchPrintsATable) {
+  const fs::path dir = scratch("bench");
+  ASSERT_EQ(genius("init-model --hidden 32 --layers 1 --heads 2 --out '" + (dir / "m").string() + "'").exit_code, 0);
+  Output b = genius("bench generate --model '" + (dir / "m").string() + "' --batch 1 4 --prompt-tokens 8 --new-tokens 4");
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(b.out.find("decode tok/s"), std::string::npos);
+  EXPECT_NE(b.out.find("% of peak"), std::string::npos);
+}
+
+}  // namespace

@@ -59,10 +59,12 @@ std::vector<TokenId> choose_tokens(const at::Tensor& logits, std::vector<Row*>& 
   at::Tensor pick = at::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).squeeze(1);
   pick = pick.clamp_max(cdf.size(1) - 1);
   if (order.defined()) pick = order.gather(1, pick.unsqueeze(1)).squeeze(1);
-  const at::Tensor sampled = pick.cpu(), argmax = greedy.cpu();
-  std::vector<TokenId> out(n);
+  const at::Tensor sampled = pick.to(at::kCPU, at::kLong).contiguous(), argmax = greedy.to(at::kCPU, at::kLong).contiguous();
+  const std::int64_t* s = sampled.data_ptr<std::int64_t>();
+  const std::int64_t* g = argmax.data_ptr<std::int64_t>();
+  std::vector<TokenId> out(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i)
-    out[i] = static_cast<TokenId>(temperature[i] <= 0 ? argmax[i].item<std::int64_t>() : sampled[i].item<std::int64_t>());
+    out[static_cast<std::size_t>(i)] = static_cast<TokenId>(temperature[static_cast<std::size_t>(i)] <= 0 ? g[i] : s[i]);
   return out;
 }
 
@@ -154,11 +156,12 @@ void generate_group(CausalLm& model, const std::vector<GenerationRequest>& reque
     const at::Tensor logprobs = at::log_softmax(logits.to(at::kDouble), -1)
                                     .gather(1, token_tensor.to(device).unsqueeze(1))
                                     .squeeze(1)
-                                    .cpu();
+                                    .to(at::kCPU)
+                                    .contiguous();
+    const double* logprob = logprobs.data_ptr<double>();
     std::vector<std::int64_t> keep;
     for (std::size_t i = 0; i < active.size(); ++i) {
-      advance(*active[i], tokens[i], logprobs[static_cast<std::int64_t>(i)].item<double>(),
-              requests[active[i]->request], options);
+      advance(*active[i], tokens[i], logprob[i], requests[active[i]->request], options);
       if (!active[i]->done) keep.push_back(static_cast<std::int64_t>(i));
     }
     if (keep.empty()) break;

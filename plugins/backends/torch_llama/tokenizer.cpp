@@ -9,11 +9,12 @@
 #include <sstream>
 #include <stdexcept>
 #include <unordered_set>
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer_added_tokens.hpp"
 #include "tokenizer_bpe.hpp"
+#include "tokenizer_pre_tokenizer.hpp"
 #include "tokenizer_regex.hpp"
 #include "tokenizer_unicode.hpp"
 
@@ -22,86 +23,6 @@ namespace genius::llama {
 namespace {
 
 using nlohmann::json;
-
-// GPT-2's pre-tokenization pattern, applied by ByteLevel when use_regex is true.
-constexpr std::string_view kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-
-struct AddedToken {
-  int32_t id = -1;
-  std::string content;
-  std::string decoded;  // what id_to_token and decode give: HF normalizes the content of normalized tokens
-  bool single_word = false;
-  bool lstrip = false;
-  bool rstrip = false;
-  bool normalized = false;
-  bool special = false;
-};
-
-// The added tokens of one kind (normalized or not), found leftmost-longest as
-// HF's Aho-Corasick automaton does: a byte trie walked from each position.
-class AddedTokenMatcher {
- public:
-  void add(std::string_view pattern, std::size_t token_index) {
-    if (pattern.empty()) return;
-    int32_t node = 0;
-    for (const char c : pattern) {
-      const auto byte = static_cast<unsigned char>(c);
-      auto& children = nodes_[static_cast<std::size_t>(node)].children;
-      const auto it = std::find_if(children.begin(), children.end(), [&](const auto& e) { return e.first == byte; });
-      if (it != children.end()) {
-        node = it->second;
-      } else {
-        const auto child = static_cast<int32_t>(nodes_.size());
-        children.emplace_back(byte, child);  // may reallocate nodes_' element, not nodes_ itself
-        nodes_.emplace_back();
-        node = child;
-      }
-    }
-    nodes_[static_cast<std::size_t>(node)].token = static_cast<int32_t>(token_index);
-    first_bytes_[static_cast<unsigned char>(pattern[0])] = true;
-  }
-  bool empty() const { return nodes_.size() == 1; }
-
-  /// The longest pattern starting at text[pos]: {length, token index}, or {0, -1}.
-  std::pair<std::size_t, int32_t> longest_at(std::string_view text, std::size_t pos) const {
-    std::pair<std::size_t, int32_t> best{0, -1};
-    if (!first_bytes_[static_cast<unsigned char>(text[pos])]) return best;
-    int32_t node = 0;
-    for (std::size_t i = pos; i < text.size(); ++i) {
-      const auto byte = static_cast<unsigned char>(text[i]);
-      const auto& children = nodes_[static_cast<std::size_t>(node)].children;
-      const auto it = std::find_if(children.begin(), children.end(), [&](const auto& e) { return e.first == byte; });
-      if (it == children.end()) break;
-      node = it->second;
-      if (nodes_[static_cast<std::size_t>(node)].token >= 0) {
-        best = {i + 1 - pos, nodes_[static_cast<std::size_t>(node)].token};
-      }
-    }
-    return best;
-  }
-
- private:
-  struct Node {
-    std::vector<std::pair<unsigned char, int32_t>> children;
-    int32_t token = -1;
-  };
-  std::vector<Node> nodes_{1};
-  std::array<bool, 256> first_bytes_{};
-};
-
-enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
-
-struct SplitStep {
-  detail::SplitPattern pattern;
-  SplitBehavior behavior;
-  bool invert;
-};
-struct ByteLevelStep {
-  bool add_prefix_space;
-  std::optional<detail::SplitPattern> gpt2_pattern;  // set when use_regex
-};
-using PreTokenizerStep = std::variant<SplitStep, ByteLevelStep>;
 
 // One element of TemplateProcessing's "single" template.
 struct TemplateItem {
@@ -161,52 +82,40 @@ std::optional<std::string> config_token(const json& config, const char* key) {
 
 struct Tokenizer::Impl {
   std::unique_ptr<detail::BpeModel> model;
-  std::vector<AddedToken> added;  // in tokenizer.json's order
-  std::unordered_map<std::string, std::size_t> added_by_content;
-  std::unordered_map<int32_t, std::size_t> added_by_id;
-  std::unordered_set<int32_t> special_ids;
-  AddedTokenMatcher raw_matcher;         // added tokens with normalized = false
-  AddedTokenMatcher normalized_matcher;  // the others, matched after normalization
-  std::vector<detail::NormalizationForm> normalizers;
-  std::vector<PreTokenizerStep> pre_tokenizer;
-  std::vector<std::vector<TemplateItem>> templates;  // post-processor, applied in order
+  detail::AddedVocabulary added;
+  std::vector<detail::NormalizationForm> normalizers;  // applied in order
+  detail::PreTokenizer pre_tokenizer;
+  std::vector<std::vector<TemplateItem>> templates;  // the post-processor, applied in order
   bool template_adds_bos = false;
   bool template_adds_eos = false;
   DecoderKind decoder = DecoderKind::None;
 
-  std::optional<std::string> bos_token, eos_token;
+  std::optional<std::string> bos_token, eos_token;  // tokenizer_config.json
   std::optional<int32_t> bos_id, eos_id;
-  bool add_bos_token = false;  // tokenizer_config.json
+  bool add_bos_token = false;
   bool add_eos_token = false;
-  int32_t vocab_size = 0;
 
   // The components as read, written back by to_tokenizer_json().
   json normalizer_json, pre_tokenizer_json, post_processor_json, decoder_json;
 
   void load(const json& root, const std::string& origin);
-  void load_added_tokens(const json& list, const std::string& origin);
   void load_normalizer(const json& node, const std::string& origin);
   void load_pre_tokenizer(const json& node, const std::string& origin);
   void load_post_processor(const json& node, const std::string& origin);
   void load_decoder(const json& node, const std::string& origin);
   void load_config(const json& config, const std::string& origin);
-  void prepare_added_tokens();
 
   std::optional<int32_t> token_to_id(std::string_view token) const {
-    const auto it = added_by_content.find(std::string(token));
-    if (it != added_by_content.end()) return added[it->second].id;
+    if (const auto id = added.token_to_id(token)) return id;
     return model->token_to_id(token);
   }
   const std::string* id_to_token(int32_t id) const {
-    const auto it = added_by_id.find(id);
-    if (it != added_by_id.end()) return &added[it->second].decoded;
+    if (const std::string* token = added.id_to_token(id)) return token;
     return model->id_to_token(id);
   }
 
-  template <typename Emit>
-  void split_added(std::string_view text, const AddedTokenMatcher& matcher, Emit&& emit) const;
-  void pre_tokenize_and_model(std::string_view text, std::vector<int32_t>& ids) const;
   void encode(std::string_view text, std::vector<int32_t>& ids) const;
+  void model_pieces(std::string_view text, std::vector<int32_t>& ids) const;
   void post_process(std::vector<int32_t>& ids) const;
   std::string decode_bytes(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
 };
@@ -219,7 +128,9 @@ void Tokenizer::Impl::load(const json& root, const std::string& origin) {
   const json* model_json = member(root, "model");
   if (model_json == nullptr || !model_json->is_object()) fail(origin, "no \"model\"");
   const json* type = member(*model_json, "type");
-  const std::string model_type = type != nullptr ? type->get<std::string>() : model_json->contains("merges") ? "BPE" : "";
+  const std::string model_type = type != nullptr                  ? type->get<std::string>()
+                                 : model_json->contains("merges") ? "BPE"
+                                                                  : "";
   if (model_type != "BPE") {
     fail(origin, "unsupported model type '" + model_type + "' (only BPE is supported)");
   }
@@ -271,55 +182,31 @@ void Tokenizer::Impl::load(const json& root, const std::string& origin) {
     fail(origin, std::string("model: ") + e.what());
   }
 
-  if (const json* list = member(root, "added_tokens")) load_added_tokens(*list, origin);
-  vocab_size = model->size();
-  for (const AddedToken& token : added) vocab_size = std::max(vocab_size, token.id + 1);
+  if (const json* list = member(root, "added_tokens")) {
+    if (!list->is_array()) fail(origin, "added_tokens is not an array");
+    for (const json& entry : *list) {
+      detail::AddedToken token;
+      token.id = entry.at("id").get<int32_t>();
+      token.content = entry.at("content").get<std::string>();
+      token.single_word = flag(entry, "single_word", false);
+      token.lstrip = flag(entry, "lstrip", false);
+      token.rstrip = flag(entry, "rstrip", false);
+      token.special = flag(entry, "special", false);
+      token.normalized = flag(entry, "normalized", !token.special);
+      try {
+        added.add(token, *model);
+      } catch (const std::invalid_argument& e) {
+        fail(origin, e.what());
+      }
+    }
+  }
 
   const auto component = [&root](const char* key) { return root.contains(key) ? root.at(key) : json(); };
   load_normalizer(component("normalizer"), origin);
   load_pre_tokenizer(component("pre_tokenizer"), origin);
   load_post_processor(component("post_processor"), origin);
   load_decoder(component("decoder"), origin);
-}
-
-void Tokenizer::Impl::load_added_tokens(const json& list, const std::string& origin) {
-  if (!list.is_array()) fail(origin, "added_tokens is not an array");
-  int32_t max_added = -1;
-  // HF ignores the ids written here and gives each token the id it has in the
-  // vocabulary, or the next free one; a file where the two differ is refused
-  // rather than read differently from HF.
-  const auto model_count = static_cast<int32_t>(model->size());
-  for (const json& entry : list) {
-    AddedToken token;
-    token.id = entry.at("id").get<int32_t>();
-    token.content = entry.at("content").get<std::string>();
-    token.single_word = flag(entry, "single_word", false);
-    token.lstrip = flag(entry, "lstrip", false);
-    token.rstrip = flag(entry, "rstrip", false);
-    token.special = flag(entry, "special", false);
-    token.normalized = flag(entry, "normalized", !token.special);
-    if (token.content.empty()) continue;
-    if (const auto known = added_by_content.find(token.content); known != added_by_content.end()) {
-      added[known->second] = token;  // a repeated entry updates the first
-      continue;
-    }
-    int32_t expected = -1;
-    if (const auto in_model = model->token_to_id(token.content)) {
-      expected = *in_model;
-    } else if (max_added < 0) {
-      expected = model_count;
-    } else {
-      expected = max_added >= model_count || model_count == 0 ? max_added + 1 : model_count;
-    }
-    if (token.id != expected) {
-      fail(origin, "added token '" + token.content + "' has id " + std::to_string(token.id) +
-                       " but Hugging Face tokenizers would give it id " + std::to_string(expected));
-    }
-    max_added = std::max(max_added, token.id);
-    added_by_content.emplace(token.content, added.size());
-    added_by_id.emplace(token.id, added.size());
-    added.push_back(token);
-  }
+  added.finish(normalizers, *model);
 }
 
 void Tokenizer::Impl::load_normalizer(const json& node, const std::string& origin) {
@@ -333,11 +220,10 @@ void Tokenizer::Impl::load_normalizer(const json& node, const std::string& origi
     normalizer_json = node;
     return;
   }
-  static const std::map<std::string, detail::NormalizationForm> forms = {
-      {"NFC", detail::NormalizationForm::NFC},
-      {"NFD", detail::NormalizationForm::NFD},
-      {"NFKC", detail::NormalizationForm::NFKC},
-      {"NFKD", detail::NormalizationForm::NFKD}};
+  static const std::map<std::string, detail::NormalizationForm> forms = {{"NFC", detail::NormalizationForm::NFC},
+                                                                         {"NFD", detail::NormalizationForm::NFD},
+                                                                         {"NFKC", detail::NormalizationForm::NFKC},
+                                                                         {"NFKD", detail::NormalizationForm::NFKD}};
   const auto it = forms.find(type);
   if (it == forms.end()) {
     fail(origin, "unsupported normalizer type '" + type + "' (supported: NFC, NFD, NFKC, NFKD, Sequence)");
@@ -355,9 +241,7 @@ void Tokenizer::Impl::load_pre_tokenizer(const json& node, const std::string& or
     return;
   }
   if (type == "ByteLevel") {
-    ByteLevelStep step{flag(node, "add_prefix_space", true), std::nullopt};
-    if (flag(node, "use_regex", true)) step.gpt2_pattern = detail::SplitPattern::regex(kGpt2Pattern);
-    pre_tokenizer.emplace_back(std::move(step));
+    pre_tokenizer.add_byte_level(flag(node, "add_prefix_space", true), flag(node, "use_regex", true));
     return;
   }
   if (type != "Split") {
@@ -376,6 +260,7 @@ void Tokenizer::Impl::load_pre_tokenizer(const json& node, const std::string& or
   } catch (const std::invalid_argument& e) {
     fail(origin, "Split pattern " + pattern.dump() + ": " + e.what());
   }
+  using detail::SplitBehavior;
   static const std::map<std::string, SplitBehavior> behaviors = {
       {"Removed", SplitBehavior::Removed},
       {"Isolated", SplitBehavior::Isolated},
@@ -385,7 +270,7 @@ void Tokenizer::Impl::load_pre_tokenizer(const json& node, const std::string& or
   const std::string behavior = node.at("behavior").get<std::string>();
   const auto it = behaviors.find(behavior);
   if (it == behaviors.end()) fail(origin, "unknown Split behavior '" + behavior + "'");
-  pre_tokenizer.emplace_back(SplitStep{std::move(*compiled), it->second, flag(node, "invert", false)});
+  pre_tokenizer.add_split(std::move(*compiled), it->second, flag(node, "invert", false));
 }
 
 void Tokenizer::Impl::load_post_processor(const json& node, const std::string& origin) {
@@ -464,250 +349,46 @@ void Tokenizer::Impl::load_config(const json& config, const std::string& origin)
   }
 }
 
-// The matchers of the added tokens, what decoding gives for each, and which
-// ids skip_special_tokens drops. HF matches a normalized token by its
-// normalized content and gives that content back when decoding; it skips the
-// ids whose token is the content of a special token, so a normalized special
-// token that normalization changes is not skipped.
-void Tokenizer::Impl::prepare_added_tokens() {
-  std::unordered_set<std::string> special_contents;
-  for (std::size_t i = 0; i < added.size(); ++i) {
-    AddedToken& token = added[i];
-    if (token.special) special_contents.insert(token.content);
-    token.decoded = token.content;
-    if (!token.normalized) {
-      raw_matcher.add(token.content, i);
-      continue;
-    }
-    for (const detail::NormalizationForm form : normalizers) token.decoded = detail::normalize(token.decoded, form);
-    normalized_matcher.add(token.decoded, i);
-  }
-  for (const AddedToken& token : added) {
-    if (special_contents.count(token.decoded) > 0) special_ids.insert(token.id);
-  }
-  for (const std::string& content : special_contents) {
-    if (const auto id = model->token_to_id(content); id && added_by_id.count(*id) == 0) special_ids.insert(*id);
-  }
-}
-
 // ---------------------------------------------------------------------------
-// Encoding
+// Encoding: added tokens out of the raw text, normalizer, normalized added
+// tokens out, pre-tokenizer, BPE (HF's TokenizerImpl::encode_single_sequence).
 
-// Cuts the added tokens found by `matcher` out of `text`, calling
-// emit(piece, -1) for the text between them and emit(content, id) for each,
-// as HF's AddedVocabulary::find_matches: leftmost-longest matches; a
-// single_word token must not touch a word character on either side (else the
-// match is dropped); lstrip / rstrip take the white space on that side along.
-template <typename Emit>
-void Tokenizer::Impl::split_added(std::string_view text, const AddedTokenMatcher& matcher, Emit&& emit) const {
-  if (matcher.empty()) {
-    if (!text.empty()) emit(text, -1);
-    return;
-  }
-  // The character that ends at `end` and its length; U+FFFD for a byte that is not UTF-8.
-  const auto char_before = [&](std::size_t end) -> std::pair<char32_t, std::size_t> {
-    for (std::size_t length = 1; length <= 4 && length <= end; ++length) {
-      char32_t cp = 0;
-      if (detail::utf8_char_at(text, end - length, &cp) == length) return {cp, length};
-    }
-    return {0xFFFD, 1};
-  };
-  const auto char_at = [&](std::size_t pos) -> char32_t {
-    char32_t cp = 0;
-    return detail::utf8_char_at(text, pos, &cp) > 0 ? cp : 0xFFFD;
-  };
-
-  std::size_t done = 0;  // text[0, done) has been emitted
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const auto [length, index] = matcher.longest_at(text, pos);
-    if (length == 0) {
-      ++pos;
+void Tokenizer::Impl::encode(std::string_view text, std::vector<int32_t>& ids) const {
+  std::vector<detail::AddedVocabulary::Piece> raw_pieces;
+  added.split(text, /*normalized=*/false, raw_pieces);
+  std::vector<detail::AddedVocabulary::Piece> pieces;
+  std::string normalized;
+  for (const auto& raw : raw_pieces) {
+    if (raw.id >= 0) {
+      ids.push_back(raw.id);
       continue;
     }
-    std::size_t start = pos;
-    std::size_t stop = pos + length;
-    pos = stop;
-    const AddedToken& token = added[static_cast<std::size_t>(index)];
-    if (token.single_word) {
-      const bool word_before = start > 0 && detail::is_word_char(char_before(start).first);
-      const bool word_after = stop < text.size() && detail::is_word_char(char_at(stop));
-      if (word_before || word_after) continue;
+    std::string_view piece = raw.text;
+    if (!normalizers.empty()) {
+      normalized.assign(piece);
+      for (const detail::NormalizationForm form : normalizers) normalized = detail::normalize(normalized, form);
+      piece = normalized;
     }
-    if (token.lstrip) {  // not into text already emitted
-      for (auto c = char_before(start); start > done && detail::is_white_space(c.first); c = char_before(start)) {
-        start -= c.second;
+    pieces.clear();
+    added.split(piece, /*normalized=*/true, pieces);
+    for (const auto& inner : pieces) {
+      if (inner.id >= 0) {
+        ids.push_back(inner.id);
+      } else {
+        model_pieces(inner.text, ids);
       }
     }
-    if (token.rstrip) {
-      char32_t cp = 0;
-      std::size_t n = 0;
-      while (stop < text.size() && (n = detail::utf8_char_at(text, stop, &cp)) > 0 && detail::is_white_space(cp)) {
-        stop += n;
-      }
-      pos = stop;
-    }
-    if (start > done) emit(text.substr(done, start - done), -1);
-    emit(std::string_view(token.content), token.id);
-    done = stop;
-  }
-  if (done < text.size()) emit(text.substr(done), -1);
-}
-
-namespace {
-
-// A Split step on one piece: the matches and the text between them, merged
-// as `behavior` says; empty pieces are dropped (as HF does).
-void split_piece(const SplitStep& step, std::string_view piece, std::vector<std::string>& out,
-                 std::vector<std::pair<std::size_t, std::size_t>>& scratch) {
-  scratch.clear();
-  step.pattern.find_all(piece, scratch);
-  struct Part {
-    std::size_t begin, end;
-    bool is_match;
-  };
-  std::vector<Part> parts;
-  parts.reserve(2 * scratch.size() + 1);
-  std::size_t previous = 0;
-  for (const auto& [begin, end] : scratch) {
-    if (begin > previous) parts.push_back({previous, begin, step.invert});
-    parts.push_back({begin, end, !step.invert});
-    previous = end;
-  }
-  if (previous < piece.size()) parts.push_back({previous, piece.size(), step.invert});
-
-  std::vector<std::pair<std::size_t, std::size_t>> merged;
-  switch (step.behavior) {
-    case SplitBehavior::Removed:
-      for (const Part& p : parts) {
-        if (!p.is_match) merged.emplace_back(p.begin, p.end);
-      }
-      break;
-    case SplitBehavior::Isolated:
-      for (const Part& p : parts) merged.emplace_back(p.begin, p.end);
-      break;
-    case SplitBehavior::MergedWithPrevious: {  // a match joins the piece before it
-      bool previous_match = false;
-      for (const Part& p : parts) {
-        if (p.is_match && !previous_match && !merged.empty()) {
-          merged.back().second = p.end;
-        } else {
-          merged.emplace_back(p.begin, p.end);
-        }
-        previous_match = p.is_match;
-      }
-      break;
-    }
-    case SplitBehavior::MergedWithNext: {  // a match joins the piece after it
-      bool next_match = false;
-      for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
-        if (p->is_match && !next_match && !merged.empty()) {
-          merged.back().first = p->begin;
-        } else {
-          merged.emplace_back(p->begin, p->end);
-        }
-        next_match = p->is_match;
-      }
-      std::reverse(merged.begin(), merged.end());
-      break;
-    }
-    case SplitBehavior::Contiguous: {  // runs of matches, runs of non-matches
-      bool previous_match = false;
-      for (const Part& p : parts) {
-        if (p.is_match == previous_match && !merged.empty()) {
-          merged.back().second = p.end;
-        } else {
-          merged.emplace_back(p.begin, p.end);
-        }
-        previous_match = p.is_match;
-      }
-      break;
-    }
-  }
-  for (const auto& [begin, end] : merged) {
-    if (end > begin) out.emplace_back(piece.substr(begin, end - begin));
   }
 }
 
-void byte_level_piece(const ByteLevelStep& step, std::string_view piece, std::vector<std::string>& out,
-                      std::vector<std::pair<std::size_t, std::size_t>>& scratch) {
-  std::string prefixed;
-  if (step.add_prefix_space && (piece.empty() || piece.front() != ' ')) {
-    prefixed = " " + std::string(piece);
-    piece = prefixed;
-  }
-  const auto& table = detail::byte_to_unicode();
-  const auto map_bytes = [&](std::string_view bytes) {
-    std::string mapped;
-    mapped.reserve(bytes.size() * 2);
-    for (const char c : bytes) mapped += table[static_cast<unsigned char>(c)];
-    out.push_back(std::move(mapped));
-  };
-  if (!step.gpt2_pattern) {
-    if (!piece.empty()) map_bytes(piece);
-    return;
-  }
-  scratch.clear();
-  step.gpt2_pattern->find_all(piece, scratch);
-  std::size_t previous = 0;
-  for (const auto& [begin, end] : scratch) {
-    if (begin > previous) map_bytes(piece.substr(previous, begin - previous));
-    map_bytes(piece.substr(begin, end - begin));
-    previous = end;
-  }
-  if (previous < piece.size()) map_bytes(piece.substr(previous));
-}
-
-}  // namespace
-
-void Tokenizer::Impl::pre_tokenize_and_model(std::string_view text, std::vector<int32_t>& ids) const {
+void Tokenizer::Impl::model_pieces(std::string_view text, std::vector<int32_t>& ids) const {
   if (pre_tokenizer.empty()) {
     model->tokenize(text, ids);
     return;
   }
-  std::vector<std::string> pieces{std::string(text)};
-  std::vector<std::string> next;
-  std::vector<std::pair<std::size_t, std::size_t>> scratch;
-  for (const PreTokenizerStep& step : pre_tokenizer) {
-    next.clear();
-    for (const std::string& piece : pieces) {
-      if (const auto* split = std::get_if<SplitStep>(&step)) {
-        split_piece(*split, piece, next, scratch);
-      } else {
-        byte_level_piece(std::get<ByteLevelStep>(step), piece, next, scratch);
-      }
-    }
-    pieces.swap(next);
-  }
+  thread_local std::vector<std::string> pieces;
+  pre_tokenizer.run(text, pieces);
   for (const std::string& piece : pieces) model->tokenize(piece, ids);
-}
-
-void Tokenizer::Impl::encode(std::string_view text, std::vector<int32_t>& ids) const {
-  split_added(text, raw_matcher, [&](std::string_view piece, int32_t id) {
-    if (id >= 0) {
-      ids.push_back(id);
-      return;
-    }
-    if (normalizers.empty()) {
-      split_added(piece, normalized_matcher, [&](std::string_view inner, int32_t inner_id) {
-        if (inner_id >= 0) {
-          ids.push_back(inner_id);
-        } else {
-          pre_tokenize_and_model(inner, ids);
-        }
-      });
-      return;
-    }
-    std::string normalized(piece);
-    for (const detail::NormalizationForm form : normalizers) normalized = detail::normalize(normalized, form);
-    split_added(normalized, normalized_matcher, [&](std::string_view inner, int32_t inner_id) {
-      if (inner_id >= 0) {
-        ids.push_back(inner_id);
-      } else {
-        pre_tokenize_and_model(inner, ids);
-      }
-    });
-  });
 }
 
 void Tokenizer::Impl::post_process(std::vector<int32_t>& ids) const {
@@ -732,7 +413,7 @@ std::string Tokenizer::Impl::decode_bytes(const std::vector<int32_t>& ids, bool 
   bool first = true;
   for (const int32_t id : ids) {
     const std::string* token = id_to_token(id);
-    if (token == nullptr || (skip_special_tokens && special_ids.count(id) > 0)) continue;
+    if (token == nullptr || (skip_special_tokens && added.is_special(id))) continue;
     if (decoder == DecoderKind::None) {  // HF joins the tokens with spaces
       if (!first) out += ' ';
       out += *token;
@@ -775,8 +456,8 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
 Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json,
                                const std::filesystem::path& tokenizer_config_json) {
   const std::string text = read_file(tokenizer_json, "tokenizer.json");
-  const std::string config = tokenizer_config_json.empty() ? std::string()
-                                                            : read_file(tokenizer_config_json, "tokenizer_config.json");
+  const std::string config =
+      tokenizer_config_json.empty() ? std::string() : read_file(tokenizer_config_json, "tokenizer_config.json");
   return from_json_texts(text, tokenizer_json.string(), config, tokenizer_config_json.string());
 }
 
@@ -802,7 +483,6 @@ Tokenizer Tokenizer::from_json_texts(std::string_view tokenizer_json, const std:
       fail(config_origin, e.what());
     }
   }
-  impl->prepare_added_tokens();
   return Tokenizer(std::move(impl));
 }
 
@@ -833,8 +513,8 @@ Tokenizer Tokenizer::byte_level(std::vector<std::string> special_tokens, const s
       throw std::invalid_argument("byte_level: '" + *role + "' is not one of the special tokens");
     }
   }
-  const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false},
-                           {"use_regex", false}};
+  const json byte_level = {
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
   const json root = {{"version", "1.0"},
                      {"truncation", nullptr},
                      {"padding", nullptr},
@@ -870,7 +550,9 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
   return text;
 }
 
-std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const { return impl_->token_to_id(token); }
+std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
+  return impl_->token_to_id(token);
+}
 
 std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
   const std::string* token = impl_->id_to_token(id);
@@ -878,10 +560,18 @@ std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
   return *token;
 }
 
-int32_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
-std::optional<int32_t> Tokenizer::bos_id() const { return impl_->bos_id; }
-std::optional<int32_t> Tokenizer::eos_id() const { return impl_->eos_id; }
-bool Tokenizer::is_special(int32_t id) const { return impl_->special_ids.count(id) > 0; }
+int32_t Tokenizer::vocab_size() const {
+  return std::max(impl_->model->size(), impl_->added.size());
+}
+std::optional<int32_t> Tokenizer::bos_id() const {
+  return impl_->bos_id;
+}
+std::optional<int32_t> Tokenizer::eos_id() const {
+  return impl_->eos_id;
+}
+bool Tokenizer::is_special(int32_t id) const {
+  return impl_->added.is_special(id);
+}
 
 // ---------------------------------------------------------------------------
 // Writing
@@ -891,14 +581,20 @@ std::string Tokenizer::to_tokenizer_json() const {
   const detail::BpeConfig& options = impl.model->options();
   const auto str = [](const std::string& s) { return json(s).dump(); };
   std::string out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [";
-  for (std::size_t i = 0; i < impl.added.size(); ++i) {
-    const AddedToken& t = impl.added[i];
-    const json entry = {{"id", t.id},         {"content", t.content},       {"single_word", t.single_word},
-                        {"lstrip", t.lstrip}, {"rstrip", t.rstrip},         {"normalized", t.normalized},
-                        {"special", t.special}};
+  const auto& added = impl.added.tokens();
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    const detail::AddedToken& t = added[i];
+    nlohmann::ordered_json entry;  // the key order of HF's files
+    entry["id"] = t.id;
+    entry["content"] = t.content;
+    entry["single_word"] = t.single_word;
+    entry["lstrip"] = t.lstrip;
+    entry["rstrip"] = t.rstrip;
+    entry["normalized"] = t.normalized;
+    entry["special"] = t.special;
     out += (i == 0 ? "\n    " : ",\n    ") + entry.dump();
   }
-  out += impl.added.empty() ? "],\n" : "\n  ],\n";
+  out += added.empty() ? "],\n" : "\n  ],\n";
   out += "  \"normalizer\": " + impl.normalizer_json.dump() + ",\n";
   out += "  \"pre_tokenizer\": " + impl.pre_tokenizer_json.dump() + ",\n";
   out += "  \"post_processor\": " + impl.post_processor_json.dump() + ",\n";
@@ -974,6 +670,8 @@ std::string Utf8StreamDecoder::finish() {
   return text;
 }
 
-void Utf8StreamDecoder::reset() { pending_.clear(); }
+void Utf8StreamDecoder::reset() {
+  pending_.clear();
+}
 
 }  // namespace genius::llama

@@ -18,7 +18,9 @@
 //   5. the post-processor (TemplateProcessing, ByteLevel or a Sequence) adds
 //      the special tokens when asked to.
 // Split patterns are Oniguruma regexes in HF; they run on PCRE2 here with \s,
-// \w, \d and \h mapped to their Oniguruma meaning (\s is Unicode White_Space).
+// \w, \d, \h and the POSIX classes mapped to their Oniguruma meaning (\s is
+// Unicode White_Space). Not mapped: Oniguruma's case folding across lengths
+// ((?i:ß) matching "SS"), which no tokenizer pattern we know of relies on.
 //
 // Input that is not valid UTF-8 (which HF cannot take at all) is accepted: the
 // bytes that are not UTF-8 never match a split pattern and are encoded as byte
@@ -125,7 +127,9 @@ class Tokenizer {
 /// UTF-8 is returned; the bytes of a character split across tokens are held
 /// until it completes. Bytes that cannot become valid UTF-8 are replaced by
 /// U+FFFD exactly as Tokenizer::decode does, so the concatenation of all
-/// push() results and finish() equals decode(all ids).
+/// push() results and finish() equals decode(all ids) (for tokenizers with the
+/// ByteLevel decoder; without a decoder HF joins tokens with spaces, which a
+/// token-by-token stream does not reproduce).
 class Utf8StreamDecoder {
  public:
   /// `tokenizer` must outlive this decoder.

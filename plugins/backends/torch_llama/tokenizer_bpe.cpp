@@ -179,9 +179,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
     uint32_t rank;
     int32_t pos;
     int32_t new_id;
-    bool operator>(const Candidate& other) const {
-      return rank != other.rank ? rank > other.rank : pos > other.pos;
-    }
+    bool operator>(const Candidate& other) const { return rank != other.rank ? rank > other.rank : pos > other.pos; }
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
   const auto push_pair = [&](int32_t pos) {

@@ -16,8 +16,8 @@ namespace genius::llama::detail {
 struct BpeConfig {
   std::unordered_map<std::string, int32_t> vocab;
   std::vector<std::pair<std::string, std::string>> merges;  ///< highest priority first
-  bool ignore_merges = false;  ///< a pre-token that is itself in the vocabulary is not merged (Llama 3)
-  bool byte_fallback = false;  ///< a character not in the vocabulary becomes its <0xXX> byte tokens
+  bool ignore_merges = false;            ///< a pre-token that is itself in the vocabulary is not merged (Llama 3)
+  bool byte_fallback = false;            ///< a character not in the vocabulary becomes its <0xXX> byte tokens
   std::optional<std::string> unk_token;  ///< otherwise it becomes this token (or is dropped when none)
   bool fuse_unk = false;                 ///< consecutive unknown characters make one unk_token
 };
@@ -40,6 +40,8 @@ class BpeModel {
   const std::string* id_to_token(int32_t id) const;
   /// Largest id + 1.
   int32_t size() const { return static_cast<int32_t>(id_to_token_.size()); }
+  /// Number of tokens (HF's vocabulary size; below size() when ids have gaps).
+  int32_t count() const { return static_cast<int32_t>(vocab_.size()); }
 
   /// The merges as token ids, highest priority first.
   std::vector<std::pair<int32_t, int32_t>> merges() const;

@@ -11,7 +11,24 @@ namespace genius::llama::detail {
 
 namespace {
 
-constexpr const char* kWordClass = "\\p{L}\\p{M}\\p{Nd}\\p{Pc}";
+// Oniguruma's \w: Alphabetic, marks, decimal digits and connector
+// punctuation; outside a character class its Latin-1 table also counts
+// the numbers ² ³ ¹ ¼ ½ ¾ (No) as word characters.
+constexpr std::string_view kWordInClass = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}";
+constexpr std::string_view kWordLatin1Extra = "\\x{B2}\\x{B3}\\x{B9}\\x{BC}-\\x{BE}";
+
+// Oniguruma's meaning of the POSIX classes that PCRE2 reads otherwise.
+std::string_view posix_class(std::string_view name) {
+  if (name == "alpha") return "\\p{Alphabetic}";
+  if (name == "alnum") return "\\p{Alphabetic}\\p{Nd}";
+  if (name == "word") return kWordInClass;
+  if (name == "digit") return "\\p{Nd}";
+  if (name == "space") return "\\p{White_Space}";
+  if (name == "upper") return "\\p{Uppercase}";
+  if (name == "lower") return "\\p{Lowercase}";
+  if (name == "punct") return "\\p{P}\\p{S}";
+  return {};
+}
 
 std::string pcre2_message(int code) {
   PCRE2_UCHAR buffer[256];
@@ -32,18 +49,31 @@ std::string oniguruma_to_pcre2(std::string_view p) {
       const char e = p[++i];
       class_start = false;
       switch (e) {
-        case 's': out += "\\p{White_Space}"; break;
-        case 'S': out += "\\P{White_Space}"; break;
-        case 'd': out += "\\p{Nd}"; break;
-        case 'D': out += "\\P{Nd}"; break;
-        case 'w': out += in_class ? std::string(kWordClass) : "[" + std::string(kWordClass) + "]"; break;
-        case 'h': out += in_class ? "0-9a-fA-F" : "[0-9a-fA-F]"; break;
+        case 's':
+          out += "\\p{White_Space}";
+          break;
+        case 'S':
+          out += "\\P{White_Space}";
+          break;
+        case 'd':
+          out += "\\p{Nd}";
+          break;
+        case 'D':
+          out += "\\P{Nd}";
+          break;
+        case 'w':
+          out += in_class ? std::string(kWordInClass)
+                          : "[" + std::string(kWordInClass) + std::string(kWordLatin1Extra) + "]";
+          break;
+        case 'h':
+          out += in_class ? "0-9a-fA-F" : "[0-9a-fA-F]";
+          break;
         case 'W':
         case 'H':
           if (in_class) {
             throw std::invalid_argument(std::string("\\") + e + " inside a character class is not supported");
           }
-          out += e == 'W' ? "[^" + std::string(kWordClass) + "]" : "[^0-9a-fA-F]";
+          out += e == 'W' ? "[^" + std::string(kWordInClass) + std::string(kWordLatin1Extra) + "]" : "[^0-9a-fA-F]";
           break;
         default:
           out += '\\';
@@ -57,7 +87,9 @@ std::string oniguruma_to_pcre2(std::string_view p) {
         if (end == std::string_view::npos) {
           throw std::invalid_argument("nested character classes are not supported");
         }
-        out.append(p.substr(i, end + 2 - i));  // POSIX class such as [:alpha:]
+        const std::string_view name = p.substr(i + 2, end - i - 2);  // a POSIX class such as [:alpha:]
+        const std::string_view meaning = posix_class(name);
+        out.append(meaning.empty() ? p.substr(i, end + 2 - i) : meaning);
         i = end + 1;
         class_start = false;
         continue;
@@ -111,16 +143,33 @@ struct MatchState {
   MatchState& operator=(const MatchState&) = delete;
 };
 
+MatchState& match_state() {
+  thread_local MatchState state;
+  return state;
+}
+
 }  // namespace
+
+bool is_regex_word_char(char32_t cp) {
+  static const auto word =
+      compile("[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]", PCRE2_UCP | PCRE2_ANCHORED);
+  std::string encoded;
+  append_utf8(encoded, cp);
+  MatchState& state = match_state();
+  return pcre2_match(word->code, reinterpret_cast<PCRE2_SPTR>(encoded.data()), encoded.size(), 0, 0, state.data,
+                     state.context) >= 0;
+}
 
 SplitPattern SplitPattern::regex(std::string_view oniguruma_pattern) {
   return SplitPattern(compile(oniguruma_to_pcre2(oniguruma_pattern), PCRE2_UCP | PCRE2_MULTILINE));
 }
 
-SplitPattern SplitPattern::literal(std::string_view text) { return SplitPattern(compile(text, PCRE2_LITERAL)); }
+SplitPattern SplitPattern::literal(std::string_view text) {
+  return SplitPattern(compile(text, PCRE2_LITERAL));
+}
 
 void SplitPattern::find_all(std::string_view text, std::vector<std::pair<std::size_t, std::size_t>>& out) const {
-  thread_local MatchState state;
+  MatchState& state = match_state();
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   std::size_t pos = 0;
   while (pos < text.size()) {

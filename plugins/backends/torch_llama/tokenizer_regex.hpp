@@ -2,12 +2,18 @@
 //
 // HF `tokenizers` compiles them with Oniguruma (Ruby syntax). We run them on
 // PCRE2 (UTF + UCP, JIT) after rewriting the escapes whose meaning differs:
-//   \s \S  Unicode White_Space (PCRE2's \s misses nothing today, but say it)
-//   \w \W  letters, marks, decimal digits, connector punctuation (PCRE2: no marks)
-//   \d \D  decimal digits (Nd)
-//   \h \H  hexadecimal digits (PCRE2: horizontal space)
-// and with ^ / $ matching at line breaks, as in Ruby. Case-insensitive groups
+//   \s \S    Unicode White_Space
+//   \w \W    Alphabetic, marks, decimal digits, connector punctuation, and
+//            outside a class also ² ³ ¹ ¼ ½ ¾ (PCRE2: letters, numbers, _)
+//   \d \D    decimal digits (Nd)
+//   \h \H    hexadecimal digits (PCRE2: horizontal space)
+//   [:alpha:] [:alnum:] [:word:] [:digit:] [:space:] [:upper:] [:lower:]
+//   [:punct:] their Unicode properties, as Oniguruma has them
+// and with ^ / $ matching at line breaks, as in Ruby. \p{L}, \p{N} and the
+// other general categories mean the same in both; case-insensitive groups
 // (?i:...) fold with Unicode simple case folding in both ('ſ matches 's).
+// Checked against HF tokenizers, Unicode category by category, in
+// tests/data/tokenizer/features (generate_features.mjs).
 #pragma once
 
 #include <cstddef>
@@ -22,6 +28,10 @@ namespace genius::llama::detail {
 /// `pattern` (Oniguruma syntax) rewritten for PCRE2. Throws
 /// std::invalid_argument for a construct it cannot express (\W inside a class).
 std::string oniguruma_to_pcre2(std::string_view pattern);
+
+/// Rust regex's \w (Alphabetic, marks, decimal digits, connector
+/// punctuation, the joiners), which HF uses for single_word added tokens.
+bool is_regex_word_char(char32_t cp);
 
 class SplitPattern {
  public:

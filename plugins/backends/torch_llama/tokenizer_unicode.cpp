@@ -16,8 +16,8 @@ constexpr char32_t kReplacementChar = 0xFFFD;
 // 3-7): E0 and F0 exclude overlong forms, ED excludes surrogates, F4 stops at
 // U+10FFFF. Later continuation bytes are always 80..BF.
 struct LeadByte {
-  int length;           // 0: never starts a character
-  unsigned char lo, hi; // range of the second byte
+  int length;            // 0: never starts a character
+  unsigned char lo, hi;  // range of the second byte
 };
 
 LeadByte lead_byte(unsigned char b) {
@@ -112,36 +112,7 @@ std::size_t append_utf8_lossy(std::string& out, std::string_view bytes, bool fin
 
 bool is_white_space(char32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
-}
-
-bool is_word_char(char32_t cp) {
-  if (cp < 0x80) {
-    return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
-  }
-  if (cp == 0x200C || cp == 0x200D) return true;  // Join_Control
-  // Symbols that are Other_Alphabetic: circled, parenthesized and squared letters.
-  if ((cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) || (cp >= 0x1F150 && cp <= 0x1F169) ||
-      (cp >= 0x1F170 && cp <= 0x1F189)) {
-    return true;
-  }
-  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_PC:
-      return true;
-    default:
-      return false;
-  }
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 namespace {
@@ -155,10 +126,18 @@ void normalize_valid_run(std::string& out, std::string_view run, NormalizationFo
   }
   int options = UTF8PROC_STABLE;
   switch (form) {
-    case NormalizationForm::NFC: options |= UTF8PROC_COMPOSE; break;
-    case NormalizationForm::NFD: options |= UTF8PROC_DECOMPOSE; break;
-    case NormalizationForm::NFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    case NormalizationForm::NFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    case NormalizationForm::NFC:
+      options |= UTF8PROC_COMPOSE;
+      break;
+    case NormalizationForm::NFD:
+      options |= UTF8PROC_DECOMPOSE;
+      break;
+    case NormalizationForm::NFKC:
+      options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+      break;
+    case NormalizationForm::NFKD:
+      options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+      break;
   }
   utf8proc_uint8_t* result = nullptr;
   const utf8proc_ssize_t n =
@@ -216,7 +195,9 @@ const ByteTables& byte_tables() {
 
 }  // namespace
 
-const std::array<std::string, 256>& byte_to_unicode() { return byte_tables().to_unicode; }
+const std::array<std::string, 256>& byte_to_unicode() {
+  return byte_tables().to_unicode;
+}
 
 int unicode_to_byte(char32_t cp) {
   const ByteTables& t = byte_tables();

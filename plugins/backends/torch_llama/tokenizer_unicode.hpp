@@ -24,9 +24,6 @@ std::size_t append_utf8_lossy(std::string& out, std::string_view bytes, bool fin
 
 /// Unicode White_Space (Oniguruma's and Rust's \s, Rust's char::is_whitespace).
 bool is_white_space(char32_t cp);
-/// Rust regex's \w: letters, marks, decimal digits, connector punctuation and
-/// the joiners (Alphabetic is approximated by the letter categories and Nl).
-bool is_word_char(char32_t cp);
 
 enum class NormalizationForm { NFC, NFD, NFKC, NFKD };
 

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <genius/atomic_file.hpp>
 #include <genius/error.hpp>
 #include <genius/model_backend.hpp>
 #include <genius/registration.hpp>
@@ -49,6 +50,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
             .key("max_batch_rows", 0, "most sequences in one forward pass while generating; 0 = no limit",
                  genius::at_least(0))
             .key("threads", 0, "CPU threads for libtorch; 0 = leave libtorch's default", genius::at_least(0))
+            .key("max_shard_bytes", std::int64_t{5'000'000'000},
+                 "save: largest safetensors shard (transformers' max_shard_size)", genius::at_least(1))
             .key("init_random", false,
                  "ignore the checkpoint and initialise the weights randomly (used by `genius init-model`)")
             .key("init_seed", 0, "seed of the random initialisation", genius::at_least(0));
@@ -59,7 +62,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
       : dir_(cfg.get<std::string>("path")),
         device_(parse_device(cfg.get<std::string>("device"))),
         dtype_(parse_dtype(cfg.get<std::string>("dtype"))),
-        max_batch_rows_(cfg.get<std::int64_t>("max_batch_rows")) {
+        max_batch_rows_(cfg.get<std::int64_t>("max_batch_rows")),
+        max_shard_bytes_(cfg.get<std::int64_t>("max_shard_bytes")) {
     if (dir_.empty()) throw PluginError("torch-llama", "[model] path is not set (a Hugging Face model directory)");
     if (!fs::is_directory(dir_)) throw PluginError("torch-llama", "model directory '" + dir_.string() + "' does not exist");
     if (const auto threads = cfg.get<int>("threads"); threads > 0) at::set_num_threads(threads);
@@ -151,16 +155,16 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     fs::create_directories(dir);
     llama::ModelConfig config = config_;
     config.torch_dtype = dtype_name(dtype_);
-    write_text(dir / "config.json", config.to_json().dump(2) + "\n");
+    genius::write_file_atomic(dir / "config.json", config.to_json().dump(2) + "\n");
     // Tokenizer and generation files travel unchanged, so the checkpoint
     // loads in transformers / vLLM exactly like the original.
     for (const char* file : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                              "generation_config.json", "chat_template.jinja"}) {
       const fs::path from = dir_ / file, to = dir / file;
-      if (fs::exists(from) && !(fs::exists(to) && fs::equivalent(from, to))) copy_atomic(from, to);
+      if (fs::exists(from) && !(fs::exists(to) && fs::equivalent(from, to))) genius::write_file_atomic(to, genius::read_file(from));
     }
     if (!fs::exists(dir / "tokenizer.json")) tokenizer_->save(dir);
-    llama::save_weights(model_, dir);
+    llama::save_weights(model_, dir, static_cast<std::uint64_t>(max_shard_bytes_));
   }
 
   void load_weights(const fs::path& dir) override {
@@ -182,6 +186,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         device_(other.device_),
         dtype_(other.dtype_),
         max_batch_rows_(other.max_batch_rows_),
+        max_shard_bytes_(other.max_shard_bytes_),
         config_(other.config_),
         tokenizer_(other.tokenizer_),
         chat_(other.chat_),
@@ -205,21 +210,11 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     if (auto id = tokenizer_->eos_id()) eos_ids_.insert(*id);
   }
 
-  static void write_text(const fs::path& file, const std::string& text) {
-    const fs::path tmp = file.string() + ".tmp";
-    std::ofstream(tmp, std::ios::binary) << text;
-    fs::rename(tmp, file);
-  }
-  static void copy_atomic(const fs::path& from, const fs::path& to) {
-    const fs::path tmp = to.string() + ".tmp";
-    fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
-    fs::rename(tmp, to);
-  }
-
   fs::path dir_;
   at::Device device_;
   at::ScalarType dtype_;
   std::int64_t max_batch_rows_;
+  std::int64_t max_shard_bytes_;
   llama::ModelConfig config_;
   std::shared_ptr<const llama::Tokenizer> tokenizer_;
   std::shared_ptr<const llama::ChatTemplate> chat_;

@@ -10,11 +10,13 @@
 //   model_backend.hpp    ModelBackend interface
 //   value_estimator.hpp  ValueEstimator interface
 //   sampler.hpp          Sampler interface
+//   atomic_file.hpp      write_file_atomic, read_file (crash-safe outputs)
 //   registration.hpp     GENIUS_REGISTER_PLUGIN
 //   preference_metrics.hpp  TRL-named reward metrics for losses (ATen; include it yourself)
 #pragma once
 
 #include <genius/abi.hpp>
+#include <genius/atomic_file.hpp>
 #include <genius/config.hpp>
 #include <genius/error.hpp>
 #include <genius/loss.hpp>
