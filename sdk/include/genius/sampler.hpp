@@ -20,13 +20,19 @@ class Sampler : public Plugin {
  public:
   Sampler() : Plugin(PluginKind::Sampler) {}
 
-  /// Explore a batch of queries together (so the backend sees large batches).
-  /// Returns one record per query, in order. `seed` is per call; the host
-  /// derives it from the run seed and the queries' ids.
+  /// Explore a batch of queries together (so the backend sees large
+  /// batches). Returns one record per query, in order. All randomness comes
+  /// from each Query::seed, so a query's record does not depend on which
+  /// other queries share the batch (resumed runs reproduce it exactly).
   virtual std::vector<ExplorationRecord> explore(const std::vector<Query>& queries, ModelBackend& backend,
-                                                 ValueEstimator& values, std::uint64_t seed) = 0;
+                                                 ValueEstimator& values) = 0;
 
-  /// Preference pairs of one record (may be empty).
+  /// How many queries the host hands to one explore() call (the sampler's
+  /// `concurrent_queries` key, typically). The host saves records after each call.
+  virtual std::size_t queries_per_call() const { return 1; }
+
+  /// Preference pairs of one record (may be empty); the usual implementation
+  /// is genius::step_pairs (<genius/pairs.hpp>), the re-sampling of the paper.
   virtual std::vector<PreferencePair> make_pairs(const ExplorationRecord& record, std::uint64_t seed) const = 0;
 };
 

@@ -11,17 +11,21 @@
 //   value_estimator.hpp  ValueEstimator interface
 //   sampler.hpp          Sampler interface
 //   atomic_file.hpp      write_file_atomic, read_file (crash-safe outputs)
+//   answer.hpp           extract_boxed, AnswerExtractor, same_answer
+//   pairs.hpp            step_pairs: records -> preference pairs (algorithm.md §3)
 //   registration.hpp     GENIUS_REGISTER_PLUGIN
 //   preference_metrics.hpp  TRL-named reward metrics for losses (ATen; include it yourself)
 #pragma once
 
 #include <genius/abi.hpp>
+#include <genius/answer.hpp>
 #include <genius/atomic_file.hpp>
 #include <genius/config.hpp>
 #include <genius/error.hpp>
 #include <genius/loss.hpp>
 #include <genius/manifest.hpp>
 #include <genius/model_backend.hpp>
+#include <genius/pairs.hpp>
 #include <genius/plugin.hpp>
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>

@@ -65,21 +65,26 @@ struct ScoringExample {
 /// An unlabeled query. `id` is stable across runs (records and pairs link to it).
 struct Query {
   std::string id;
-  std::string prompt;
+  std::string prompt;      ///< the query text (not yet chat-formatted)
+  std::uint64_t seed = 0;  ///< the query's own seed (derived from the run seed and id by the host)
 };
 
-/// One candidate next step and its foresight rollout.
+/// One candidate next step, its foresight rollout and its value.
 struct Candidate {
   int parent_beam = 0;             ///< index of the beam it extends
+  double beam_logprob = 0.0;       ///< log-prob of the parent beam's text (earlier steps)
+  int beam_tokens = 0;
   std::string step;                ///< the candidate step text (no trailing delimiter)
   double step_logprob = 0.0;       ///< cumulative log-prob of the step's tokens
   int step_tokens = 0;
   std::string rollout;             ///< simulated rest of the response after the step
   double rollout_logprob = 0.0;
   int rollout_tokens = 0;
+  std::string trajectory;          ///< the whole response: beam + step + delimiter + rollout
+  std::string answer;              ///< final answer extracted from the trajectory ("" = none)
   double score = 0.0;              ///< value estimate of the candidate (ValueEstimator)
   double advantage = 0.0;          ///< score - value of the parent beam
-  bool complete = false;           ///< the step already produced the final answer
+  bool complete = false;           ///< the step itself produced the final answer
 };
 
 /// Everything recorded at one step of the exploration of one query.
@@ -89,13 +94,15 @@ struct StepRecord {
   std::vector<double> beam_values;           ///< q of each beam
   std::vector<Candidate> candidates;         ///< K*M of them
   std::vector<int> selected;                 ///< candidate indices kept as next beams
+  bool foresight_skipped = false;            ///< light mode: no rollouts were needed
 };
 
 /// The exploration of one query.
 struct ExplorationRecord {
   Query query;
   std::vector<StepRecord> steps;
-  std::string response;  ///< the final response chosen among the beams
+  std::string response;        ///< the final response chosen among the beams
+  std::int64_t generated_tokens = 0;  ///< every token generated for this query (cost)
 };
 
 // ------------------------------------------------------------------- pairs
