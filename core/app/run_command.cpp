@@ -1,6 +1,10 @@
 // genius run FILE [--set section.key=value]... [--out DIR] [--resume]
+// genius explore|pairs|train|eval FILE [--set ...] [--out DIR] [--iteration N]
+#include <cstdio>
 #include <iostream>
 #include <sstream>
+
+#include <ATen/Parallel.h>
 
 #include <genius/atomic_file.hpp>
 #include <genius/sdk.hpp>
@@ -8,6 +12,7 @@
 #include "../src/config.hpp"
 #include "../src/logging.hpp"
 #include "../src/plugin_registry.hpp"
+#include "../src/run_driver.hpp"
 #include "../src/suggest.hpp"
 #include "cli.hpp"
 
@@ -16,15 +21,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The four plugin sections a run needs, each naming an installed plugin.
-void require_plugin_sections(const core::ResolvedConfig& config, const core::PluginRegistry& registry) {
+// The plugin sections a stage needs, each naming an installed plugin.
+void require_plugin_sections(const core::ResolvedConfig& config, const core::PluginRegistry& registry,
+                             const std::vector<PluginKind>& kinds) {
   std::vector<core::ConfigDiagnostic> missing;
-  for (PluginKind kind : {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss}) {
+  for (PluginKind kind : kinds) {
     const std::string section = config_section(kind);
     if (!config.plugin(section).empty()) continue;
     const auto names = registry.names(kind);
     missing.push_back({{config.file().string(), 0, 0}, section,
-                       "a run needs a [" + section + "] section with plugin = \"...\" (" +
+                       "this command needs a [" + section + "] section with plugin = \"...\" (" +
                            (names.empty() ? "no " + std::string(to_string(kind)) + " plugin is installed"
                                           : "available: " + core::join(names)) +
                            ")"});
@@ -42,15 +48,84 @@ std::string strip_comments(const std::string& toml) {
   return out;
 }
 
-}  // namespace
+struct Prepared {
+  std::optional<core::ResolvedConfig> config;
+  std::optional<core::PluginRegistry> registry;
+  fs::path dir;
+};
 
-int run_command(const Args& args) {
+// Parse, validate and open the run directory. `continuing`: the directory may
+// already hold this run (resume, or a stage of it); otherwise it must be new.
+// Returns an exit code when something is wrong, after printing why.
+std::optional<int> prepare(const po::variables_map& vm, const std::vector<PluginKind>& needed, bool continuing,
+                           bool must_exist, Prepared& out) {
+  try {
+    const auto overrides = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    const core::RawConfig raw = core::RawConfig::load(vm["file"].as<std::string>(), overrides);
+    out.registry.emplace(core::discover_plugins(raw.plugin_path()));
+    out.registry->throw_if_errors();
+    out.config.emplace(core::validate(raw, *out.registry));
+    require_plugin_sections(*out.config, *out.registry, needed);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return core::kExitUsageError;
+  }
+  const ConfigView run = out.config->view("run");
+  out.dir = vm.count("out") ? fs::path(vm["out"].as<std::string>())
+                            : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
+  const fs::path resolved = out.dir / "config.resolved.toml";
+  const std::string resolved_text = out.config->to_toml();
+  if (fs::exists(resolved) && !continuing) {
+    std::cerr << "run directory '" << out.dir.string()
+              << "' already holds a run; pass --resume to continue it or --out DIR to start a new one\n";
+    return core::kExitUsageError;
+  }
+  if (must_exist && !fs::exists(resolved)) {
+    std::cerr << "--resume: '" << out.dir.string() << "' holds no run to resume (no config.resolved.toml)\n";
+    return core::kExitUsageError;
+  }
+  if (fs::exists(resolved) && strip_comments(read_file(resolved)) != strip_comments(resolved_text)) {
+    std::cerr << "the config differs from the one '" << out.dir.string()
+              << "' was started with (see its config.resolved.toml); continue it with the same config and --set "
+                 "options, or use --out DIR for a new run\n";
+    return core::kExitUsageError;
+  }
+  if (auto level = core::parse_log_level(run.get<std::string>("log_level")); level && !vm.count("log-level"))
+    spdlog::default_logger()->sinks().front()->set_level(*level);
+  if (const int threads = run.get<int>("threads"); threads > 0) at::set_num_threads(threads);
+  fs::create_directories(out.dir);
+  core::add_log_file(out.dir / "genius.log");
+  if (!fs::exists(resolved)) write_file_atomic(resolved, resolved_text);
+  spdlog::info("run directory: {}", out.dir.string());
+  return std::nullopt;
+}
+
+po::options_description run_options() {
   po::options_description options("Options");
   options.add_options()("file", po::value<std::string>(), "config")(
       "set", po::value<std::vector<std::string>>()->value_name("SECTION.KEY=VALUE"),
       "override a key (repeatable); the value is read as TOML, else as a string")(
-      "out", po::value<std::string>()->value_name("DIR"), "run directory (default: <run.out_dir>/<run.name>)")(
-      "resume", "continue the run in an existing run directory");
+      "out", po::value<std::string>()->value_name("DIR"), "run directory (default: <run.out_dir>/<run.name>)");
+  return options;
+}
+
+void print_results(const nlohmann::json& summary) {
+  if (!summary.contains("eval") || summary["eval"].empty()) return;
+  std::printf("\n%-10s %16s %16s\n", "iteration", "greedy accuracy", "sampled pass@1");
+  for (const auto& e : summary["eval"]) {
+    auto cell = [&](const char* key) {
+      return e.contains(key) && e[key].is_number() ? std::to_string(100 * e[key].get<double>()).substr(0, 5) + "%" : std::string("-");
+    };
+    std::printf("%-10s %16s %16s\n", e["iteration"].get<int>() == 0 ? "base" : std::to_string(e["iteration"].get<int>()).c_str(),
+                cell("greedy_accuracy").c_str(), cell("pass@1").c_str());
+  }
+}
+
+}  // namespace
+
+int run_command(const Args& args) {
+  po::options_description options = run_options();
+  options.add_options()("resume", "continue the run in an existing run directory");
   po::positional_options_description positional;
   positional.add("file", 1);
   std::optional<po::variables_map> vm;
@@ -62,56 +137,56 @@ int run_command(const Args& args) {
   if (!vm) return core::kExitOk;
   if (!vm->count("file")) return usage_error("run", "missing the config FILE");
   const bool resume = vm->count("resume") > 0;
+  Prepared p;
+  if (auto code = prepare(*vm,
+                          {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss},
+                          resume, resume, p))
+    return *code;
+  core::RunDriver driver(*p.config, *p.registry, p.dir);
+  const nlohmann::json summary = driver.run();
+  print_results(summary);
+  std::printf("\nrun directory: %s\nreport: %s\n", p.dir.string().c_str(), (p.dir / "report.html").string().c_str());
+  return core::kExitOk;
+}
 
-  std::optional<core::ResolvedConfig> config;
-  std::optional<core::PluginRegistry> registry;
+namespace {
+
+int stage_command(const std::string& name, core::Stage stage, const std::vector<PluginKind>& needed, const Args& args) {
+  po::options_description options = run_options();
+  options.add_options()("iteration", po::value<int>()->default_value(stage == core::Stage::Eval ? 0 : 1),
+                        stage == core::Stage::Eval ? "iteration whose policy to evaluate (0 = the base model)"
+                                                   : "iteration to run the stage for");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  std::optional<po::variables_map> vm;
   try {
-    const auto overrides = vm->count("set") ? (*vm)["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-    const core::RawConfig raw = core::RawConfig::load((*vm)["file"].as<std::string>(), overrides);
-    registry.emplace(core::discover_plugins(raw.plugin_path()));
-    registry->throw_if_errors();
-    config.emplace(core::validate(raw, *registry));
-    require_plugin_sections(*config, *registry);
-  } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
-    return core::kExitUsageError;
+    vm = parse(name, "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N]", args, options, positional);
+    if (vm && !vm->count("file")) throw po::error("missing the config FILE");
+    if (vm && (*vm)["iteration"].as<int>() < (stage == core::Stage::Eval ? 0 : 1)) throw po::error("--iteration out of range");
+  } catch (const po::error& e) {
+    return usage_error(name, e.what());
   }
+  if (!vm) return core::kExitOk;
+  Prepared p;
+  if (auto code = prepare(*vm, needed, /*continuing=*/true, /*must_exist=*/false, p)) return *code;
+  core::RunDriver driver(*p.config, *p.registry, p.dir);
+  driver.run_stage(stage, (*vm)["iteration"].as<int>());
+  std::printf("%s done; run directory: %s\n", name.c_str(), p.dir.string().c_str());
+  return core::kExitOk;
+}
 
-  const ConfigView run = config->view("run");
-  const fs::path dir = vm->count("out") ? fs::path((*vm)["out"].as<std::string>())
-                                        : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
-  const fs::path resolved = dir / "config.resolved.toml";
-  if (fs::exists(resolved) && !resume) {
-    std::cerr << "run directory '" << dir.string()
-              << "' already holds a run; pass --resume to continue it or --out DIR to start a new one\n";
-    return core::kExitUsageError;
-  }
-  if (resume && !fs::exists(resolved)) {
-    std::cerr << "--resume: '" << dir.string() << "' holds no run to resume (no config.resolved.toml)\n";
-    return core::kExitUsageError;
-  }
-  const std::string resolved_text = config->to_toml();
-  if (resume && strip_comments(read_file(resolved)) != strip_comments(resolved_text)) {
-    std::cerr << "--resume: the config differs from the one '" << dir.string()
-              << "' was started with (see its config.resolved.toml); resume with the same config and --set options\n";
-    return core::kExitUsageError;
-  }
-  if (auto level = core::parse_log_level(run.get<std::string>("log_level")); level && !vm->count("log-level"))
-    spdlog::default_logger()->sinks().front()->set_level(*level);
+}  // namespace
 
-  // Instantiate every component before touching the run directory: a plugin
-  // that rejects its keys fails here, before any work is done.
-  auto backend = registry->create_as<ModelBackend>(PluginKind::ModelBackend, config->plugin("model"), config->view("model"));
-  auto sampler = registry->create_as<Sampler>(PluginKind::Sampler, config->plugin("sampler"), config->view("sampler"));
-  auto values = registry->create_as<ValueEstimator>(PluginKind::ValueEstimator, config->plugin("value"), config->view("value"));
-  auto loss = registry->create_as<Loss>(PluginKind::Loss, config->plugin("loss"), config->view("loss"));
-
-  fs::create_directories(dir);
-  core::add_log_file(dir / "genius.log");
-  if (!resume) write_file_atomic(resolved, resolved_text);
-  spdlog::info("run directory: {}", dir.string());
-  spdlog::error("this build has no self-training driver yet (explore -> pairs -> train -> eval)");
-  return core::kExitRunFailed;
+int explore_command(const Args& args) {
+  return stage_command("explore", core::Stage::Explore,
+                       {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator}, args);
+}
+int pairs_command(const Args& args) { return stage_command("pairs", core::Stage::Pairs, {PluginKind::Sampler}, args); }
+int train_command(const Args& args) {
+  return stage_command("train", core::Stage::Train, {PluginKind::ModelBackend, PluginKind::Loss}, args);
+}
+int eval_command(const Args& args) {
+  return stage_command("eval", core::Stage::Eval, {PluginKind::ModelBackend}, args);
 }
 
 }  // namespace genius::cli

@@ -133,7 +133,7 @@ TEST(Cli, RunRefusesAnIncompleteConfigBeforeDoingAnything) {
   std::ofstream(dir / "run.toml") << "[run]\nname = \"x\"\n[loss]\nplugin = \"aco\"\n";
   Output o = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "'");
   EXPECT_EQ(o.exit_code, 2);
-  EXPECT_NE(o.err.find("a run needs a [model] section"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("this command needs a [model] section"), std::string::npos) << o.err;
   EXPECT_FALSE(fs::exists(dir / "out")) << "nothing is written for an invalid config";
   Output typo = genius("run '" + (dir / "run.toml").string() + "' --set loss.betta=1");
   EXPECT_EQ(typo.exit_code, 2);

@@ -104,7 +104,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   std::string format_chat(std::string_view user_message) const override {
     return chat_->render(user_message, chat_options_);
   }
-  std::vector<TokenId> eos_token_ids() const override { return {eos_ids_.begin(), eos_ids_.end()}; }
+  std::vector<TokenId> eos_token_ids() const override { return eos_order_; }
   std::int64_t vocab_size() const override { return config_.vocab_size; }
 
   // ------------------------------------------------------------- inference
@@ -192,7 +192,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         chat_(other.chat_),
         chat_options_(other.chat_options_),
         model_(llama::CausalLm(other.config_)),
-        eos_ids_(other.eos_ids_) {}
+        eos_ids_(other.eos_ids_),
+        eos_order_(other.eos_order_) {}
 
   static at::Device parse_device(const std::string& name) {
     try {
@@ -205,9 +206,15 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     }
   }
 
+  // The tokenizer's own eos token first (the one a response should end with:
+  // <|eot_id|> for Llama-3 instruct, <|im_end|> for Qwen), then the others
+  // that config.json and generation_config.json name.
   void collect_eos_ids() {
-    for (auto id : config_.eos_token_ids) eos_ids_.insert(static_cast<TokenId>(id));
-    if (auto id = tokenizer_->eos_id()) eos_ids_.insert(*id);
+    if (auto id = tokenizer_->eos_id()) eos_order_.push_back(*id);
+    for (auto id : config_.eos_token_ids)
+      if (std::find(eos_order_.begin(), eos_order_.end(), static_cast<TokenId>(id)) == eos_order_.end())
+        eos_order_.push_back(static_cast<TokenId>(id));
+    eos_ids_.insert(eos_order_.begin(), eos_order_.end());
   }
 
   fs::path dir_;
@@ -221,6 +228,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   llama::ChatOptions chat_options_;
   llama::CausalLm model_{nullptr};
   std::set<TokenId> eos_ids_;
+  std::vector<TokenId> eos_order_;
 };
 
 }  // namespace

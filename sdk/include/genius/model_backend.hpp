@@ -32,8 +32,9 @@ class ModelBackend : public Plugin {
   /// The prompt text for one user message plus the assistant generation
   /// prompt, as the model's chat template renders it.
   virtual std::string format_chat(std::string_view user_message) const = 0;
-  /// Token ids that end a response (the tokenizer's eos and the model's
-  /// generation_config eos ids).
+  /// Token ids that end a response. The first is the tokenizer's own eos
+  /// token (the one the trainer appends to responses); the model's
+  /// generation_config eos ids follow.
   virtual std::vector<TokenId> eos_token_ids() const = 0;
   /// Number of rows of the model's embedding (>= the tokenizer's ids).
   virtual std::int64_t vocab_size() const = 0;

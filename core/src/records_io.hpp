@@ -1,0 +1,42 @@
+// The run's data files as JSON: queries in, exploration records and
+// preference pairs out.
+//
+// pairs.jsonl follows the Genius reference format, which is also TRL's
+// conversational preference format:
+//   {"prompt": [{"role": "user", "content": Q}],
+//    "chosen": [{"role": "assistant", "content": A}], "rejected": [...],
+//    "chosen_weights": w, "rejected_weights": w, "chosen_average_weights": w,
+//    "query_id": "...", "step": t}
+// Reading also accepts a plain-string prompt / chosen / rejected, as files
+// from the reference code may have.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <genius/types.hpp>
+
+namespace genius::core {
+
+nlohmann::json to_json(const ExplorationRecord& record);
+ExplorationRecord record_from_json(const nlohmann::json& j, const std::string& where);
+
+nlohmann::json to_json(const PreferencePair& pair);
+PreferencePair pair_from_json(const nlohmann::json& j, const std::string& where);
+
+/// Unlabeled queries from a JSONL file: the text under `prompt_key`, the id
+/// under "id" when present (else "line-N"). Other fields — answers included —
+/// are never read. Errors name file:line; duplicate ids and an empty file are
+/// errors. `limit` > 0 keeps the first `limit` queries.
+std::vector<Query> load_queries(const std::filesystem::path& file, const std::string& prompt_key, std::size_t limit);
+
+std::vector<PreferencePair> load_pairs(const std::filesystem::path& file);
+
+/// A stable 64-bit seed for (run seed, iteration, query id): FNV-1a of the id
+/// mixed with splitmix64, identical on every platform.
+std::uint64_t query_seed(std::uint64_t run_seed, int iteration, const std::string& id);
+
+}  // namespace genius::core

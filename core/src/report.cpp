@@ -1,0 +1,443 @@
+#include "report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace genius::core {
+using nlohmann::json;
+
+namespace {
+
+// ------------------------------------------------------------ small helpers
+
+std::optional<double> number(const json& record, const std::string& key) {
+  if (!record.is_object()) return std::nullopt;
+  const auto it = record.find(key);
+  if (it == record.end() || !it->is_number()) return std::nullopt;
+  const double v = it->get<double>();
+  if (!std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::string format_number(double v, int significant = 4) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", significant, v);
+  return buf;
+}
+
+// SVG coordinates: one decimal is far below a pixel.
+std::string coord(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+// A JSON value as table text: strings as they are, numbers to 6 digits.
+std::string value_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return v.dump();
+  if (v.is_number()) return std::isfinite(v.get<double>()) ? format_number(v.get<double>(), 6) : "—";
+  if (v.is_null()) return "—";
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string format_duration(double seconds) {
+  if (seconds < 60) return format_number(seconds, 3) + " s";
+  const long total = std::lround(seconds);
+  char buf[64];
+  if (total < 3600)
+    std::snprintf(buf, sizeof buf, "%ld min %02ld s", total / 60, total % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld h %02ld min %02ld s", total / 3600, total / 60 % 60, total % 60);
+  return buf;
+}
+
+// ------------------------------------------------------------------ charts
+
+struct Point {
+  double x = 0, y = 0;
+};
+
+struct Series {
+  std::string label;
+  std::string colour;
+  std::vector<Point> points;
+};
+
+// A vertical dashed line with a label (the first step of an iteration).
+struct Marker {
+  double x = 0;
+  std::string label;
+};
+
+struct ChartSpec {
+  std::string title;
+  std::string x_label;
+  std::string y_label;
+  bool integer_x = true;
+  std::optional<std::pair<double, double>> x_range;  ///< always shown (data outside widens it)
+  std::optional<std::pair<double, double>> y_range;
+  std::vector<Marker> markers;
+  std::string empty_note;
+};
+
+// An axis from lo to hi in round steps of 1, 2 or 5 times a power of ten.
+struct Axis {
+  double lo = 0, hi = 1, step = 1;
+
+  Axis(double min, double max, bool integer, int target_ticks = 6) {
+    if (!(max > min)) {
+      const double pad = std::max(std::abs(min) * 0.1, integer ? 1.0 : 0.5);
+      min -= pad;
+      max += pad;
+    }
+    const double raw = (max - min) / target_ticks;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    const double norm = raw / magnitude;
+    step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * magnitude;
+    if (integer) step = std::max(1.0, std::round(step));
+    lo = std::floor(min / step + 1e-9) * step;
+    hi = std::ceil(max / step - 1e-9) * step;
+  }
+
+  std::vector<double> ticks() const {
+    std::vector<double> t;
+    for (long i = 0; lo + static_cast<double>(i) * step <= hi + step * 1e-6; ++i)
+      t.push_back(lo + static_cast<double>(i) * step);
+    return t;
+  }
+
+  // Tick label with as many decimals as the step needs (0.05 -> "0.15").
+  std::string label(double v) const {
+    if (std::abs(v) < step * 1e-6) v = 0;
+    if (std::abs(v) >= 1e6 || step < 1e-4) return format_number(v, 3);
+    const int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+  }
+};
+
+constexpr double kWidth = 960, kHeight = 300;
+constexpr double kLeft = 72, kRight = 24, kTop = 16, kBottom = 48;
+constexpr std::size_t kMaxMarkers = 60;  // point markers only on short series
+
+std::string legend(const std::vector<Series>& series) {
+  std::string out = "<div class=\"legend\">";
+  for (const Series& s : series)
+    if (!s.points.empty())
+      out += "<span><i style=\"background:" + s.colour + "\"></i>" + html_escape(s.label) + "</span>";
+  return out + "</div>\n";
+}
+
+// A line chart as a <figure>: inline SVG with grid, axes, markers, one
+// polyline per series; or the empty note when no series has a point.
+std::string line_chart(const ChartSpec& spec, const std::vector<Series>& series) {
+  std::string out = "<figure class=\"chart\">\n<figcaption>" + html_escape(spec.title) + "</figcaption>\n";
+  double x_min = std::numeric_limits<double>::infinity(), x_max = -x_min, y_min = x_min, y_max = -x_min;
+  for (const Series& s : series)
+    for (const Point& p : s.points) {
+      x_min = std::min(x_min, p.x);
+      x_max = std::max(x_max, p.x);
+      y_min = std::min(y_min, p.y);
+      y_max = std::max(y_max, p.y);
+    }
+  if (!std::isfinite(x_min)) return out + "<p class=\"nodata\">" + html_escape(spec.empty_note) + "</p>\n</figure>\n";
+  if (spec.x_range) {
+    x_min = std::min(x_min, spec.x_range->first);
+    x_max = std::max(x_max, spec.x_range->second);
+  }
+  if (spec.y_range) {
+    y_min = std::min(y_min, spec.y_range->first);
+    y_max = std::max(y_max, spec.y_range->second);
+  }
+  const Axis xa(x_min, x_max, spec.integer_x, 8), ya(y_min, y_max, false, 5);
+  const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
+  auto px = [&](double x) { return kLeft + (x - xa.lo) / (xa.hi - xa.lo) * plot_w; };
+  auto py = [&](double y) { return kTop + plot_h - (y - ya.lo) / (ya.hi - ya.lo) * plot_h; };
+
+  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + coord(kWidth) + " " + coord(kHeight) +
+         "\" width=\"" + coord(kWidth) + "\" height=\"" + coord(kHeight) + "\" role=\"img\" aria-label=\"" +
+         html_escape(spec.title) + "\">\n";
+  out += "<rect x=\"" + coord(kLeft) + "\" y=\"" + coord(kTop) + "\" width=\"" + coord(plot_w) + "\" height=\"" +
+         coord(plot_h) + "\" fill=\"#ffffff\" stroke=\"#c8c8c8\"/>\n";
+  for (double t : ya.ticks()) {
+    const std::string y = coord(py(t));
+    out += "<line x1=\"" + coord(kLeft) + "\" x2=\"" + coord(kLeft + plot_w) + "\" y1=\"" + y + "\" y2=\"" + y +
+           "\" stroke=\"#ececec\"/><text x=\"" + coord(kLeft - 8) + "\" y=\"" + y +
+           "\" text-anchor=\"end\" dominant-baseline=\"middle\">" + ya.label(t) + "</text>\n";
+  }
+  for (double t : xa.ticks()) {
+    const std::string x = coord(px(t));
+    out += "<line x1=\"" + x + "\" x2=\"" + x + "\" y1=\"" + coord(kTop + plot_h) + "\" y2=\"" +
+           coord(kTop + plot_h + 5) + "\" stroke=\"#888888\"/><text x=\"" + x + "\" y=\"" + coord(kTop + plot_h + 18) +
+           "\" text-anchor=\"middle\">" + xa.label(t) + "</text>\n";
+  }
+  out += "<text x=\"" + coord(kLeft + plot_w / 2) + "\" y=\"" + coord(kHeight - 8) + "\" text-anchor=\"middle\">" +
+         html_escape(spec.x_label) + "</text>\n";
+  out += "<text transform=\"translate(16 " + coord(kTop + plot_h / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
+         html_escape(spec.y_label) + "</text>\n";
+  for (const Marker& m : spec.markers) {
+    const std::string x = coord(px(m.x));
+    out += "<line x1=\"" + x + "\" x2=\"" + x + "\" y1=\"" + coord(kTop) + "\" y2=\"" + coord(kTop + plot_h) +
+           "\" stroke=\"#9a9a9a\" stroke-dasharray=\"4 4\"/><text x=\"" + coord(px(m.x) + 4) + "\" y=\"" +
+           coord(kTop + 12) + "\" class=\"marker\">" + html_escape(m.label) + "</text>\n";
+  }
+  for (const Series& s : series) {
+    if (s.points.empty()) continue;
+    out += "<polyline fill=\"none\" stroke=\"" + s.colour +
+           "\" stroke-width=\"2.5\" stroke-linejoin=\"round\" stroke-linecap=\"round\" points=\"";
+    for (std::size_t i = 0; i < s.points.size(); ++i)
+      out += (i ? " " : "") + coord(px(s.points[i].x)) + "," + coord(py(s.points[i].y));
+    out += "\"><title>" + html_escape(s.label) + "</title></polyline>\n";
+    if (s.points.size() <= kMaxMarkers)
+      for (const Point& p : s.points)
+        out += "<circle cx=\"" + coord(px(p.x)) + "\" cy=\"" + coord(py(p.y)) + "\" r=\"3.5\" fill=\"" + s.colour +
+               "\"><title>" + html_escape(s.label) + " = " + format_number(p.y, 6) + " at " + format_number(p.x, 6) +
+               "</title></circle>\n";
+  }
+  return out + "</svg>\n" + legend(series) + "</figure>\n";
+}
+
+// x of each step record: its "step" when steps increase strictly across the
+// records (a global counter), otherwise its 1-based position (per-iteration
+// counters restart, which would fold iterations on top of each other).
+struct StepAxis {
+  std::vector<double> xs;
+  std::string label;
+};
+
+StepAxis step_axis(const std::vector<json>& records) {
+  StepAxis axis{std::vector<double>(records.size()), "optimizer step"};
+  double previous = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto step = number(records[i], "step");
+    if (!step || *step <= previous) {
+      for (std::size_t j = 0; j < records.size(); ++j) axis.xs[j] = static_cast<double>(j + 1);
+      axis.label = "optimizer step (counted over all iterations)";
+      break;
+    }
+    previous = axis.xs[i] = *step;
+  }
+  return axis;
+}
+
+Series series_of(const std::vector<json>& records, const std::vector<double>& xs, const std::string& key,
+                 const std::string& colour) {
+  Series s{key, colour, {}};
+  for (std::size_t i = 0; i < records.size(); ++i)
+    if (const auto y = number(records[i], key)) s.points.push_back({xs[i], *y});
+  return s;
+}
+
+// Where each iteration after the first begins, halfway between its first
+// step and the previous step.
+std::vector<Marker> iteration_markers(const std::vector<json>& records, const std::vector<double>& xs) {
+  std::vector<Marker> markers;
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    const auto previous = number(records[i - 1], "iteration"), current = number(records[i], "iteration");
+    if (previous && current && *previous != *current)
+      markers.push_back({(xs[i - 1] + xs[i]) / 2, "iteration " + format_number(*current, 6)});
+  }
+  return markers;
+}
+
+// ------------------------------------------------------------------ tables
+
+using Row = std::pair<std::string, std::string>;
+
+std::string table(const std::vector<Row>& rows, const std::string& key_header, const std::string& value_header) {
+  std::string out = "<table>\n<thead><tr><th>" + html_escape(key_header) + "</th><th>" + html_escape(value_header) +
+                    "</th></tr></thead>\n<tbody>\n";
+  for (const auto& [k, v] : rows) out += "<tr><td>" + html_escape(k) + "</td><td>" + html_escape(v) + "</td></tr>\n";
+  return out + "</tbody>\n</table>\n";
+}
+
+void add_fields(std::vector<Row>& rows, const json& record, const std::string& prefix) {
+  if (!record.is_object()) return;
+  for (const auto& [k, v] : record.items()) rows.push_back({prefix + k, value_text(v)});
+}
+
+// Final metrics: the summary's own "final_metrics" when it has them,
+// otherwise the last evaluation and the last training step.
+std::string final_metrics_section(const json& summary, const std::vector<json>& steps, const std::vector<json>& evals) {
+  std::string out = "<section>\n<h2>Final metrics</h2>\n";
+  std::vector<Row> rows;
+  if (summary.is_object() && summary.contains("final_metrics") && summary["final_metrics"].is_object()) {
+    add_fields(rows, summary["final_metrics"], "");
+  } else {
+    if (!evals.empty()) add_fields(rows, evals.back(), "eval/");
+    if (!steps.empty()) add_fields(rows, steps.back(), "train/");
+  }
+  if (rows.empty()) return out + "<p class=\"nodata\">No metrics recorded.</p>\n</section>\n";
+  return out + table(rows, "metric", "value") + "</section>\n";
+}
+
+// One row per evaluation, one column per field seen in any of them.
+std::string eval_table_section(const std::vector<json>& evals) {
+  std::string out = "<section>\n<h2>Evaluation by iteration</h2>\n";
+  std::vector<std::string> columns = {"iteration"};
+  for (const json& e : evals)
+    if (e.is_object())
+      for (const auto& [k, v] : e.items())
+        if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
+  if (evals.empty()) return out + "<p class=\"nodata\">No evaluation recorded.</p>\n</section>\n";
+  out += "<table>\n<thead><tr>";
+  for (const std::string& c : columns) out += "<th>" + html_escape(c) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (const json& e : evals) {
+    out += "<tr>";
+    for (const std::string& c : columns)
+      out += "<td>" + html_escape(e.is_object() && e.contains(c) ? value_text(e[c]) : "—") + "</td>";
+    out += "</tr>\n";
+  }
+  return out + "</tbody>\n</table>\n</section>\n";
+}
+
+// ------------------------------------------------------------------ page
+
+const char* kStyle = R"(
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #222;
+       background: #f7f7f8; margin: 0; }
+main { max-width: 1000px; margin: 0 auto; padding: 16px 20px 40px; }
+header h1 { margin: 0 0 6px; font-size: 24px; overflow-wrap: anywhere; }
+header .facts span { margin-right: 18px; }
+.status { padding: 2px 8px; border-radius: 10px; background: #e3e3e3; font-weight: 600; }
+.status.ok { background: #d8f0d8; } .status.bad { background: #f6d5d5; } .status.busy { background: #f8ecc8; }
+h2 { font-size: 18px; margin: 24px 0 8px; }
+figure.chart { background: #fff; border: 1px solid #ddd; border-radius: 6px; margin: 12px 0; padding: 8px 12px; }
+figure.chart figcaption { font-weight: 600; margin-bottom: 4px; }
+figure.chart svg { display: block; max-width: 100%; height: auto; }
+svg text { font-size: 12px; fill: #444; } svg text.marker { fill: #777; font-size: 11px; }
+.legend span { margin-right: 16px; font-size: 13px; }
+.legend i { display: inline-block; width: 14px; height: 3px; margin-right: 6px; vertical-align: middle; }
+.nodata { color: #777; font-style: italic; margin: 8px 0; }
+table { border-collapse: collapse; background: #fff; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; overflow-wrap: anywhere; }
+th { background: #f0f0f0; }
+pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; font-size: 12px; }
+)";
+
+// A CSS class for known statuses; the status text itself is only ever
+// escaped content, never part of an attribute.
+const char* status_class(const std::string& status) {
+  if (status == "completed" || status == "succeeded" || status == "done" || status == "ok") return "status ok";
+  if (status == "failed" || status == "error" || status == "interrupted") return "status bad";
+  if (status == "running" || status == "resumed") return "status busy";
+  return "status";
+}
+
+std::string header_section(const json& summary) {
+  const bool object = summary.is_object();
+  auto text = [&](const char* key, const std::string& fallback) {
+    return object && summary.contains(key) ? value_text(summary[key]) : fallback;
+  };
+  const std::string name = text("name", "unnamed run");
+  const std::string status = text("status", "unknown");
+  const std::optional<double> wall = number(summary, "wall_seconds");
+  std::string out = "<header>\n<h1>" + html_escape(name) + "</h1>\n<div class=\"facts\"><span>status <b class=\"" +
+                    status_class(status) + "\">" + html_escape(status) + "</b></span><span>wall time " +
+                    (wall ? html_escape(format_duration(*wall)) : std::string("—")) + "</span></div>\n</header>\n";
+  // Scalars only: nested records (per-stage state, the evaluations) have
+  // their own sections or belong in summary.json.
+  std::vector<Row> rows;
+  if (object)
+    for (const auto& [k, v] : summary.items())
+      if (!v.is_structured() && k != "name" && k != "status" && k != "wall_seconds") rows.push_back({k, value_text(v)});
+  if (!rows.empty()) out += "<section>\n<h2>Run</h2>\n" + table(rows, "field", "value") + "</section>\n";
+  return out;
+}
+
+}  // namespace
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_report(const json& summary, const std::vector<json>& step_metrics,
+                          const std::vector<json>& eval_metrics, const std::string& resolved_config_toml) {
+  namespace colour = report_colours;
+  const StepAxis steps = step_axis(step_metrics);
+  const std::vector<double>& xs = steps.xs;
+  const std::vector<Marker> markers = iteration_markers(step_metrics, xs);
+  const std::string& step_label = steps.label;
+
+  const auto fraction = std::make_pair(0.0, 1.0);
+  const ChartSpec loss{"Training loss", step_label, "loss", true, {}, {}, markers, "No training steps recorded."};
+  const ChartSpec rewards{"Implicit rewards",           step_label, "reward", true, {}, {}, markers,
+                          "No reward metrics recorded."};
+  const ChartSpec accuracies{"Reward accuracy (chosen reward > rejected reward)",
+                             step_label,
+                             "fraction of pairs",
+                             true,
+                             {},
+                             fraction,
+                             markers,
+                             "No reward accuracies recorded."};
+  const ChartSpec eval{"Evaluation accuracy (iteration 0 = before training)",
+                       "iteration",
+                       "accuracy",
+                       true,
+                       fraction,
+                       fraction,
+                       {},
+                       "No evaluation recorded."};
+
+  std::vector<double> eval_xs(eval_metrics.size());
+  for (std::size_t i = 0; i < eval_metrics.size(); ++i)
+    eval_xs[i] = number(eval_metrics[i], "iteration").value_or(static_cast<double>(i));
+
+  std::string page =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  page += html_escape((summary.is_object() && summary.contains("name") ? value_text(summary["name"]) : "run") +
+                      " — Genius report");
+  page += "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n";
+  page += header_section(summary);
+  page += "<section>\n<h2>Training</h2>\n";
+  page += line_chart(loss, {series_of(step_metrics, xs, "loss", colour::kLoss)});
+  page += line_chart(rewards, {series_of(step_metrics, xs, "rewards/chosen", colour::kRewardsChosen),
+                               series_of(step_metrics, xs, "rewards/rejected", colour::kRewardsRejected),
+                               series_of(step_metrics, xs, "rewards/margins", colour::kRewardsMargins)});
+  page += line_chart(accuracies, {series_of(step_metrics, xs, "rewards/accuracies", colour::kRewardsAccuracies)});
+  page += "</section>\n<section>\n<h2>Evaluation</h2>\n";
+  page += line_chart(eval, {series_of(eval_metrics, eval_xs, "greedy_accuracy", colour::kGreedyAccuracy),
+                            series_of(eval_metrics, eval_xs, "pass@1", colour::kPassAt1)});
+  page += "</section>\n";
+  page += eval_table_section(eval_metrics);
+  page += final_metrics_section(summary, step_metrics, eval_metrics);
+  page += "<section>\n<h2>Resolved config</h2>\n<pre>" + html_escape(resolved_config_toml) + "</pre>\n</section>\n";
+  page += "</main>\n</body>\n</html>\n";
+  return page;
+}
+
+}  // namespace genius::core

@@ -1,0 +1,337 @@
+#include "run_driver.hpp"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "evaluator.hpp"
+#include "jsonl.hpp"
+#include "progress.hpp"
+#include "records_io.hpp"
+#include "report.hpp"
+#include "timed_backend.hpp"
+#include "trainer.hpp"
+
+namespace genius::core {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* to_string(Stage stage) {
+  switch (stage) {
+    case Stage::Explore: return "explore";
+    case Stage::Pairs: return "pairs";
+    case Stage::Train: return "train";
+    case Stage::Eval: return "eval";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string stage_key(Stage stage, int iteration) { return std::string(to_string(stage)) + "-" + std::to_string(iteration); }
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+RunDriver::RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, fs::path dir)
+    : config_(config),
+      registry_(registry),
+      dir_(std::move(dir)),
+      seed_(static_cast<std::uint64_t>(config.view("run").get<std::int64_t>("seed"))),
+      iterations_(config.view("run").get<int>("iterations")),
+      start_(std::chrono::steady_clock::now()) {
+  fs::create_directories(dir_);
+  const fs::path state = dir_ / "state.json";
+  state_ = fs::exists(state) ? json::parse(read_file(state)) : json{{"stages", json::object()}};
+}
+
+RunDriver::~RunDriver() = default;
+
+fs::path RunDriver::iteration_dir(int iteration) const { return dir_ / ("iter-" + std::to_string(iteration)); }
+
+bool RunDriver::stage_done(const std::string& key) const { return state_["stages"].contains(key); }
+
+void RunDriver::mark_done(const std::string& key, const json& info) {
+  state_["stages"][key] = info;
+  write_file_atomic(dir_ / "state.json", state_.dump(2) + "\n");
+}
+
+TimedBackend& RunDriver::policy_at(int iteration) {
+  if (!policy_) {
+    auto backend = registry_.create_as<ModelBackend>(PluginKind::ModelBackend, config_.plugin("model"),
+                                                     config_.view("model"));
+    policy_ = std::make_shared<TimedBackend>(std::move(backend));
+    policy_iteration_ = 1;  // the configured weights start iteration 1 (and are the base for eval-0)
+  }
+  const int wanted = std::max(iteration, 1);
+  if (policy_iteration_ != wanted) {
+    // Start of iteration i = end of iteration i - 1.
+    const fs::path checkpoint = iteration_dir(wanted - 1) / "checkpoint";
+    if (wanted > 1) {
+      if (!fs::exists(checkpoint / "config.json"))
+        throw std::runtime_error("iteration " + std::to_string(wanted) + " needs the checkpoint of iteration " +
+                                 std::to_string(wanted - 1) + " at '" + checkpoint.string() + "', which is missing");
+      policy_->load_weights(checkpoint);
+    } else {
+      policy_->load_weights(config_.view("model").get<std::string>("path"));
+    }
+    policy_iteration_ = wanted;
+  }
+  return *policy_;
+}
+
+void RunDriver::run_stage(Stage stage, int iteration) {
+  switch (stage) {
+    case Stage::Explore: explore(iteration); break;
+    case Stage::Pairs: build_pairs(iteration); break;
+    case Stage::Train: train(iteration); break;
+    case Stage::Eval: evaluate(iteration); break;
+  }
+}
+
+json RunDriver::run() {
+  write_outputs("running");
+  evaluate(0);
+  for (int i = 1; i <= iterations_; ++i) {
+    explore(i);
+    build_pairs(i);
+    train(i);
+    evaluate(i);
+  }
+  write_outputs("finished");
+  return json::parse(read_file(dir_ / "summary.json"));
+}
+
+// ---------------------------------------------------------------- explore
+
+void RunDriver::explore(int iteration) {
+  const std::string key = stage_key(Stage::Explore, iteration);
+  if (stage_done(key)) return;
+  if (!sampler_) {
+    sampler_ = registry_.create_as<Sampler>(PluginKind::Sampler, config_.plugin("sampler"), config_.view("sampler"));
+    values_ = registry_.create_as<ValueEstimator>(PluginKind::ValueEstimator, config_.plugin("value"),
+                                                  config_.view("value"));
+  }
+  const ConfigView data = config_.view("data");
+  const std::string train_file = data.get<std::string>("train");
+  if (train_file.empty()) throw std::runtime_error("[data] train is not set: no queries to explore");
+  std::vector<Query> queries = load_queries(train_file, data.get<std::string>("prompt_key"),
+                                            static_cast<std::size_t>(data.get<std::int64_t>("max_train_queries")));
+  for (Query& q : queries) q.seed = query_seed(seed_, iteration, q.id);
+
+  // Queries are explored in fixed chunks of the full list, so a resumed run
+  // hands the sampler exactly the batches an uninterrupted run does (batch
+  // composition can change floating-point results). A chunk is appended
+  // with one write; a chunk that a crash left incomplete is explored again.
+  const std::size_t per_call = std::max<std::size_t>(1, sampler_->queries_per_call());
+  fs::create_directories(iteration_dir(iteration));
+  const fs::path records_file = iteration_dir(iteration) / "records.jsonl";
+  std::set<std::string> done;
+  if (fs::exists(records_file)) {
+    const JsonlContents existing = repair_jsonl(records_file);
+    if (existing.torn_tail) spdlog::warn("{}: dropped a torn last line (the run was interrupted)", records_file.string());
+    std::map<std::string, json> by_id;
+    for (const JsonlLine& line : existing.lines)
+      by_id[record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number)).query.id] = line.value;
+    std::vector<json> kept;
+    for (std::size_t i = 0; i < queries.size(); i += per_call) {
+      const std::size_t end = std::min(queries.size(), i + per_call);
+      bool complete = true;
+      for (std::size_t k = i; k < end; ++k) complete = complete && by_id.count(queries[k].id);
+      if (!complete) continue;
+      for (std::size_t k = i; k < end; ++k) kept.push_back(by_id[queries[k].id]), done.insert(queries[k].id);
+    }
+    if (kept.size() != existing.lines.size()) write_jsonl_atomic(records_file, kept);
+    if (!done.empty()) spdlog::info("explore {}: resuming, {} of {} queries already explored", iteration, done.size(), queries.size());
+  }
+  std::vector<std::vector<Query>> chunks;
+  for (std::size_t i = 0; i < queries.size(); i += per_call)
+    if (!done.count(queries[i].id))
+      chunks.emplace_back(queries.begin() + static_cast<std::ptrdiff_t>(i),
+                          queries.begin() + static_cast<std::ptrdiff_t>(std::min(queries.size(), i + per_call)));
+
+  TimedBackend& policy = policy_at(iteration);
+  policy.reset_counters();
+  policy.set_training(false);
+  JsonlAppender out(records_file);
+  const auto start = std::chrono::steady_clock::now();
+  Progress progress("explore", static_cast<std::int64_t>(queries.size()), "queries");
+  std::int64_t finished = static_cast<std::int64_t>(done.size()), tokens = 0;
+  std::size_t explored = 0;
+  for (const std::vector<Query>& chunk : chunks) {
+    const std::vector<ExplorationRecord> records = sampler_->explore(chunk, policy, *values_);
+    if (records.size() != chunk.size())
+      throw PluginError(sampler_->name(), "explore returned " + std::to_string(records.size()) + " records for " +
+                                              std::to_string(chunk.size()) + " queries");
+    std::vector<json> lines;
+    for (std::size_t k = 0; k < records.size(); ++k) {
+      if (records[k].query.id != chunk[k].id)
+        throw PluginError(sampler_->name(), "explore returned the records out of order (query '" + chunk[k].id + "')");
+      lines.push_back(to_json(records[k]));
+      tokens += records[k].generated_tokens;
+    }
+    out.append(lines);
+    explored += chunk.size();
+    finished += static_cast<std::int64_t>(chunk.size());
+    progress.update(finished);
+  }
+  const double seconds = seconds_since(start);
+  progress.finish();
+  const json info = {{"queries", queries.size()},
+                     {"explored_now", explored},
+                     {"seconds", seconds},
+                     {"generated_tokens", tokens},
+                     {"tokens_per_query", explored == 0 ? 0.0 : double(tokens) / double(explored)},
+                     {"generate_seconds", policy.generate_seconds()},
+                     {"generate_share", seconds > 0 ? policy.generate_seconds() / seconds : 0.0},
+                     {"generate_calls", policy.generate_calls()}};
+  spdlog::info("explore {}: {} queries in {:.1f} s, {:.0f} tokens/query, {:.0f}% of the time in generate", iteration,
+               explored, seconds, info["tokens_per_query"].get<double>(), 100 * info["generate_share"].get<double>());
+  mark_done(key, info);
+  write_outputs("running");
+}
+
+// ------------------------------------------------------------------ pairs
+
+void RunDriver::build_pairs(int iteration) {
+  const std::string key = stage_key(Stage::Pairs, iteration);
+  if (stage_done(key)) return;
+  if (!sampler_)
+    sampler_ = registry_.create_as<Sampler>(PluginKind::Sampler, config_.plugin("sampler"), config_.view("sampler"));
+  const fs::path records_file = iteration_dir(iteration) / "records.jsonl";
+  if (!fs::exists(records_file))
+    throw std::runtime_error("pairs " + std::to_string(iteration) + ": '" + records_file.string() +
+                             "' does not exist (run the explore stage first)");
+  const JsonlContents records = read_jsonl(records_file);
+  std::vector<json> lines;
+  for (const JsonlLine& line : records.lines) {
+    const ExplorationRecord record = record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number));
+    // The pair sampling seed differs from the exploration seed of the query.
+    for (const PreferencePair& p : sampler_->make_pairs(record, record.query.seed ^ 0x5041495253ULL)) lines.push_back(to_json(p));
+  }
+  write_jsonl_atomic(iteration_dir(iteration) / "pairs.jsonl", lines);
+  spdlog::info("pairs {}: {} pairs from {} records", iteration, lines.size(), records.lines.size());
+  mark_done(key, {{"pairs", lines.size()}, {"records", records.lines.size()}});
+  write_outputs("running");
+}
+
+// ------------------------------------------------------------------ train
+
+void RunDriver::train(int iteration) {
+  const std::string key = stage_key(Stage::Train, iteration);
+  if (stage_done(key)) return;
+  const fs::path pairs_file = iteration_dir(iteration) / "pairs.jsonl";
+  if (!fs::exists(pairs_file))
+    throw std::runtime_error("train " + std::to_string(iteration) + ": '" + pairs_file.string() +
+                             "' does not exist (run the pairs stage first)");
+  const std::vector<PreferencePair> pairs = load_pairs(pairs_file);
+  if (!loss_) loss_ = registry_.create_as<Loss>(PluginKind::Loss, config_.plugin("loss"), config_.view("loss"));
+  TimedBackend& policy = policy_at(iteration);
+
+  Trainer trainer(policy, *loss_, TrainOptions::from_config(config_.view("train"), seed_ + static_cast<std::uint64_t>(iteration)),
+                  iteration_dir(iteration) / "train");
+  // Step records of an interrupted attempt past its last checkpoint are
+  // replayed by the resumed trainer: drop them so none is duplicated.
+  const fs::path metrics_file = iteration_dir(iteration) / "train_metrics.jsonl";
+  if (fs::exists(metrics_file)) {
+    std::vector<json> kept;
+    for (const JsonlLine& line : repair_jsonl(metrics_file).lines)
+      if (line.value.value("step", std::int64_t{0}) <= trainer.resume_step()) kept.push_back(line.value);
+    write_jsonl_atomic(metrics_file, kept);
+  }
+  JsonlAppender metrics(metrics_file);
+  const TrainSummary summary = trainer.run(pairs, [&](const json& record) {
+    json r = record;
+    r["iteration"] = iteration;
+    metrics.append(r);
+  });
+
+  // The iteration's policy, in the backend's own format, for the next
+  // iteration, for `genius eval`, and for users.
+  const fs::path checkpoint = iteration_dir(iteration) / "checkpoint";
+  const fs::path staging = iteration_dir(iteration) / "checkpoint.partial";
+  fs::remove_all(staging);
+  policy.save(staging);
+  fs::remove_all(checkpoint);
+  fs::rename(staging, checkpoint);
+  policy_iteration_ = iteration + 1;
+
+  const json info = {{"pairs", pairs.size()},
+                     {"pairs_used", summary.pairs_used},
+                     {"pairs_dropped", summary.pairs_dropped},
+                     {"responses_truncated", summary.responses_truncated},
+                     {"steps", summary.steps},
+                     {"resumed_from_step", summary.resumed_from_step},
+                     {"last_loss", summary.last_loss},
+                     {"seconds", summary.seconds},
+                     {"tokens_per_second", summary.tokens_per_second}};
+  spdlog::info("train {}: {} steps on {} pairs in {:.1f} s ({:.0f} tokens/s)", iteration, summary.steps,
+               summary.pairs_used, summary.seconds, summary.tokens_per_second);
+  mark_done(key, info);
+  write_outputs("running");
+}
+
+// ------------------------------------------------------------------- eval
+
+void RunDriver::evaluate(int iteration) {
+  const std::string key = stage_key(Stage::Eval, iteration);
+  if (stage_done(key)) return;
+  const ConfigView eval = config_.view("eval");
+  const ConfigView data = config_.view("data");
+  if (!eval.get<bool>("enabled") || data.get<std::string>("eval").empty()) {
+    spdlog::info("eval {}: skipped ({})", iteration, eval.get<bool>("enabled") ? "[data] eval is not set" : "[eval] enabled = false");
+    return;
+  }
+  // Iteration 0 is the base model; iteration i the policy after training i.
+  TimedBackend& policy = policy_at(iteration + 1);
+  policy.set_training(false);
+  const EvalOptions options = EvalOptions::from_config(eval, data, seed_);
+  fs::create_directories(iteration_dir(iteration));
+  const auto start = std::chrono::steady_clock::now();
+  const EvalResult result = core::evaluate(policy, options, iteration_dir(iteration) / "eval.jsonl");
+  json record = result.to_json();
+  record["iteration"] = iteration;
+  record["seconds"] = seconds_since(start);
+  spdlog::info("eval {}: {}", iteration, record.dump());
+  mark_done(key, record);
+  write_outputs("running");
+}
+
+// ---------------------------------------------------------------- outputs
+
+void RunDriver::write_outputs(const std::string& status) {
+  std::vector<json> evals, steps, lines;
+  for (int i = 0; i <= iterations_; ++i) {
+    if (auto it = state_["stages"].find(stage_key(Stage::Eval, i)); it != state_["stages"].end()) evals.push_back(*it);
+    const fs::path train_metrics = iteration_dir(i) / "train_metrics.jsonl";
+    if (i > 0 && fs::exists(train_metrics))
+      for (const JsonlLine& line : read_jsonl(train_metrics).lines) steps.push_back(line.value);
+  }
+  for (const json& s : steps) {
+    json r = s;
+    r["kind"] = "train";
+    lines.push_back(r);
+  }
+  for (const json& e : evals) {
+    json r = e;
+    r["kind"] = "eval";
+    lines.push_back(r);
+  }
+  write_jsonl_atomic(dir_ / "metrics.jsonl", lines);
+  const json summary = {{"name", config_.view("run").get<std::string>("name")},
+                        {"status", status},
+                        {"iterations", iterations_},
+                        {"wall_seconds", seconds_since(start_)},
+                        {"eval", evals},
+                        {"stages", state_["stages"]}};
+  write_file_atomic(dir_ / "summary.json", summary.dump(2) + "\n");
+  write_file_atomic(dir_ / "report.html", render_report(summary, steps, evals, config_.to_toml()));
+}
+
+}  // namespace genius::core

@@ -1,0 +1,76 @@
+// The self-training loop of one run directory (algorithm.md §1):
+//
+//   eval-0 (the base model), then for each iteration i = 1..[run] iterations:
+//     explore  queries -> iter-i/records.jsonl   (appended per batch, fsync'd)
+//     pairs    records -> iter-i/pairs.jsonl     (rewritten atomically)
+//     train    pairs   -> iter-i/checkpoint/     (the policy, Hugging Face layout)
+//     eval     checkpoint -> iter-i/eval.jsonl + metrics
+//   metrics.jsonl, summary.json and report.html are rewritten after every stage.
+//
+// Every stage is resumable: state.json records finished stages; an
+// interrupted explore skips the queries already in records.jsonl (a torn last
+// line is dropped), an interrupted train resumes from its last checkpoint.
+// With the same config and seed a resumed run writes the same records and
+// pairs as an uninterrupted one (every query's randomness comes from its own
+// seed, derived from the run seed, the iteration and the query id).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <genius/sdk.hpp>
+
+#include "config.hpp"
+#include "plugin_registry.hpp"
+
+namespace genius::core {
+
+class TimedBackend;
+
+enum class Stage { Explore, Pairs, Train, Eval };
+const char* to_string(Stage stage);
+
+class RunDriver {
+ public:
+  RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, std::filesystem::path dir);
+  ~RunDriver();
+
+  /// The whole loop; returns the summary.
+  nlohmann::json run();
+  /// One stage of one iteration (0 = the base model, for Eval only).
+  void run_stage(Stage stage, int iteration);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path iteration_dir(int iteration) const;
+
+ private:
+  void explore(int iteration);
+  void build_pairs(int iteration);
+  void train(int iteration);
+  void evaluate(int iteration);
+
+  /// The policy as it is at the start of `iteration` (after training
+  /// iteration - 1); loaded lazily and kept across stages.
+  TimedBackend& policy_at(int iteration);
+  bool stage_done(const std::string& key) const;
+  void mark_done(const std::string& key, const nlohmann::json& info);
+  void write_outputs(const std::string& status);
+
+  const ResolvedConfig& config_;
+  const PluginRegistry& registry_;
+  std::filesystem::path dir_;
+  std::uint64_t seed_;
+  int iterations_;
+  std::shared_ptr<TimedBackend> policy_;
+  int policy_iteration_ = -1;  ///< the iteration whose starting weights policy_ holds
+  std::shared_ptr<Sampler> sampler_;
+  std::shared_ptr<ValueEstimator> values_;
+  std::shared_ptr<Loss> loss_;
+  nlohmann::json state_;  ///< state.json: {"stages": {"explore-1": {...}, ...}}
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace genius::core

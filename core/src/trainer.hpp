@@ -1,0 +1,170 @@
+// The trainer: preference optimisation of a policy ModelBackend with a Loss
+// plugin (algorithm.md §1 step 3 and §4), resumable after kill -9.
+//
+//   TrainOptions options = TrainOptions::from_config(cfg.view("train"), run_seed);
+//   Trainer trainer(*policy, *loss, options, run_dir / "iter-1" / "train");
+//   TrainSummary s = trainer.run(pairs, [&](const nlohmann::json& r) { metrics.append(r); });
+//   // the trained weights: s.checkpoint / "model" (also loaded into *policy)
+//
+// What happens in run():
+//  1. Tokenise every pair (tokenize_pair): prompt = the chat-formatted query,
+//     responses end with EOS; pairs longer than max_length are truncated or
+//     dropped, and counted.
+//  2. Reference log-probs (only when loss.needs_reference()): computed once
+//     per pair with a frozen copy of the policy as it is before training, and
+//     cached in <state_dir>/reference_logps.jsonl; every later epoch, and a
+//     resumed run, reads the cache.
+//  3. AdamW steps over micro-batches of `batch_size` pairs, accumulating
+//     `gradient_accumulation_steps` of them, with clipping and the lr schedule.
+//     Each epoch visits the pairs in a permutation seeded by (seed, epoch).
+//  4. One record per optimizer step goes to the caller's callback.
+//  5. Checkpoints <state_dir>/checkpoint-<step>/ {model/, optimizer.pt,
+//     trainer_state.json} every `save_steps` steps and at the end. A new
+//     Trainer on the same state_dir resumes from the latest one and ends with
+//     the same weights as a run that was never interrupted.
+//
+// The state directory belongs to one training stage (one iteration): the
+// cached reference log-probs are those of that iteration's starting policy.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <genius/config.hpp>
+#include <genius/loss.hpp>
+#include <genius/model_backend.hpp>
+#include <genius/types.hpp>
+
+namespace genius::core {
+
+enum class LrScheduler { Linear, Cosine, Constant };
+
+/// Everything the trainer reads from the [train] section, plus the run seed.
+struct TrainOptions {
+  double learning_rate = 5e-7;  ///< peak AdamW learning rate
+  LrScheduler lr_scheduler = LrScheduler::Linear;
+  double warmup_ratio = 0.1;  ///< fraction of the optimizer steps warming up from 0
+  double weight_decay = 0.0;  ///< decoupled; applied to matrices only (see trainer.cpp)
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  int batch_size = 8;  ///< pairs per micro-batch
+  int gradient_accumulation_steps = 1;
+  double max_grad_norm = 1.0;  ///< 0 = no clipping (the norm is still reported)
+  int epochs = 1;
+  int max_length = 1300;   ///< prompt + response tokens per sequence
+  int save_steps = 0;      ///< also checkpoint every N optimizer steps; 0 = only at the end
+  std::uint64_t seed = 0;  ///< run seed: the data order of each epoch
+  /// Stop after this many optimizer steps in total, with a checkpoint, as if
+  /// the process had been stopped there; 0 = train to the end. Not a [train]
+  /// key: for tests and time-boxed runs.
+  std::int64_t max_steps = 0;
+
+  /// The resolved [train] section (every key present, see config_schema.cpp).
+  static TrainOptions from_config(const ConfigView& train, std::uint64_t seed);
+};
+
+/// Optimizer steps spent warming up: ceil(warmup_ratio * total_steps), as
+/// transformers' TrainingArguments.get_warmup_steps.
+std::int64_t warmup_steps(const TrainOptions& options, std::int64_t total_steps);
+
+/// The learning rate of optimizer step `step` (0-based) out of `total_steps`,
+/// transformers' schedules with W = warmup_steps(), T = total_steps:
+///   step < W:   lr * step / W                        (so the first step has lr 0)
+///   linear:     lr * (T - step) / (T - W)
+///   cosine:     lr * 0.5 * (1 + cos(pi * (step - W) / (T - W)))
+///   constant:   lr
+double learning_rate_at(const TrainOptions& options, std::int64_t step, std::int64_t total_steps);
+
+/// The order in which epoch `epoch` visits n items: a Fisher-Yates shuffle
+/// driven by mt19937_64 seeded from (seed, epoch); the same on every platform.
+std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, int epoch);
+
+/// Scale the gradients of `parameters` so that their global L2 norm is at most
+/// `max_norm` (PyTorch's clip_grad_norm_: factor max_norm / (norm + 1e-6) when
+/// below 1); max_norm = 0 only measures. Returns the norm before clipping.
+/// Parameters without a gradient are skipped.
+double clip_grad_norm(const std::vector<at::Tensor>& parameters, double max_norm);
+
+/// One pair as token ids, ready to score.
+struct TokenizedPair {
+  std::vector<TokenId> prompt_ids;    ///< encode(format_chat(prompt))
+  std::vector<TokenId> chosen_ids;    ///< encode(chosen) + EOS, maybe truncated
+  std::vector<TokenId> rejected_ids;  ///< encode(rejected) + EOS, maybe truncated
+  bool chosen_truncated = false;
+  bool rejected_truncated = false;
+};
+
+/// Tokenise `pair` for training. Each response is followed by the backend's
+/// first EOS id, as TRL's DPO trainer appends eos_token_id, so the model also
+/// learns where a response stops. When prompt + response exceeds
+/// `max_length` tokens the response loses tokens from its end (the EOS
+/// first). Returns nullopt when the prompt alone leaves no room for one
+/// response token (prompt length >= max_length): the pair is dropped.
+std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length);
+
+/// What a call to Trainer::run did.
+struct TrainSummary {
+  std::int64_t steps = 0;               ///< optimizer steps done, counting those before a resume
+  std::int64_t total_steps = 0;         ///< steps of the whole schedule (all epochs)
+  std::int64_t resumed_from_step = 0;   ///< the checkpoint's step this call started from; 0 = fresh
+  bool finished = false;                ///< every epoch done (false when max_steps stopped it; true with no pairs)
+  std::size_t pairs_used = 0;           ///< pairs kept after tokenisation
+  std::size_t pairs_dropped = 0;        ///< prompt alone too long for max_length
+  std::size_t responses_truncated = 0;  ///< chosen or rejected responses cut to max_length
+  std::int64_t pairs_seen = 0;          ///< pairs trained on, all epochs, counting those before a resume
+  std::size_t reference_computed = 0;   ///< pairs whose reference log-probs this call computed (not cached)
+  double last_loss = 0.0;               ///< loss of the last step this call ran (0 when none ran)
+  double seconds = 0.0;                 ///< wall time of this call's optimizer steps
+  double tokens_per_second = 0.0;       ///< policy tokens (prompt + response, both sides) per second
+  std::filesystem::path checkpoint;     ///< the latest checkpoint directory; "" when there is none
+};
+
+/// A per-step record for the callback (and the driver's metrics.jsonl):
+///   step (1-based optimizer step), epoch (fractional, as transformers logs it),
+///   loss, learning_rate (the lr this step used), grad_norm (before clipping),
+///   every metric the loss returned under its own (TRL) name, tokens (policy
+///   tokens this step), tokens_per_second, pairs_seen, seconds.
+using StepCallback = std::function<void(const nlohmann::json& record)>;
+
+class Trainer {
+ public:
+  /// `policy` is trained in place; it must hold the iteration's starting
+  /// weights (also on a resume: the checkpoint is loaded on top of them, and
+  /// the reference is that starting policy). `loss` must outlive the trainer.
+  Trainer(ModelBackend& policy, const Loss& loss, TrainOptions options, std::filesystem::path state_dir);
+
+  /// Train on `pairs` (resuming from the latest checkpoint in the state
+  /// directory if there is one) and return what was done. After it returns,
+  /// the policy holds the trained weights. The callback sees one record per
+  /// optimizer step, before that step's checkpoint is written; after a
+  /// resume, records of the steps after the checkpoint are sent again, so a
+  /// caller keeping a log drops its records with step > resume_step().
+  /// Throws genius::PluginError when the loss (or its input) is not finite,
+  /// and std::runtime_error when the state directory belongs to other pairs
+  /// or options.
+  TrainSummary run(const std::vector<PreferencePair>& pairs, const StepCallback& on_step = {});
+
+  /// The step of the latest checkpoint in the state directory; 0 when none.
+  std::int64_t resume_step() const;
+
+  /// The latest complete checkpoint directory, or nullopt.
+  std::optional<std::filesystem::path> latest_checkpoint() const;
+
+  const std::filesystem::path& state_dir() const { return state_dir_; }
+  const TrainOptions& options() const { return options_; }
+
+ private:
+  ModelBackend& policy_;
+  const Loss& loss_;
+  TrainOptions options_;
+  std::filesystem::path state_dir_;
+};
+
+}  // namespace genius::core

@@ -1,0 +1,69 @@
+// `majority-vote`: a label-free self-reward from agreement. Each candidate's
+// final answer is extracted from its trajectory; its score is the share of the
+// pool that reached the same answer (answers compared by
+// genius::normalize_answer: "15.0" == "15").
+//   score = |{j in pool : answer_j == answer_i}| / |pool|   (0 without an answer)
+//   A     = score - q(parent beam)
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <genius/answer.hpp>
+#include <genius/error.hpp>
+#include <genius/registration.hpp>
+#include <genius/value_estimator.hpp>
+
+#include "../common/candidate_checks.hpp"
+
+namespace {
+
+class MajorityVoteValue final : public genius::ValueEstimator {
+ public:
+  static const genius::PluginManifest& manifest() {
+    static const auto m =
+        genius::PluginManifest(genius::PluginKind::ValueEstimator, "majority-vote", "1.0.0",
+                               "share of the pool whose final answer equals the candidate's (0 without an "
+                               "answer); A = score - q(parent)")
+            .key("answer_pattern", "",
+                 "ECMAScript regex whose first group (of the last match) is the answer; \"\" = the last \\boxed{}");
+    return m;
+  }
+
+  explicit MajorityVoteValue(const genius::ConfigView& cfg)
+      : extract_(make_extractor(cfg.get<std::string>("answer_pattern"))) {}
+
+  // Sets each candidate's `answer` (as extracted, "" = none) as well.
+  void score(const genius::Query&, std::vector<genius::Candidate>& candidates, const std::vector<double>& parent_values,
+             genius::ModelBackend&) override {
+    genius::values::check_candidates(name(), candidates, parent_values);
+    std::map<std::string, int> votes;
+    std::vector<std::string> key(candidates.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      candidates[i].answer = extract_(candidates[i].trajectory).value_or("");
+      if (candidates[i].answer.empty()) continue;
+      key[i] = genius::normalize_answer(candidates[i].answer);
+      ++votes[key[i]];
+    }
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+      candidates[i].score = candidates[i].answer.empty()
+                                ? 0.0
+                                : static_cast<double>(votes[key[i]]) / static_cast<double>(candidates.size());
+    genius::values::set_advantages(candidates, parent_values);
+  }
+
+ private:
+  static genius::AnswerExtractor make_extractor(const std::string& pattern) {
+    try {
+      return genius::AnswerExtractor(pattern);
+    } catch (const std::regex_error& e) {
+      throw genius::PluginError("majority-vote", "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
+    }
+  }
+
+  genius::AnswerExtractor extract_;
+};
+
+}  // namespace
+
+GENIUS_REGISTER_PLUGIN(MajorityVoteValue)

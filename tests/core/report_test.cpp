@@ -1,0 +1,333 @@
+// report.html: the page's content and escaping (unit), and — when
+// GENIUS_CHROMIUM names a browser (tests/core/report_chromium_test.sh sets
+// it) — a headless Chromium screenshot in which every chart's line colour
+// must be present, in page order.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <stdexcept>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <genius/atomic_file.hpp>
+
+#include "report.hpp"
+
+namespace genius::core {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A "nan" or "inf" printed as a number (not inside a word like "dominant").
+bool has_non_finite_number(const std::string& html) {
+  static const std::regex number("(^|[^A-Za-z])-?(nan|inf)([^A-Za-z]|$)", std::regex::icase);
+  return std::regex_search(html, number);
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// Two iterations of 12 steps each (the step counter restarts), three evaluations.
+struct Metrics {
+  json summary = {{"name", "gsm8k-aco"},
+                  {"status", "completed"},
+                  {"wall_seconds", 3665.0},
+                  {"iterations", 2},
+                  {"stages", {{"eval-0", {{"seconds", 1}}}}},
+                  {"eval", json::array()}};
+  std::vector<json> steps;
+  std::vector<json> evals;
+  Metrics() {
+    for (int it = 1; it <= 2; ++it)
+      for (int s = 1; s <= 12; ++s) {
+        const double t = (it - 1) * 12 + s;
+        steps.push_back({{"iteration", it},
+                         {"step", s},
+                         {"loss", 0.69 * std::exp(-t / 15)},
+                         {"rewards/chosen", 0.01 * t},
+                         {"rewards/rejected", -0.01 * t},
+                         {"rewards/margins", 0.02 * t},
+                         {"rewards/accuracies", std::min(1.0, 0.4 + t / 40)},
+                         {"lr", 1e-5}});
+      }
+    evals = {{{"iteration", 0}, {"greedy_accuracy", 0.30}, {"pass@1", 0.25}, {"items", 50}},
+             {{"iteration", 1}, {"greedy_accuracy", 0.42}, {"pass@1", 0.36}, {"items", 50}},
+             {{"iteration", 2}, {"greedy_accuracy", 0.48}, {"pass@1", 0.45}, {"items", 50}}};
+  }
+  std::string render(const std::string& config = "[run]\nname = \"gsm8k-aco\"\n") const {
+    return render_report(summary, steps, evals, config);
+  }
+};
+
+TEST(Report, HasTheHeaderEveryChartTheTablesAndTheConfig) {
+  const std::string html = Metrics().render();
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_THAT(html, HasSubstr("<h1>gsm8k-aco</h1>"));
+  EXPECT_THAT(html, HasSubstr(">completed</b>"));
+  EXPECT_THAT(html, HasSubstr("1 h 01 min 05 s"));
+  EXPECT_EQ(count(html, "<svg"), 4u) << "loss, rewards, reward accuracy, evaluation";
+  EXPECT_EQ(count(html, "</svg>"), 4u);
+  EXPECT_EQ(count(html, "<polyline"), 1u + 3u + 1u + 2u);
+  for (const char* colour : {report_colours::kLoss, report_colours::kRewardsChosen, report_colours::kRewardsRejected,
+                             report_colours::kRewardsMargins, report_colours::kRewardsAccuracies,
+                             report_colours::kGreedyAccuracy, report_colours::kPassAt1})
+    EXPECT_THAT(html, HasSubstr(std::string("stroke=\"") + colour + "\"")) << colour;
+  EXPECT_THAT(html, HasSubstr("iteration 2")) << "a marker where the second iteration starts";
+  EXPECT_THAT(html, HasSubstr("counted over all iterations")) << "steps restart, so the axis counts records";
+  EXPECT_THAT(html, HasSubstr("<h2>Evaluation by iteration</h2>"));
+  EXPECT_THAT(html, HasSubstr("<td>eval/greedy_accuracy</td><td>0.48</td>")) << "final metrics: the last evaluation";
+  EXPECT_THAT(html, HasSubstr("<td>train/loss</td>"));
+  EXPECT_THAT(html, HasSubstr("<td>iterations</td><td>2</td>")) << "other summary fields";
+  EXPECT_THAT(html, Not(HasSubstr("<td>stages</td>"))) << "only scalar fields";
+  EXPECT_THAT(html, HasSubstr("<pre>[run]\nname = &quot;gsm8k-aco&quot;\n</pre>"));
+}
+
+TEST(Report, IsSelfContained) {
+  const std::string html = Metrics().render();
+  EXPECT_THAT(html, HasSubstr("Content-Security-Policy\" content=\"default-src 'none'"));
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("src=")));
+  EXPECT_THAT(html, Not(HasSubstr("href=")));
+  EXPECT_THAT(html, Not(HasSubstr("url(")));
+  EXPECT_EQ(count(html, "http://") + count(html, "https://"), count(html, "http://www.w3.org/2000/svg"))
+      << "no address but the SVG namespace";
+}
+
+TEST(Report, EscapesEveryStringFromTheInputs) {
+  Metrics m;
+  const std::string evil = "<script>alert('x')</script>&\"";
+  m.summary["name"] = evil;
+  m.summary["status"] = evil;
+  m.summary[evil] = evil;
+  m.summary["final_metrics"] = {{evil, evil}};
+  m.evals[0][evil] = evil;
+  const std::string html = m.render("name = \"</pre><script>alert(1)</script>\"");
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("</pre><")));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"));
+  EXPECT_EQ(html_escape("a<b>&'\""), "a&lt;b&gt;&amp;&#39;&quot;");
+}
+
+TEST(Report, RunWithoutTrainingOrEvaluationShowsNoDataNotes) {
+  const std::string html = render_report({{"name", "empty"}, {"status", "failed"}}, {}, {}, "");
+  EXPECT_EQ(count(html, "<svg"), 0u) << "no empty or broken SVG";
+  EXPECT_THAT(html, HasSubstr("No training steps recorded."));
+  EXPECT_THAT(html, HasSubstr("No reward metrics recorded."));
+  EXPECT_THAT(html, HasSubstr("No evaluation recorded."));
+  EXPECT_THAT(html, HasSubstr("No metrics recorded."));
+  EXPECT_THAT(html, HasSubstr("class=\"status bad\">failed</b>"));
+  EXPECT_THAT(html, HasSubstr("wall time —"));
+  // A summary that is not even an object still gives a page.
+  EXPECT_THAT(render_report(json(), {}, {}, ""), HasSubstr("<h1>unnamed run</h1>"));
+}
+
+TEST(Report, EvaluationOnlyRunAndSinglePoints) {
+  Metrics m;
+  m.steps.clear();
+  m.evals.resize(1);
+  const std::string html = m.render();
+  EXPECT_EQ(count(html, "<svg"), 1u) << "only the evaluation chart";
+  EXPECT_EQ(count(html, "<circle"), 2u) << "one point per series is a marker";
+  EXPECT_THAT(html, Not(HasSubstr(">-1</text>"))) << "the iteration axis starts at 0";
+  EXPECT_THAT(html, HasSubstr(">1</text>"));
+  EXPECT_FALSE(has_non_finite_number(html));
+}
+
+TEST(Report, SkipsMissingAndNonFiniteValuesAndUsesAGlobalStepAxis) {
+  std::vector<json> steps;
+  for (int s = 1; s <= 5; ++s) steps.push_back({{"iteration", 1}, {"step", 10 * s}, {"loss", 1.0 / s}});
+  steps[1]["loss"] = std::nan("");
+  steps[2]["loss"] = "oops";
+  steps[3].erase("loss");
+  const std::string html = render_report({{"final_metrics", {{"loss", 0.2}}}}, steps, {}, "");
+  EXPECT_EQ(count(html, "<circle"), 2u) << "two plottable losses";
+  EXPECT_FALSE(has_non_finite_number(html));
+  EXPECT_THAT(html, Not(HasSubstr("counted over all iterations"))) << "steps increase: x is the step";
+  EXPECT_THAT(html, HasSubstr(">50</text>")) << "an x tick at the last step";
+  EXPECT_THAT(html, HasSubstr("<td>loss</td><td>0.2</td>")) << "final_metrics from the summary";
+  EXPECT_EQ(count(html, "<svg"), 1u) << "no reward data: only the loss chart";
+}
+
+// ------------------------------------------------ rendering in Chromium
+
+// An 8-bit RGB or RGBA, non-interlaced PNG decoded to RGB.
+struct Image {
+  int width = 0, height = 0;
+  std::vector<std::array<std::uint8_t, 3>> pixels;  // row-major
+};
+
+std::uint32_t be32(const std::string& s, std::size_t at) {
+  return (std::uint32_t(std::uint8_t(s[at])) << 24) | (std::uint32_t(std::uint8_t(s[at + 1])) << 16) |
+         (std::uint32_t(std::uint8_t(s[at + 2])) << 8) | std::uint32_t(std::uint8_t(s[at + 3]));
+}
+
+Image decode_png(const std::string& file) {
+  if (file.size() < 8 || file.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) throw std::runtime_error("not a PNG file");
+  Image image;
+  int channels = 0;
+  std::string compressed;
+  for (std::size_t at = 8; at + 8 <= file.size();) {
+    const std::uint32_t length = be32(file, at);
+    const std::string type = file.substr(at + 4, 4);
+    if (at + 12 + length > file.size()) throw std::runtime_error("truncated PNG chunk " + type);
+    const std::string data = file.substr(at + 8, length);
+    if (type == "IHDR") {
+      image.width = static_cast<int>(be32(data, 0));
+      image.height = static_cast<int>(be32(data, 4));
+      const int depth = data[8], colour_type = data[9], interlace = data[12];
+      if (depth != 8 || (colour_type != 2 && colour_type != 6) || interlace != 0)
+        throw std::runtime_error("unsupported PNG: only 8-bit RGB/RGBA, not interlaced");
+      channels = colour_type == 2 ? 3 : 4;
+    } else if (type == "IDAT") {
+      compressed += data;
+    } else if (type == "IEND") {
+      break;
+    }
+    at += 12 + length;
+  }
+  const std::size_t stride = static_cast<std::size_t>(image.width) * static_cast<std::size_t>(channels);
+  std::vector<std::uint8_t> raw((stride + 1) * static_cast<std::size_t>(image.height));
+  uLongf raw_size = static_cast<uLongf>(raw.size());
+  if (uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(compressed.data()),
+                 static_cast<uLong>(compressed.size())) != Z_OK ||
+      raw_size != raw.size())
+    throw std::runtime_error("PNG image data does not inflate to the expected size");
+
+  // Undo the per-row filters (PNG spec §9) in place; `bpp` = bytes per pixel.
+  const std::size_t bpp = static_cast<std::size_t>(channels);
+  std::vector<std::uint8_t> previous(stride, 0), row(stride);
+  image.pixels.reserve(static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height));
+  for (int y = 0; y < image.height; ++y) {
+    const std::uint8_t* in = raw.data() + static_cast<std::size_t>(y) * (stride + 1);
+    const int filter = in[0];
+    for (std::size_t i = 0; i < stride; ++i) {
+      const int a = i >= bpp ? row[i - bpp] : 0, b = previous[i], c = i >= bpp ? previous[i - bpp] : 0;
+      int predicted = 0;
+      switch (filter) {
+        case 0:
+          predicted = 0;
+          break;
+        case 1:
+          predicted = a;
+          break;
+        case 2:
+          predicted = b;
+          break;
+        case 3:
+          predicted = (a + b) / 2;
+          break;
+        case 4: {
+          const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+          predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          break;
+        }
+        default:
+          throw std::runtime_error("bad PNG filter type " + std::to_string(filter));
+      }
+      row[i] = static_cast<std::uint8_t>(in[1 + i] + predicted);
+    }
+    for (std::size_t x = 0; x < stride; x += bpp) image.pixels.push_back({row[x], row[x + 1], row[x + 2]});
+    previous.swap(row);
+  }
+  return image;
+}
+
+struct ColourStats {
+  std::size_t pixels = 0;
+  double mean_y = 0;
+};
+
+// Pixels within a small distance of `hex` ("#1f77b4"), and their mean row.
+ColourStats find_colour(const Image& image, const std::string& hex) {
+  const int r = std::stoi(hex.substr(1, 2), nullptr, 16), g = std::stoi(hex.substr(3, 2), nullptr, 16),
+            b = std::stoi(hex.substr(5, 2), nullptr, 16);
+  ColourStats stats;
+  double y_sum = 0;
+  for (std::size_t i = 0; i < image.pixels.size(); ++i) {
+    const auto& p = image.pixels[i];
+    if (std::abs(p[0] - r) <= 6 && std::abs(p[1] - g) <= 6 && std::abs(p[2] - b) <= 6) {
+      ++stats.pixels;
+      y_sum += static_cast<double>(i / static_cast<std::size_t>(image.width));
+    }
+  }
+  if (stats.pixels) stats.mean_y = y_sum / static_cast<double>(stats.pixels);
+  return stats;
+}
+
+Image screenshot(const std::string& html, const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("genius_report_test_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir / "profile");
+  write_file_atomic(dir / "report.html", html);
+  const std::string command =
+      std::string("'") + std::getenv("GENIUS_CHROMIUM") +
+      "' --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
+      " --disable-component-update --disable-sync --hide-scrollbars --force-device-scale-factor=1"
+      " --user-data-dir='" +
+      (dir / "profile").string() + "' --screenshot='" + (dir / "shot.png").string() +
+      "' --window-size=1200,2000 'file://" + (dir / "report.html").string() + "' >'" + (dir / "chromium.log").string() +
+      "' 2>&1";
+  if (std::system(command.c_str()) != 0 || !fs::exists(dir / "shot.png"))
+    throw std::runtime_error("chromium failed; see " + (dir / "chromium.log").string() + "\n" + command);
+  std::cout << "screenshot: " << (dir / "shot.png").string() << "\n";
+  return decode_png(read_file(dir / "shot.png"));
+}
+
+class ReportScreenshot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::getenv("GENIUS_CHROMIUM")) GTEST_SKIP() << "set GENIUS_CHROMIUM (tests/core/report_chromium_test.sh)";
+  }
+};
+
+// A line across a 880-pixel-wide plot is well over 1000 pixels of its
+// colour; a legend swatch is 42. Charts follow the page order top to bottom.
+TEST_F(ReportScreenshot, EveryChartIsDrawnInPageOrder) {
+  const Image image = screenshot(Metrics().render(), "full");
+  ASSERT_EQ(image.width, 1200);
+  ASSERT_EQ(image.height, 2000);
+  const std::vector<std::pair<const char*, const char*>> lines = {
+      {"loss", report_colours::kLoss},
+      {"rewards/chosen", report_colours::kRewardsChosen},
+      {"rewards/rejected", report_colours::kRewardsRejected},
+      {"rewards/margins", report_colours::kRewardsMargins},
+      {"rewards/accuracies", report_colours::kRewardsAccuracies},
+      {"greedy_accuracy", report_colours::kGreedyAccuracy},
+      {"pass@1", report_colours::kPassAt1}};
+  std::map<std::string, ColourStats> found;
+  for (const auto& [name, colour] : lines) {
+    found[name] = find_colour(image, colour);
+    std::cout << name << " " << colour << ": " << found[name].pixels << " pixels, mean row " << found[name].mean_y
+              << "\n";
+    EXPECT_GT(found[name].pixels, 500u) << name << " (" << colour << ") is not drawn";
+  }
+  EXPECT_LT(found["loss"].mean_y, found["rewards/margins"].mean_y);
+  EXPECT_LT(found["rewards/margins"].mean_y, found["rewards/accuracies"].mean_y);
+  EXPECT_LT(found["rewards/accuracies"].mean_y, found["greedy_accuracy"].mean_y);
+  EXPECT_NEAR(found["greedy_accuracy"].mean_y, found["pass@1"].mean_y, 150) << "same chart";
+}
+
+TEST_F(ReportScreenshot, AnEmptyRunDrawsNoChartColour) {
+  const Image image = screenshot(render_report({{"name", "empty"}, {"status", "failed"}}, {}, {}, ""), "empty");
+  for (const char* colour : {report_colours::kLoss, report_colours::kRewardsMargins, report_colours::kRewardsAccuracies,
+                             report_colours::kGreedyAccuracy, report_colours::kPassAt1})
+    EXPECT_LT(find_colour(image, colour).pixels, 20u) << colour;
+}
+
+}  // namespace
+}  // namespace genius::core

@@ -1,0 +1,44 @@
+"""Compare two run directories of the same config: records, pairs, training
+metrics and eval results must be equal (timings aside), checkpoints byte-equal.
+    compare_runs.py RUN_A RUN_B"""
+import filecmp
+import json
+import sys
+
+a_dir, b_dir = sys.argv[1:3]
+TIMINGS = {"seconds", "tokens_per_second", "tokens/s", "elapsed", "wall_seconds"}
+
+
+def rows(path):
+    out = []
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            for k in TIMINGS:
+                r.pop(k, None)
+            out.append(r)
+    return out
+
+
+failed = False
+for it in (1, 2):
+    for name in ("records.jsonl", "pairs.jsonl", "train_metrics.jsonl"):
+        a, b = rows(f"{a_dir}/iter-{it}/{name}"), rows(f"{b_dir}/iter-{it}/{name}")
+        if a != b:
+            failed = True
+            print(f"iter-{it}/{name} differs from the uninterrupted run ({len(a)} vs {len(b)} lines)")
+            for i, (x, y) in enumerate(zip(a, b)):
+                if x != y:
+                    print(f"  first difference at line {i + 1}\n  a: {json.dumps(x)[:300]}\n  b: {json.dumps(y)[:300]}")
+                    break
+    weights = "checkpoint/model.safetensors"
+    if not filecmp.cmp(f"{a_dir}/iter-{it}/{weights}", f"{b_dir}/iter-{it}/{weights}", shallow=False):
+        failed = True
+        print(f"iter-{it}/{weights} differs")
+
+summaries = [json.load(open(f"{d}/summary.json")) for d in (a_dir, b_dir)]
+evals = [[{k: v for k, v in e.items() if k not in TIMINGS} for e in s["eval"]] for s in summaries]
+if evals[0] != evals[1] or len(evals[0]) != 3:
+    failed = True
+    print("eval results differ:", evals)
+sys.exit(1 if failed else 0)

@@ -1,0 +1,821 @@
+// The samplers (foresight, best-of-n, self-consistency) and value estimators
+// (foresight-logprob, sequence-logprob, majority-vote) through the real
+// plugin path: libraries found by core::PluginRegistry, configs validated by
+// core::validate, a tiny model made by `genius init-model` and run by the
+// torch-llama plugin. A recording decorator around the backend counts the
+// generate calls and can replace the model by scripted samples.
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <numeric>
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <genius/model_backend.hpp>
+#include <genius/sampler.hpp>
+#include <genius/value_estimator.hpp>
+
+#include "config.hpp"
+#include "plugin_registry.hpp"
+
+namespace genius {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// ------------------------------------------------------------------ set-up
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("genius_sampler_test_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir.parent_path());
+  return dir;
+}
+
+const core::PluginRegistry& registry() {
+  static const core::PluginRegistry r = [] {
+    core::PluginRegistry reg;
+    reg.add_directory(GENIUS_PLUGIN_DIR, true);
+    reg.throw_if_errors();
+    return reg;
+  }();
+  return r;
+}
+
+const fs::path& model_dir() {
+  static const fs::path d = [] {
+    const fs::path dir = scratch("tiny");
+    const std::string command = std::string("'") + GENIUS_BINARY +
+                                "' init-model --arch llama --hidden 32 --layers 2 --heads 4 --seed 7 --out '" +
+                                dir.string() + "' >/dev/null";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("init-model failed: " + command);
+    return dir;
+  }();
+  return d;
+}
+
+core::ResolvedConfig config(const std::string& section, const std::string& plugin, const std::string& keys) {
+  const std::string toml = "[" + section + "]\nplugin = \"" + plugin + "\"\n" + keys;
+  return core::validate(core::RawConfig::parse(toml, "test.toml"), registry());
+}
+
+std::shared_ptr<ModelBackend> tiny_model() {
+  static const std::shared_ptr<ModelBackend> m = registry().create_as<ModelBackend>(
+      PluginKind::ModelBackend, "torch-llama",
+      config("model", "torch-llama", "path = \"" + model_dir().string() + "\"\n").view("model"));
+  return m;
+}
+
+std::shared_ptr<Sampler> sampler(const std::string& plugin, const std::string& keys = "") {
+  return registry().create_as<Sampler>(PluginKind::Sampler, plugin, config("sampler", plugin, keys).view("sampler"));
+}
+
+std::shared_ptr<ValueEstimator> value(const std::string& plugin, const std::string& keys = "") {
+  return registry().create_as<ValueEstimator>(PluginKind::ValueEstimator, plugin,
+                                              config("value", plugin, keys).view("value"));
+}
+
+/// A ModelBackend that forwards to another and records every generate call
+/// (its requests and results). `ignore_eos` makes the model run past its
+/// end-of-sequence token, so that no candidate is complete by accident and
+/// every pool has K*M members; `script` replaces the model's samples.
+class RecordingBackend final : public ModelBackend {
+ public:
+  using Script = std::function<std::vector<GenerationResult>(std::size_t call, const std::vector<GenerationRequest>&)>;
+
+  explicit RecordingBackend(std::shared_ptr<ModelBackend> inner) : inner_(std::move(inner)) {}
+
+  std::vector<std::vector<GenerationRequest>> calls;
+  std::vector<std::vector<GenerationResult>> results;
+  bool ignore_eos = false;
+  Script script;
+  double generate_seconds = 0;
+  std::vector<double> call_seconds;
+
+  std::vector<TokenId> encode(std::string_view text) const override { return inner_->encode(text); }
+  std::string decode(const std::vector<TokenId>& ids) const override { return inner_->decode(ids); }
+  std::string format_chat(std::string_view m) const override { return inner_->format_chat(m); }
+  std::vector<TokenId> eos_token_ids() const override { return inner_->eos_token_ids(); }
+  std::int64_t vocab_size() const override { return inner_->vocab_size(); }
+
+  std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& requests) override {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<GenerationResult> out;
+    if (script) {
+      out = script(calls.size(), requests);
+    } else {
+      std::vector<GenerationRequest> forwarded = requests;
+      for (auto& r : forwarded) r.ignore_eos = r.ignore_eos || ignore_eos;
+      out = inner_->generate(forwarded);
+    }
+    call_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    generate_seconds += call_seconds.back();
+    calls.push_back(requests);
+    results.push_back(out);
+    return out;
+  }
+
+  at::Tensor sequence_logprobs(const std::vector<ScoringExample>& b) override { return inner_->sequence_logprobs(b); }
+  std::vector<std::vector<double>> token_logprobs(const std::vector<ScoringExample>& b) override {
+    return inner_->token_logprobs(b);
+  }
+  std::vector<at::Tensor> parameters() override { return inner_->parameters(); }
+  void set_training(bool training) override { inner_->set_training(training); }
+  std::unique_ptr<ModelBackend> frozen_copy() const override { return inner_->frozen_copy(); }
+  void save(const fs::path& dir) const override { inner_->save(dir); }
+  void load_weights(const fs::path& dir) override { inner_->load_weights(dir); }
+  std::string device() const override { return inner_->device(); }
+  std::string dtype() const override { return inner_->dtype(); }
+
+  std::int64_t generated_tokens() const {
+    std::int64_t n = 0;
+    for (const auto& call : results)
+      for (const auto& r : call)
+        for (const auto& s : r.samples) n += s.num_tokens();
+    return n;
+  }
+
+ private:
+  std::shared_ptr<ModelBackend> inner_;
+};
+
+GeneratedSample sample(const std::string& text, int tokens, double logprob, FinishReason finish) {
+  GeneratedSample s;
+  s.text = text;
+  s.token_ids.assign(static_cast<std::size_t>(tokens), 65);
+  s.cumulative_logprob = logprob;
+  s.finish_reason = finish;
+  return s;
+}
+
+const std::vector<Query> kQueries = {{"q0", "Q:7-1+9-7", 11}, {"q1", "Q:3+4", 22}, {"q2", "Q:9-2-5+1", 33}};
+
+// ------------------------------------------------- the documented seed rule
+// An independent copy of docs/samplers.md "Seeds": splitmix64 children, the
+// 53-bit uniform, and the sequential draw without replacement.
+
+std::uint64_t child(std::uint64_t seed, std::uint64_t index) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (index + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t derive(std::uint64_t seed, std::vector<std::uint64_t> path) {
+  for (auto i : path) seed = child(seed, i);
+  return seed;
+}
+
+// softmax(keys / tau) draw of `count` indices without replacement.
+std::vector<int> expected_draw(const std::vector<double>& keys, std::size_t count, double tau, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const double top = *std::max_element(keys.begin(), keys.end());
+  std::vector<double> w;
+  for (double k : keys) w.push_back(std::exp((k - top) / tau));
+  std::vector<int> out;
+  while (out.size() < count) {
+    double total = 0;
+    for (double x : w) total += x;
+    int pick = -1;
+    if (total > 0) {
+      const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53 * total;
+      double run = 0;
+      for (std::size_t i = 0; i < w.size() && pick < 0; ++i)
+        if (w[i] > 0 && u < (run += w[i])) pick = static_cast<int>(i);
+      for (std::size_t i = w.size(); pick < 0 && i-- > 0;)
+        if (w[i] > 0) pick = static_cast<int>(i);
+    } else {  // every weight underflowed: the highest remaining key
+      for (std::size_t i = 0; i < keys.size(); ++i)
+        if (std::find(out.begin(), out.end(), static_cast<int>(i)) == out.end() &&
+            (pick < 0 || keys[i] > keys[static_cast<std::size_t>(pick)]))
+          pick = static_cast<int>(i);
+    }
+    w[static_cast<std::size_t>(pick)] = 0;
+    out.push_back(pick);
+  }
+  return out;
+}
+
+std::vector<double> scores_of(const StepRecord& s) {
+  std::vector<double> v;
+  for (const auto& c : s.candidates) v.push_back(c.score);
+  return v;
+}
+
+void expect_same_record(const ExplorationRecord& a, const ExplorationRecord& b, double tol) {
+  EXPECT_EQ(a.query.id, b.query.id);
+  EXPECT_EQ(a.response, b.response);
+  EXPECT_EQ(a.generated_tokens, b.generated_tokens);
+  ASSERT_EQ(a.steps.size(), b.steps.size());
+  for (std::size_t t = 0; t < a.steps.size(); ++t) {
+    const StepRecord &x = a.steps[t], &y = b.steps[t];
+    EXPECT_EQ(x.beams, y.beams);
+    EXPECT_EQ(x.selected, y.selected);
+    EXPECT_EQ(x.foresight_skipped, y.foresight_skipped);
+    ASSERT_EQ(x.candidates.size(), y.candidates.size());
+    for (std::size_t i = 0; i < x.candidates.size(); ++i) {
+      const Candidate &c = x.candidates[i], &d = y.candidates[i];
+      EXPECT_EQ(c.trajectory, d.trajectory) << "step " << t + 1 << " candidate " << i;
+      EXPECT_EQ(c.step_tokens, d.step_tokens);
+      EXPECT_EQ(c.rollout_tokens, d.rollout_tokens);
+      EXPECT_NEAR(c.step_logprob, d.step_logprob, tol);
+      EXPECT_NEAR(c.rollout_logprob, d.rollout_logprob, tol);
+      EXPECT_NEAR(c.score, d.score, tol);
+      EXPECT_NEAR(c.advantage, d.advantage, tol);
+    }
+  }
+}
+
+const std::string kSmallForesight =
+    "step_beam_size = 2\nnum_rollout = 4\nnum_foresight = 2\nmax_step_tokens = 8\nmax_rollout_tokens = 16\n";
+
+// ---------------------------------------------------------------- foresight
+
+TEST(Foresight, ManifestsAreRegisteredWithTheirKeys) {
+  const core::PluginInfo* f = registry().find(PluginKind::Sampler, "foresight");
+  ASSERT_NE(f, nullptr);
+  for (const char* key : {"step_beam_size", "num_rollout", "num_foresight", "step_temperature", "rollout_temperature",
+                          "selection_temperature", "top_p", "selection", "light", "light_threshold", "step_delimiter",
+                          "max_step_tokens", "max_rollout_tokens", "answer_marker", "concurrent_queries"})
+    EXPECT_NE(f->manifest.find_key(key), nullptr) << key;
+  EXPECT_NE(registry().find(PluginKind::Sampler, "best-of-n"), nullptr);
+  EXPECT_NE(registry().find(PluginKind::Sampler, "self-consistency"), nullptr);
+  EXPECT_NE(registry().find(PluginKind::ValueEstimator, "foresight-logprob"), nullptr);
+  EXPECT_NE(registry().find(PluginKind::ValueEstimator, "sequence-logprob"), nullptr);
+  EXPECT_NE(registry().find(PluginKind::ValueEstimator, "majority-vote"), nullptr);
+  EXPECT_EQ(sampler("foresight")->queries_per_call(), 8u);
+  EXPECT_EQ(sampler("foresight", "concurrent_queries = 3\n")->queries_per_call(), 3u);
+}
+
+// K=2, M=4, T=2, three queries in one explore call: one candidate-step call
+// and one rollout call per step, then one final-completion call.
+TEST(Foresight, BatchesEveryQueryIntoOneStepCallAndOneRolloutCallPerStep) {
+  RecordingBackend backend(tiny_model());
+  backend.ignore_eos = true;
+  auto values = value("foresight-logprob");
+  const auto records = sampler("foresight", kSmallForesight)->explore(kQueries, backend, *values);
+  constexpr int K = 2, M = 4, T = 2;
+  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(backend.calls.size(), static_cast<std::size_t>(2 * T + 1));
+  for (int t = 0; t < T; ++t) {
+    const auto& steps = backend.calls[static_cast<std::size_t>(2 * t)];
+    ASSERT_EQ(steps.size(), static_cast<std::size_t>(3 * K)) << "one request per beam of every query";
+    for (std::size_t r = 0; r < steps.size(); ++r) {
+      EXPECT_EQ(steps[r].n, M);
+      EXPECT_EQ(steps[r].stop, std::vector<std::string>{"\n"});
+      EXPECT_EQ(steps[r].max_new_tokens, 8);
+      EXPECT_DOUBLE_EQ(steps[r].temperature, 0.6);
+      EXPECT_EQ(steps[r].seed, derive(kQueries[r / K].seed, {1, static_cast<std::uint64_t>(t + 1), r % K}));
+    }
+    const auto& rollouts = backend.calls[static_cast<std::size_t>(2 * t + 1)];
+    std::size_t open = 0;
+    for (const auto& rec : records)
+      for (const auto& c : rec.steps[static_cast<std::size_t>(t)].candidates) open += !c.complete;
+    EXPECT_EQ(rollouts.size(), open) << "one rollout per candidate that is not complete";
+    EXPECT_EQ(open, static_cast<std::size_t>(3 * K * M));
+    for (const auto& r : rollouts) {
+      EXPECT_EQ(r.n, 1);
+      EXPECT_TRUE(r.stop.empty());
+      EXPECT_DOUBLE_EQ(r.temperature, 1.0);
+      EXPECT_EQ(r.max_new_tokens, 16);
+    }
+  }
+  EXPECT_EQ(backend.calls.back().size(), static_cast<std::size_t>(3 * K)) << "one final completion per beam";
+
+  std::int64_t tokens = 0;
+  for (std::size_t q = 0; q < records.size(); ++q) {
+    const ExplorationRecord& rec = records[q];
+    tokens += rec.generated_tokens;
+    EXPECT_EQ(rec.query.id, kQueries[q].id);
+    ASSERT_EQ(rec.steps.size(), static_cast<std::size_t>(T));
+    // The first request of the query encodes the whole chat prompt.
+    EXPECT_EQ(backend.calls[0][q * K].prompt_ids, backend.encode(backend.format_chat(kQueries[q].prompt)));
+    for (int t = 0; t < T; ++t) {
+      const StepRecord& s = rec.steps[static_cast<std::size_t>(t)];
+      EXPECT_EQ(s.step, t + 1);
+      ASSERT_EQ(s.beams.size(), static_cast<std::size_t>(K));
+      ASSERT_EQ(s.candidates.size(), static_cast<std::size_t>(K * M));
+      EXPECT_FALSE(s.foresight_skipped);
+      for (std::size_t i = 0; i < s.candidates.size(); ++i) {
+        const Candidate& c = s.candidates[i];
+        EXPECT_EQ(c.parent_beam, static_cast<int>(i) / M);
+        EXPECT_GT(c.step_tokens, 0);
+        EXPECT_LE(c.step_tokens, 8);
+        EXPECT_GT(c.rollout_tokens, 0);
+        EXPECT_EQ(c.trajectory, s.beams[static_cast<std::size_t>(c.parent_beam)] + c.step + "\n" + c.rollout);
+        EXPECT_DOUBLE_EQ(c.score, c.rollout_logprob / c.rollout_tokens) << "the paper's score";
+        EXPECT_DOUBLE_EQ(c.advantage, c.score - s.beam_values[static_cast<std::size_t>(c.parent_beam)]);
+      }
+      // The seeded draw of docs/samplers.md, recomputed from the recorded scores.
+      EXPECT_EQ(s.selected,
+                expected_draw(scores_of(s), K, 0.1, derive(kQueries[q].seed, {3, static_cast<std::uint64_t>(t + 1)})));
+    }
+    // Step 2's beams are the selected candidates of step 1, in order, with q = their scores.
+    const StepRecord &s1 = rec.steps[0], &s2 = rec.steps[1];
+    EXPECT_EQ(s1.beams, std::vector<std::string>(K, ""));
+    EXPECT_EQ(s1.beam_values, std::vector<double>(K, 0.0));
+    for (int k = 0; k < K; ++k) {
+      const Candidate& c = s1.candidates[static_cast<std::size_t>(s1.selected[static_cast<std::size_t>(k)])];
+      EXPECT_EQ(s2.beams[static_cast<std::size_t>(k)], c.step + "\n");
+      EXPECT_DOUBLE_EQ(s2.beam_values[static_cast<std::size_t>(k)], c.score);
+      for (int j = 0; j < M; ++j) {
+        const Candidate& d = s2.candidates[static_cast<std::size_t>(k * M + j)];
+        EXPECT_DOUBLE_EQ(d.beam_logprob, c.step_logprob);
+        EXPECT_EQ(d.beam_tokens, c.step_tokens);
+      }
+    }
+    // The response extends one of the final beams.
+    bool extends = false;
+    for (int k = 0; k < K; ++k) {
+      const Candidate& c = s2.candidates[static_cast<std::size_t>(s2.selected[static_cast<std::size_t>(k)])];
+      extends =
+          extends || rec.response.rfind(s2.beams[static_cast<std::size_t>(c.parent_beam)] + c.step + "\n", 0) == 0;
+    }
+    EXPECT_TRUE(extends) << rec.response;
+  }
+  EXPECT_EQ(tokens, backend.generated_tokens()) << "every generated token is counted once";
+}
+
+TEST(Foresight, RollsOutFromTheWholeTextReEncoded) {
+  RecordingBackend backend(tiny_model());
+  backend.ignore_eos = true;
+  auto values = value("foresight-logprob");
+  const auto records = sampler("foresight", kSmallForesight)->explore({kQueries[0]}, backend, *values);
+  const std::string chat = backend.format_chat(kQueries[0].prompt);
+  const StepRecord& s = records[0].steps[0];
+  const auto& rollouts = backend.calls[1];
+  ASSERT_EQ(rollouts.size(), s.candidates.size());
+  for (std::size_t i = 0; i < rollouts.size(); ++i) {
+    EXPECT_EQ(rollouts[i].prompt_ids, backend.encode(chat + s.candidates[i].step + "\n"));
+    EXPECT_EQ(rollouts[i].seed, derive(kQueries[0].seed, {2, 1, i}));
+  }
+}
+
+TEST(Foresight, AQueryAloneAndInsideABatchGivesTheSameRecord) {
+  auto values = value("foresight-logprob");
+  auto s = sampler("foresight", kSmallForesight);
+  RecordingBackend batch(tiny_model()), alone(tiny_model());
+  const auto together = s->explore(kQueries, batch, *values);
+  const auto single = s->explore({kQueries[1]}, alone, *values);
+  // Texts, token counts and selections are identical; the float32 log-probs
+  // differ by ~1e-7 because the batch shape changes the rounding of the matmuls.
+  expect_same_record(single[0], together[1], 1e-5);
+}
+
+TEST(Foresight, AFixedSeedGivesTheSameRecordTwiceAndAnotherSeedAnother) {
+  auto values = value("foresight-logprob");
+  auto s = sampler("foresight", kSmallForesight);
+  RecordingBackend a(tiny_model()), b(tiny_model()), c(tiny_model());
+  const auto first = s->explore(kQueries, a, *values);
+  const auto second = s->explore(kQueries, b, *values);
+  for (std::size_t q = 0; q < first.size(); ++q) expect_same_record(first[q], second[q], 0.0);
+  std::vector<Query> reseeded = kQueries;
+  reseeded[0].seed += 1;
+  const auto other = s->explore(reseeded, c, *values);
+  EXPECT_NE(other[0].steps[0].candidates[0].trajectory + other[0].steps[0].candidates[1].trajectory,
+            first[0].steps[0].candidates[0].trajectory + first[0].steps[0].candidates[1].trajectory);
+}
+
+TEST(Foresight, HighestSelectionKeepsTheTopKScores) {
+  RecordingBackend backend(tiny_model());
+  backend.ignore_eos = true;
+  auto values = value("foresight-logprob");
+  const auto records =
+      sampler("foresight", kSmallForesight + "selection = \"highest\"\n")->explore(kQueries, backend, *values);
+  for (const auto& rec : records)
+    for (const auto& s : rec.steps) {
+      std::vector<int> order(s.candidates.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+        return s.candidates[static_cast<std::size_t>(x)].score > s.candidates[static_cast<std::size_t>(y)].score;
+      });
+      EXPECT_EQ(s.selected, std::vector<int>(order.begin(), order.begin() + 2));
+    }
+}
+
+TEST(Foresight, AdvantageSelectionDrawsFromTheAdvantages) {
+  RecordingBackend backend(tiny_model());
+  backend.ignore_eos = true;
+  auto values = value("foresight-logprob");
+  const auto records =
+      sampler("foresight", kSmallForesight + "selection = \"advantage\"\n")->explore(kQueries, backend, *values);
+  for (std::size_t q = 0; q < records.size(); ++q)
+    for (const auto& s : records[q].steps) {
+      std::vector<double> a;
+      for (const auto& c : s.candidates) a.push_back(c.advantage);
+      EXPECT_EQ(s.selected,
+                expected_draw(a, 2, 0.1, derive(kQueries[q].seed, {3, static_cast<std::uint64_t>(s.step)})));
+    }
+}
+
+TEST(Foresight, LightModeSkipsTheRolloutsOfConfidentSteps) {
+  auto values = value("foresight-logprob");
+  {  // every candidate's normalised log-prob exceeds -1e9: no rollouts at all
+    RecordingBackend backend(tiny_model());
+    backend.ignore_eos = true;
+    auto s = sampler("foresight", kSmallForesight + "light = true\nlight_threshold = -1e9\n");
+    const auto records = s->explore(kQueries, backend, *values);
+    ASSERT_EQ(backend.calls.size(), 3u) << "two candidate-step calls and the final completions";
+    for (const auto& call : backend.calls) EXPECT_EQ(call.size(), 6u);
+    for (const auto& rec : records) {
+      for (const auto& step : rec.steps) {
+        EXPECT_TRUE(step.foresight_skipped);
+        EXPECT_EQ(step.candidates.size(), 8u);
+        for (const auto& c : step.candidates) {
+          EXPECT_EQ(c.rollout_tokens, 0);
+          EXPECT_DOUBLE_EQ(c.score, c.step_logprob / c.step_tokens) << "scored on the step alone";
+          EXPECT_EQ(c.trajectory, step.beams[static_cast<std::size_t>(c.parent_beam)] + c.step + "\n");
+        }
+      }
+      EXPECT_TRUE(s->make_pairs(rec, 1).empty()) << "skipped steps hold partial responses: no pairs";
+    }
+  }
+  {  // no candidate exceeds 0: the rollouts run
+    RecordingBackend backend(tiny_model());
+    backend.ignore_eos = true;
+    sampler("foresight", kSmallForesight + "light = true\nlight_threshold = 0.0\n")
+        ->explore(kQueries, backend, *values);
+    EXPECT_EQ(backend.calls.size(), 5u);
+  }
+}
+
+TEST(Foresight, PairsFollowTheStepResampling) {
+  RecordingBackend backend(tiny_model());
+  backend.ignore_eos = true;
+  auto values = value("foresight-logprob");
+  auto s = sampler("foresight", kSmallForesight);
+  const auto records = s->explore(kQueries, backend, *values);
+  for (const auto& rec : records) {
+    const auto pairs = s->make_pairs(rec, 5);
+    ASSERT_EQ(pairs.size(), rec.steps.size()) << "one pair per step pool";
+    for (std::size_t t = 0; t < pairs.size(); ++t) {
+      const PreferencePair& p = pairs[t];
+      const auto& pool = rec.steps[t].candidates;
+      const auto best = static_cast<std::size_t>(
+          std::max_element(pool.begin(), pool.end(),
+                           [](const Candidate& x, const Candidate& y) { return x.score < y.score; }) -
+          pool.begin());
+      EXPECT_EQ(p.query_id, rec.query.id);
+      EXPECT_EQ(p.prompt, rec.query.prompt);
+      EXPECT_EQ(p.step, static_cast<int>(t) + 1);
+      EXPECT_EQ(p.chosen, pool[best].trajectory);
+      EXPECT_DOUBLE_EQ(p.chosen_weight, pool[best].advantage);
+      bool member = false;
+      for (std::size_t i = 0; i < pool.size(); ++i)
+        member = member || (i != best && pool[i].trajectory == p.rejected && pool[i].advantage == p.rejected_weight);
+      EXPECT_TRUE(member) << "rejected is another member of the pool";
+      double mean = 0;
+      for (const auto& c : pool) mean += c.advantage;
+      EXPECT_NEAR(p.chosen_average_weight, mean / static_cast<double>(pool.size()), 1e-12);
+    }
+    EXPECT_EQ(s->make_pairs(rec, 5).front().rejected, pairs.front().rejected) << "seeded";
+  }
+}
+
+// Scripted samples: step requests (stop = "\n") and rollouts / completions.
+RecordingBackend::Script script(std::function<GeneratedSample(std::size_t call, std::size_t request, int j)> step) {
+  return [step](std::size_t call, const std::vector<GenerationRequest>& requests) {
+    std::vector<GenerationResult> out(requests.size());
+    for (std::size_t r = 0; r < requests.size(); ++r)
+      for (int j = 0; j < requests[r].n; ++j)
+        out[r].samples.push_back(requests[r].stop.empty() ? sample("r", 4, -20.0, FinishReason::Eos)
+                                                          : step(call, r, j));
+    return out;
+  };
+}
+
+TEST(Foresight, AnAnswerMarkerOrEosCompletesATrajectoryAndEndsTheSearchEarly) {
+  RecordingBackend backend(tiny_model());
+  backend.script = script([](std::size_t, std::size_t r, int j) {
+    if (r == 0 && j == 0) return sample("so \\boxed{7}", 3, -0.3, FinishReason::Stop);  // score -0.1
+    if (r == 1 && j == 0) return sample("done", 2, -0.1, FinishReason::Eos);            // score -0.05
+    return sample("b", 2, -10.0, FinishReason::Stop);
+  });
+  auto values = value("foresight-logprob");
+  const auto records =
+      sampler("foresight", kSmallForesight + "selection = \"highest\"\n")->explore({kQueries[0]}, backend, *values);
+  ASSERT_EQ(backend.calls.size(), 2u) << "steps, rollouts; every beam complete: no step 2, no final completion";
+  EXPECT_EQ(backend.calls[1].size(), 6u) << "complete candidates are not rolled out";
+  const ExplorationRecord& rec = records[0];
+  ASSERT_EQ(rec.steps.size(), 1u);
+  const auto& pool = rec.steps[0].candidates;
+  EXPECT_TRUE(pool[0].complete);
+  EXPECT_TRUE(pool[4].complete);
+  EXPECT_FALSE(pool[1].complete);
+  EXPECT_EQ(pool[0].trajectory, "so \\boxed{7}") << "a complete trajectory is beam + step";
+  EXPECT_EQ(pool[0].rollout_tokens, 0);
+  EXPECT_DOUBLE_EQ(pool[0].score, -0.1) << "no rollout: scored on the step";
+  EXPECT_EQ(rec.steps[0].selected, (std::vector<int>{4, 0}));
+  EXPECT_EQ(rec.response, "done") << "highest final value";
+  EXPECT_EQ(rec.generated_tokens, backend.generated_tokens());
+}
+
+TEST(Foresight, ACompleteBeamKeepsItsSlotWhileTheOthersGoOn) {
+  RecordingBackend backend(tiny_model());
+  backend.script = script([](std::size_t call, std::size_t r, int j) {
+    if (call == 0 && r == 0 && j == 0) return sample("\\boxed{7}", 1, -0.1, FinishReason::Stop);
+    return sample("b", 2, -10.0, FinishReason::Stop);
+  });
+  auto values = value("foresight-logprob");
+  const auto records =
+      sampler("foresight", kSmallForesight + "selection = \"highest\"\n")->explore({kQueries[0]}, backend, *values);
+  // step 1: 2 step requests, 7 rollouts; step 2: 1 request (n=4), 4 rollouts; 1 final completion.
+  ASSERT_EQ(backend.calls.size(), 5u);
+  EXPECT_EQ(backend.calls[1].size(), 7u);
+  ASSERT_EQ(backend.calls[2].size(), 1u);
+  EXPECT_EQ(backend.calls[2][0].n, 4);
+  EXPECT_EQ(backend.calls[3].size(), 4u);
+  EXPECT_EQ(backend.calls[4].size(), 1u);
+  const ExplorationRecord& rec = records[0];
+  ASSERT_EQ(rec.steps.size(), 2u);
+  EXPECT_EQ(rec.steps[0].selected, (std::vector<int>{0, 1}));
+  const StepRecord& s2 = rec.steps[1];
+  EXPECT_EQ(s2.beams, (std::vector<std::string>{"\\boxed{7}", "b\n"}));
+  EXPECT_EQ(s2.beam_values, (std::vector<double>{-0.1, -5.0}));
+  ASSERT_EQ(s2.candidates.size(), 4u) << "only the unfinished beam expands";
+  for (const auto& c : s2.candidates) {
+    EXPECT_EQ(c.parent_beam, 1);
+    EXPECT_DOUBLE_EQ(c.beam_logprob, -10.0);
+    EXPECT_EQ(c.beam_tokens, 2);
+    EXPECT_EQ(c.trajectory, "b\nb\nr");
+    EXPECT_DOUBLE_EQ(c.advantage, 0.0);
+  }
+  EXPECT_EQ(s2.selected.size(), 1u);
+  EXPECT_EQ(rec.response, "\\boxed{7}");
+}
+
+TEST(Foresight, RefusesABackendThatReturnsTheWrongNumberOfSamples) {
+  RecordingBackend backend(tiny_model());
+  backend.script = [](std::size_t, const std::vector<GenerationRequest>& requests) {
+    std::vector<GenerationResult> out(requests.size());
+    for (auto& r : out) r.samples.push_back(sample("x", 1, -1.0, FinishReason::Stop));
+    return out;
+  };
+  auto values = value("foresight-logprob");
+  try {
+    sampler("foresight", kSmallForesight)->explore({kQueries[0]}, backend, *values);
+    FAIL() << "expected a PluginError";
+  } catch (const PluginError& e) {
+    EXPECT_EQ(e.plugin(), "foresight");
+    EXPECT_THAT(e.what(), HasSubstr("returned 1 samples"));
+  }
+}
+
+class NanValue final : public ValueEstimator {
+ public:
+  void score(const Query&, std::vector<Candidate>& cs, const std::vector<double>&, ModelBackend&) override {
+    for (auto& c : cs) c.score = std::nan("");
+  }
+};
+
+TEST(Foresight, RefusesANonFiniteScore) {
+  RecordingBackend backend(tiny_model());
+  backend.ignore_eos = true;
+  NanValue nan;
+  EXPECT_THROW(sampler("foresight", kSmallForesight)->explore({kQueries[0]}, backend, nan), PluginError);
+}
+
+TEST(Foresight, BadConfigIsRefusedByTheManifest) {
+  auto refused = [](const std::string& keys, const std::string& what) {
+    try {
+      config("sampler", "foresight", keys);
+      ADD_FAILURE() << "accepted: " << keys;
+    } catch (const core::ConfigValidationError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(what));
+    }
+  };
+  refused("step_beam_size = 0\n", "step_beam_size");
+  refused("num_rollout = 0\n", "num_rollout");
+  refused("selection_temperature = 0.0\n", "selection_temperature");
+  refused("top_p = 0.0\n", "top_p");
+  refused("selection = \"best\"\n", "selection");
+  EXPECT_THROW(sampler("foresight", "step_delimiter = \"\"\n"), PluginError);
+}
+
+// --------------------------------------------------------------- best-of-n
+
+TEST(BestOfN, SamplesNResponsesInOneCallAndPairsHighestWithLowest) {
+  RecordingBackend backend(tiny_model());
+  auto values = value("sequence-logprob");
+  auto s = sampler("best-of-n", "n = 4\nmax_tokens = 16\n");
+  const auto records = s->explore({kQueries[0], kQueries[1]}, backend, *values);
+  ASSERT_EQ(backend.calls.size(), 1u);
+  ASSERT_EQ(backend.calls[0].size(), 2u);
+  EXPECT_EQ(backend.calls[0][0].n, 4);
+  EXPECT_DOUBLE_EQ(backend.calls[0][0].temperature, 0.6);
+  EXPECT_EQ(backend.calls[0][0].seed, derive(kQueries[0].seed, {1}));
+  for (const auto& rec : records) {
+    ASSERT_EQ(rec.steps.size(), 1u);
+    const auto& pool = rec.steps[0].candidates;
+    ASSERT_EQ(pool.size(), 4u);
+    std::size_t hi = 0, lo = 0;
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      EXPECT_TRUE(pool[i].complete);
+      EXPECT_EQ(pool[i].trajectory, pool[i].step);
+      EXPECT_EQ(pool[i].rollout_tokens, 0);
+      EXPECT_DOUBLE_EQ(pool[i].score, pool[i].step_logprob / pool[i].step_tokens);
+      EXPECT_DOUBLE_EQ(pool[i].advantage, pool[i].score);
+      if (pool[i].score > pool[hi].score) hi = i;
+      if (pool[i].score < pool[lo].score) lo = i;
+    }
+    EXPECT_EQ(rec.steps[0].selected, std::vector<int>{static_cast<int>(hi)});
+    EXPECT_EQ(rec.response, pool[hi].trajectory);
+    const auto pairs = s->make_pairs(rec, 3);
+    ASSERT_EQ(pairs.size(), 1u);
+    EXPECT_EQ(pairs[0].chosen, pool[hi].trajectory);
+    EXPECT_EQ(pairs[0].rejected, pool[lo].trajectory);
+    EXPECT_DOUBLE_EQ(pairs[0].chosen_weight, pool[hi].score);
+    EXPECT_DOUBLE_EQ(pairs[0].rejected_weight, pool[lo].score);
+  }
+  auto random = sampler("best-of-n", "n = 4\nmax_tokens = 16\nrejected = \"random\"\n");
+  const auto& pool = records[0].steps[0].candidates;
+  for (std::uint64_t seed = 0; seed < 10; ++seed) {
+    const auto pairs = random->make_pairs(records[0], seed);
+    ASSERT_EQ(pairs.size(), 1u);
+    const auto chosen = static_cast<std::size_t>(records[0].steps[0].selected[0]);
+    EXPECT_EQ(pairs[0].chosen, pool[chosen].trajectory);
+    bool member = false;
+    for (std::size_t i = 0; i < pool.size(); ++i)
+      member = member || (i != chosen && pool[i].trajectory == pairs[0].rejected);
+    EXPECT_TRUE(member);
+  }
+}
+
+// ---------------------------------------------------------- self-consistency
+
+TEST(SelfConsistency, PrefersAMajorityAnswerOverADifferentOne) {
+  RecordingBackend backend(tiny_model());
+  backend.script = [](std::size_t, const std::vector<GenerationRequest>& requests) {
+    std::vector<GenerationResult> out(requests.size());
+    for (auto& r : out)
+      r.samples = {sample("a \\boxed{3}", 2, -4.0, FinishReason::Eos),    // score -2
+                   sample("b \\boxed{5}", 2, -1.0, FinishReason::Eos),    // -0.5
+                   sample("c \\boxed{3.0}", 2, -2.0, FinishReason::Eos),  // -1, same answer as a
+                   sample("d no answer", 2, -0.2, FinishReason::Eos),     // -0.1
+                   sample("e \\boxed{7}", 2, -3.0, FinishReason::Eos)};   // -1.5
+    return out;
+  };
+  auto values = value("sequence-logprob");
+  auto s = sampler("self-consistency", "n = 5\n");
+  const auto records = s->explore({kQueries[0], kQueries[1]}, backend, *values);
+  ASSERT_EQ(backend.calls.size(), 1u);
+  for (const auto& rec : records) {
+    const auto& pool = rec.steps[0].candidates;
+    EXPECT_EQ(pool[0].answer, "3");
+    EXPECT_EQ(pool[2].answer, "3.0");
+    EXPECT_EQ(pool[3].answer, "");
+    EXPECT_EQ(rec.response, "c \\boxed{3.0}") << "the majority answer's highest score";
+    for (std::uint64_t seed = 0; seed < 20; ++seed) {
+      const auto pairs = s->make_pairs(rec, seed);
+      ASSERT_EQ(pairs.size(), 1u);
+      EXPECT_EQ(pairs[0].chosen, "c \\boxed{3.0}");
+      EXPECT_THAT(pairs[0].rejected, ::testing::AnyOf("b \\boxed{5}", "d no answer", "e \\boxed{7}"));
+    }
+  }
+  // No pair when every answer agrees, or when there is no answer at all.
+  ExplorationRecord agree = records[0];
+  for (auto& c : agree.steps[0].candidates) c.answer = "3";
+  EXPECT_TRUE(s->make_pairs(agree, 1).empty());
+  ExplorationRecord none = records[0];
+  for (auto& c : none.steps[0].candidates) c.answer = "";
+  EXPECT_TRUE(s->make_pairs(none, 1).empty());
+}
+
+// ------------------------------------------------------------- value plugins
+
+Candidate candidate(int parent, std::string trajectory = "") {
+  Candidate c;
+  c.parent_beam = parent;
+  c.beam_logprob = -6.0;
+  c.beam_tokens = 3;
+  c.step_logprob = -2.0;
+  c.step_tokens = 2;
+  c.rollout_logprob = -3.0;
+  c.rollout_tokens = 6;
+  c.trajectory = std::move(trajectory);
+  return c;
+}
+
+TEST(ForesightLogprob, ScopesCoverTheRolloutTheStepAndTheWholeResponse) {
+  const std::vector<double> parents = {0.0, -0.5};
+  auto scored = [&](const std::string& scope) {
+    std::vector<Candidate> cs = {candidate(0), candidate(1), candidate(1)};
+    cs[2].rollout_logprob = 0;
+    cs[2].rollout_tokens = 0;  // complete or light mode: no rollout
+    value("foresight-logprob", "scope = \"" + scope + "\"\n")->score(kQueries[0], cs, parents, *tiny_model());
+    return cs;
+  };
+  const auto rollout = scored("rollout");
+  EXPECT_DOUBLE_EQ(rollout[0].score, -3.0 / 6);
+  EXPECT_DOUBLE_EQ(rollout[1].advantage, -3.0 / 6 + 0.5);
+  EXPECT_DOUBLE_EQ(rollout[2].score, -2.0 / 2) << "scored on the step";
+  const auto step_rollout = scored("step_rollout");
+  EXPECT_DOUBLE_EQ(step_rollout[0].score, -5.0 / 8);
+  EXPECT_DOUBLE_EQ(step_rollout[2].score, -2.0 / 2);
+  const auto response = scored("response");
+  EXPECT_DOUBLE_EQ(response[0].score, -11.0 / 11);
+  EXPECT_DOUBLE_EQ(response[1].advantage, -1.0 + 0.5);
+  EXPECT_DOUBLE_EQ(response[2].score, -8.0 / 5);
+}
+
+TEST(ForesightLogprob, RefusesCandidatesItCannotScore) {
+  auto v = value("foresight-logprob");
+  std::vector<Candidate> bad_parent = {candidate(2)};
+  try {
+    v->score(kQueries[0], bad_parent, {0.0}, *tiny_model());
+    FAIL() << "expected a PluginError";
+  } catch (const PluginError& e) {
+    EXPECT_EQ(e.plugin(), "foresight-logprob");
+    EXPECT_THAT(e.what(), HasSubstr("parent beam 2"));
+  }
+  std::vector<Candidate> empty = {Candidate{}};
+  EXPECT_THROW(v->score(kQueries[0], empty, {0.0}, *tiny_model()), PluginError);
+  std::vector<Candidate> nan = {candidate(0)};
+  nan[0].step_logprob = std::nan("");
+  EXPECT_THROW(v->score(kQueries[0], nan, {0.0}, *tiny_model()), PluginError);
+}
+
+TEST(SequenceLogprob, IsTheMeanLogprobOfTheWholeResponse) {
+  std::vector<Candidate> cs = {candidate(0), candidate(1)};
+  value("sequence-logprob")->score(kQueries[0], cs, {0.0, -2.0}, *tiny_model());
+  EXPECT_DOUBLE_EQ(cs[0].score, -11.0 / 11);
+  EXPECT_DOUBLE_EQ(cs[1].advantage, -1.0 + 2.0);
+}
+
+TEST(MajorityVote, ScoresAreTheShareOfThePoolWithTheSameAnswer) {
+  std::vector<Candidate> cs = {candidate(0, "x \\boxed{3}"), candidate(0, "y \\boxed{ 3.0 }"),
+                               candidate(1, "z \\boxed{5}"), candidate(1, "no answer")};
+  value("majority-vote")->score(kQueries[0], cs, {0.25, 0.0}, *tiny_model());
+  EXPECT_DOUBLE_EQ(cs[0].score, 0.5);
+  EXPECT_DOUBLE_EQ(cs[1].score, 0.5);
+  EXPECT_DOUBLE_EQ(cs[2].score, 0.25);
+  EXPECT_DOUBLE_EQ(cs[3].score, 0.0);
+  EXPECT_DOUBLE_EQ(cs[0].advantage, 0.25);
+  EXPECT_DOUBLE_EQ(cs[2].advantage, 0.25);
+  EXPECT_EQ(cs[1].answer, " 3.0 ");
+  EXPECT_EQ(cs[3].answer, "");
+  // A regex answer pattern: the first group of the last match.
+  std::vector<Candidate> rs = {candidate(0, "answer: 4"), candidate(0, "answer: 2 then answer: 4")};
+  value("majority-vote", "answer_pattern = \"answer: (\\\\d+)\"\n")->score(kQueries[0], rs, {0.0}, *tiny_model());
+  EXPECT_EQ(rs[1].answer, "4");
+  EXPECT_DOUBLE_EQ(rs[1].score, 1.0);
+  EXPECT_THROW(value("majority-vote", "answer_pattern = \"(\"\n"), PluginError);
+}
+
+// ------------------------------------------------------------ measurement
+// Cost of the reference settings (K=2, M=4, T=4, default token limits) on the
+// tiny random model; prints a table, asserts nothing. Run with
+//   sampler_test --gtest_also_run_disabled_tests --gtest_filter='*Measure*'
+TEST(Foresight, DISABLED_MeasureCostOfTheReferenceSettings) {
+  auto values = value("foresight-logprob");
+  auto s = sampler("foresight");
+  std::vector<Query> queries;
+  for (int i = 0; i < 8; ++i) queries.push_back({"m" + std::to_string(i), "Q:" + std::to_string(i) + "+3-1", 100u + i});
+  for (int round = 0; round < 1; ++round) {
+    RecordingBackend backend(tiny_model());
+    const auto start = std::chrono::steady_clock::now();
+    const auto records = s->explore(queries, backend, *values);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::int64_t tokens = 0, steps = 0;
+    for (const auto& r : records) {
+      tokens += r.generated_tokens;
+      steps += static_cast<std::int64_t>(r.steps.size());
+    }
+    std::cout << "round " << round << ": queries " << queries.size() << "  generate calls " << backend.calls.size()
+              << "  steps/query " << static_cast<double>(steps) / 8 << "  tokens/query "
+              << static_cast<double>(tokens) / 8 << "  wall " << wall << " s  in generate "
+              << 100 * backend.generate_seconds / wall << " %  tokens/s " << static_cast<double>(tokens) / wall << "\n";
+    for (std::size_t c = 0; c < backend.calls.size(); ++c) {
+      std::int64_t rows = 0, generated = 0, longest = 0, prompt = 0;
+      for (const auto& r : backend.calls[c]) {
+        rows += r.n;
+        prompt = std::max<std::int64_t>(prompt, static_cast<std::int64_t>(r.prompt_ids.size()));
+      }
+      for (const auto& r : backend.results[c])
+        for (const auto& x : r.samples) {
+          generated += x.num_tokens();
+          longest = std::max<std::int64_t>(longest, x.num_tokens());
+        }
+      std::cout << "  call " << c << ": requests " << backend.calls[c].size() << "  rows " << rows << "  tokens "
+                << generated << "  longest " << longest << "  longest prompt " << prompt << "  "
+                << backend.call_seconds[c] << " s\n";
+    }
+  }
+  // The same queries explored one explore() call each (no batching across queries).
+  RecordingBackend backend(tiny_model());
+  const auto start = std::chrono::steady_clock::now();
+  for (const Query& q : queries) s->explore({q}, backend, *values);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "one query per call: generate calls " << backend.calls.size() << "  wall " << wall << " s  in generate "
+            << 100 * backend.generate_seconds / wall << " %\n";
+}
+
+}  // namespace
+}  // namespace genius
