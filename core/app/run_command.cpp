@@ -114,7 +114,10 @@ void print_results(const nlohmann::json& summary) {
   std::printf("\n%-10s %16s %16s\n", "iteration", "greedy accuracy", "sampled pass@1");
   for (const auto& e : summary["eval"]) {
     auto cell = [&](const char* key) {
-      return e.contains(key) && e[key].is_number() ? std::to_string(100 * e[key].get<double>()).substr(0, 5) + "%" : std::string("-");
+      if (!e.contains(key) || !e[key].is_number()) return std::string("-");
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f%%", 100 * e[key].get<double>());
+      return std::string(buf);
     };
     std::printf("%-10s %16s %16s\n", e["iteration"].get<int>() == 0 ? "base" : std::to_string(e["iteration"].get<int>()).c_str(),
                 cell("greedy_accuracy").c_str(), cell("pass@1").c_str());
