@@ -13,6 +13,7 @@
 
 #include "config.hpp"
 #include "plugin_registry.hpp"
+#include "test_support.hpp"
 #include "safetensors.hpp"
 
 namespace genius {
@@ -21,29 +22,15 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("genius_backend_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir.parent_path());
-  return dir;
-}
+fs::path scratch(const std::string& name) { return test::scratch_dir("genius_backend_test", name); }
 
 fs::path init_model(const std::string& name, const std::string& args) {
   const fs::path dir = scratch(name);
-  const std::string command = std::string("'") + GENIUS_BINARY + "' init-model " + args + " --out '" + dir.string() + "' >/dev/null";
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("init-model failed: " + command);
+  test::init_model(dir, args);
   return dir;
 }
 
-const core::PluginRegistry& registry() {
-  static const core::PluginRegistry r = [] {
-    core::PluginRegistry reg;
-    reg.add_directory(GENIUS_PLUGIN_DIR, true);
-    reg.throw_if_errors();
-    return reg;
-  }();
-  return r;
-}
+const core::PluginRegistry& registry() { return test::builtin_registry(); }
 
 std::shared_ptr<ModelBackend> load(const fs::path& dir, std::vector<std::string> keys = {}) {
   keys.insert(keys.begin(), "model.path=" + dir.string());

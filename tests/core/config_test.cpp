@@ -10,21 +10,14 @@
 
 #include "config_schema.hpp"
 #include "plugin_registry.hpp"
+#include "test_support.hpp"
 
 namespace genius::core {
 namespace {
 
 using ::testing::HasSubstr;
 
-const PluginRegistry& registry() {
-  static const PluginRegistry r = [] {
-    PluginRegistry reg;
-    reg.add_directory(GENIUS_PLUGIN_DIR, /*required=*/true);
-    reg.throw_if_errors();
-    return reg;
-  }();
-  return r;
-}
+const core::PluginRegistry& registry() { return test::builtin_registry(); }
 
 ResolvedConfig resolve(const std::string& text, const std::vector<std::string>& overrides = {},
                        const std::string& file = "/configs/run.toml") {

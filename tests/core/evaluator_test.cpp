@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "evaluator.hpp"
 #include "plugin_registry.hpp"
+#include "test_support.hpp"
 
 namespace genius::core {
 namespace {
@@ -356,18 +357,8 @@ TEST(EvalOptionsTest, FromTheEvalAndDataSections) {
 
 std::shared_ptr<ModelBackend> tiny_model() {
   const fs::path dir = scratch("model");
-  fs::remove_all(dir);
-  const std::string command =
-      std::string("'") + GENIUS_BINARY +
-      "' init-model --arch llama --hidden 32 --layers 1 --heads 2 --kv-heads 1 --seed 1 --out '" + dir.string() +
-      "' >/dev/null";
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("init-model failed: " + command);
-  static PluginRegistry registry = [] {
-    PluginRegistry r;
-    r.add_directory(GENIUS_PLUGIN_DIR, true);
-    r.throw_if_errors();
-    return r;
-  }();
+  test::init_model(dir, "--arch llama --hidden 32 --layers 1 --heads 2 --kv-heads 1 --seed 1");
+  const auto& registry = test::builtin_registry();
   const ResolvedConfig c = validate(
       RawConfig::parse("[model]\nplugin = \"torch-llama\"\n", "test.toml", {"model.path=" + dir.string()}), registry);
   return registry.create_as<ModelBackend>(PluginKind::ModelBackend, "torch-llama", c.view("model"));

@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "jsonl.hpp"
 #include "plugin_registry.hpp"
+#include "test_support.hpp"
 #include "trainer.hpp"
 
 namespace genius::core {
@@ -49,24 +50,12 @@ class ScratchCleanup : public ::testing::Environment {
 };
 const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
 
-const PluginRegistry& registry() {
-  static const PluginRegistry r = [] {
-    PluginRegistry reg;
-    reg.add_directory(GENIUS_PLUGIN_DIR, true);
-    reg.throw_if_errors();
-    return reg;
-  }();
-  return r;
-}
+const core::PluginRegistry& registry() { return test::builtin_registry(); }
 
 const fs::path& model_dir() {
   static const fs::path dir = [] {
     const fs::path d = scratch("model");
-    const std::string command = std::string("'") + GENIUS_BINARY +
-                                "' init-model --arch llama --hidden 48 --layers 2 --heads 4 --kv-heads 2 --seed 3 "
-                                "--out '" +
-                                d.string() + "' >/dev/null";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("init-model failed: " + command);
+    test::init_model(d, "--arch llama --hidden 48 --layers 2 --heads 4 --kv-heads 2 --seed 3");
     return d;
   }();
   return dir;

@@ -15,6 +15,7 @@
 #include "config.hpp"
 #include "loss_check.hpp"
 #include "plugin_registry.hpp"
+#include "test_support.hpp"
 
 namespace genius::core {
 namespace {
@@ -88,15 +89,7 @@ Reference sft(bool length_normalize) {
 
 // ------------------------------------------------------ plugin under test
 
-const PluginRegistry& registry() {
-  static const PluginRegistry r = [] {
-    PluginRegistry reg;
-    reg.add_directory(GENIUS_PLUGIN_DIR, true);
-    reg.throw_if_errors();
-    return reg;
-  }();
-  return r;
-}
+const core::PluginRegistry& registry() { return test::builtin_registry(); }
 
 std::shared_ptr<Loss> make_loss(const std::string& name, const std::vector<std::string>& keys = {}) {
   std::vector<std::string> overrides;

@@ -23,6 +23,7 @@
 
 #include "config.hpp"
 #include "plugin_registry.hpp"
+#include "test_support.hpp"
 
 namespace genius {
 namespace {
@@ -32,30 +33,14 @@ using ::testing::HasSubstr;
 
 // ------------------------------------------------------------------ set-up
 
-fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("genius_sampler_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir.parent_path());
-  return dir;
-}
+fs::path scratch(const std::string& name) { return test::scratch_dir("genius_sampler_test", name); }
 
-const core::PluginRegistry& registry() {
-  static const core::PluginRegistry r = [] {
-    core::PluginRegistry reg;
-    reg.add_directory(GENIUS_PLUGIN_DIR, true);
-    reg.throw_if_errors();
-    return reg;
-  }();
-  return r;
-}
+const core::PluginRegistry& registry() { return test::builtin_registry(); }
 
 const fs::path& model_dir() {
   static const fs::path d = [] {
     const fs::path dir = scratch("tiny");
-    const std::string command = std::string("'") + GENIUS_BINARY +
-                                "' init-model --arch llama --hidden 32 --layers 2 --heads 4 --seed 7 --out '" +
-                                dir.string() + "' >/dev/null";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("init-model failed: " + command);
+    test::init_model(dir, "--arch llama --hidden 32 --layers 2 --heads 4 --seed 7");
     return dir;
   }();
   return d;

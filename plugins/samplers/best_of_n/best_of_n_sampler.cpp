@@ -20,14 +20,10 @@ class BestOfNSampler final : public genius::Sampler {
  public:
   static const genius::PluginManifest& manifest() {
     static const auto m =
-        genius::PluginManifest(genius::PluginKind::Sampler, "best-of-n", "1.0.0",
-                               "n whole responses per query scored by the value estimator; pair = highest vs "
-                               "lowest (or a random other) score")
-            .key("n", 8, "responses sampled per query", genius::at_least(1))
-            .key("temperature", 0.6, "sampling temperature (0 = greedy)", genius::at_least(0.0))
-            .key("top_p", 1.0, "nucleus mass (1 = off)", genius::Bounds{0.0, 1.0, false, true})
-            .key("max_tokens", 1024, "most tokens of one response", genius::at_least(1))
-            .key("concurrent_queries", 8, "queries sampled together in one explore() call", genius::at_least(1))
+        genius::samplers::add_whole_response_keys(
+            genius::PluginManifest(genius::PluginKind::Sampler, "best-of-n", "1.0.0",
+                                   "n whole responses per query scored by the value estimator; pair = highest vs "
+                                   "lowest (or a random other) score"))
             .choice("rejected", "lowest", {"lowest", "random"},
                     "the rejected response: the lowest score, or one drawn uniformly from the others");
     return m;
@@ -68,7 +64,7 @@ class BestOfNSampler final : public genius::Sampler {
       std::size_t rejected = chosen == pool.size() - 1 ? 0 : pool.size() - 1;
       for (std::size_t i = 0; i < pool.size(); ++i)
         if (i != chosen && pool[i].score <= pool[rejected].score) rejected = i;
-      pairs.push_back(genius::samplers::make_pair(record, step, chosen, rejected));
+      pairs.push_back(genius::make_pair(record, step, chosen, rejected));
     }
     return pairs;
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <genius/manifest.hpp>
 #include <genius/model_backend.hpp>
 #include <genius/types.hpp>
 
@@ -21,6 +22,17 @@ struct WholeResponseOptions {
   double top_p = 1.0;
   int max_tokens = 1024;
 };
+
+/// The manifest keys of whole-response sampling (n, temperature, top_p,
+/// max_tokens, concurrent_queries), shared by both samplers.
+inline PluginManifest add_whole_response_keys(PluginManifest m) {
+  m.key("n", 8, "responses sampled per query", at_least(1))
+      .key("temperature", 0.6, "sampling temperature (0 = greedy)", at_least(0.0))
+      .key("top_p", 1.0, "nucleus mass (1 = off)", Bounds{0.0, 1.0, false, true})
+      .key("max_tokens", 1024, "most tokens of one response", at_least(1))
+      .key("concurrent_queries", 8, "queries sampled together in one explore() call", at_least(1));
+  return m;
+}
 
 /// Seed stream of the responses of a query: request seed = derive(query.seed, {1})
 /// (the backend then seeds sample i from (request seed, i)).
@@ -76,25 +88,6 @@ inline int highest_score(const std::vector<Candidate>& pool) {
   for (std::size_t i = 0; i < pool.size(); ++i)
     if (best < 0 || pool[i].score > pool[static_cast<std::size_t>(best)].score) best = static_cast<int>(i);
   return best;
-}
-
-/// The pair of one pool: the §3 weights (A(chosen), A(rejected), mean A over the pool).
-inline PreferencePair make_pair(const ExplorationRecord& record, const StepRecord& step, std::size_t chosen,
-                                std::size_t rejected) {
-  const auto& pool = step.candidates;
-  double mean = 0;
-  for (const Candidate& c : pool) mean += c.advantage;
-  mean /= static_cast<double>(pool.size());
-  PreferencePair p;
-  p.query_id = record.query.id;
-  p.step = step.step;
-  p.prompt = record.query.prompt;
-  p.chosen = pool[chosen].trajectory;
-  p.rejected = pool[rejected].trajectory;
-  p.chosen_weight = pool[chosen].advantage;
-  p.rejected_weight = pool[rejected].advantage;
-  p.chosen_average_weight = mean;
-  return p;
 }
 
 }  // namespace genius::samplers

@@ -13,6 +13,8 @@
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>
 
+#include <genius/pairs.hpp>
+
 #include "../common/whole_responses.hpp"
 
 namespace {
@@ -54,14 +56,10 @@ class SelfConsistencySampler final : public genius::Sampler {
  public:
   static const genius::PluginManifest& manifest() {
     static const auto m =
-        genius::PluginManifest(genius::PluginKind::Sampler, "self-consistency", "1.0.0",
-                               "n whole responses per query; pair = a majority-answer response vs a response "
-                               "with another (or no) answer")
-            .key("n", 8, "responses sampled per query", genius::at_least(1))
-            .key("temperature", 0.6, "sampling temperature (0 = greedy)", genius::at_least(0.0))
-            .key("top_p", 1.0, "nucleus mass (1 = off)", genius::Bounds{0.0, 1.0, false, true})
-            .key("max_tokens", 1024, "most tokens of one response", genius::at_least(1))
-            .key("concurrent_queries", 8, "queries sampled together in one explore() call", genius::at_least(1))
+        genius::samplers::add_whole_response_keys(
+            genius::PluginManifest(genius::PluginKind::Sampler, "self-consistency", "1.0.0",
+                                   "n whole responses per query; pair = a majority-answer response vs a response "
+                                   "with another (or no) answer"))
             .key("answer_pattern", "",
                  "ECMAScript regex whose first group (of the last match) is the answer; \"\" = the last \\boxed{}");
     return m;
@@ -110,7 +108,7 @@ class SelfConsistencySampler final : public genius::Sampler {
         if (pool[i].answer.empty() || genius::normalize_answer(pool[i].answer) != majority) others.push_back(i);
       if (others.empty()) continue;
       const std::size_t rejected = others[static_cast<std::size_t>(rng() % others.size())];
-      pairs.push_back(genius::samplers::make_pair(record, step, *chosen, rejected));
+      pairs.push_back(genius::make_pair(record, step, *chosen, rejected));
     }
     return pairs;
   }
