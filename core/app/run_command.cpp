@@ -52,13 +52,19 @@ struct Prepared {
   std::optional<core::ResolvedConfig> config;
   std::optional<core::PluginRegistry> registry;
   fs::path dir;
+  // `run` creates every plugin before writing anything, so a bad model path
+  // or a plugin that refuses its keys leaves no half-started run directory.
+  std::shared_ptr<ModelBackend> backend;
+  std::shared_ptr<Sampler> sampler;
+  std::shared_ptr<ValueEstimator> values;
+  std::shared_ptr<Loss> loss;
 };
 
 // Parse, validate and open the run directory. `continuing`: the directory may
 // already hold this run (resume, or a stage of it); otherwise it must be new.
 // Returns an exit code when something is wrong, after printing why.
 std::optional<int> prepare(const po::variables_map& vm, const std::vector<PluginKind>& needed, bool continuing,
-                           bool must_exist, Prepared& out) {
+                           bool must_exist, bool create_plugins, Prepared& out) {
   try {
     const auto overrides = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     const core::RawConfig raw = core::RawConfig::load(vm["file"].as<std::string>(), overrides);
@@ -93,6 +99,18 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
   if (auto level = core::parse_log_level(run.get<std::string>("log_level")); level && !vm.count("log-level"))
     spdlog::default_logger()->sinks().front()->set_level(*level);
   if (const int threads = run.get<int>("threads"); threads > 0) at::set_num_threads(threads);
+  if (create_plugins) {
+    try {
+      const core::ResolvedConfig& c = *out.config;
+      out.backend = out.registry->create_as<ModelBackend>(PluginKind::ModelBackend, c.plugin("model"), c.view("model"));
+      out.sampler = out.registry->create_as<Sampler>(PluginKind::Sampler, c.plugin("sampler"), c.view("sampler"));
+      out.values = out.registry->create_as<ValueEstimator>(PluginKind::ValueEstimator, c.plugin("value"), c.view("value"));
+      out.loss = out.registry->create_as<Loss>(PluginKind::Loss, c.plugin("loss"), c.view("loss"));
+    } catch (const std::exception& e) {
+      std::cerr << e.what() << "\n";
+      return core::kExitRunFailed;
+    }
+  }
   fs::create_directories(out.dir);
   core::add_log_file(out.dir / "genius.log");
   if (!fs::exists(resolved)) write_file_atomic(resolved, resolved_text);
@@ -143,9 +161,10 @@ int run_command(const Args& args) {
   Prepared p;
   if (auto code = prepare(*vm,
                           {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss},
-                          resume, resume, p))
+                          resume, resume, /*create_plugins=*/true, p))
     return *code;
   core::RunDriver driver(*p.config, *p.registry, p.dir);
+  driver.use_plugins(p.backend, p.sampler, p.values, p.loss);
   const nlohmann::json summary = driver.run();
   print_results(summary);
   std::printf("\nrun directory: %s\nreport: %s\n", p.dir.string().c_str(), (p.dir / "report.html").string().c_str());
@@ -171,7 +190,8 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
   }
   if (!vm) return core::kExitOk;
   Prepared p;
-  if (auto code = prepare(*vm, needed, /*continuing=*/true, /*must_exist=*/false, p)) return *code;
+  if (auto code = prepare(*vm, needed, /*continuing=*/true, /*must_exist=*/false, /*create_plugins=*/false, p))
+    return *code;
   core::RunDriver driver(*p.config, *p.registry, p.dir);
   driver.run_stage(stage, (*vm)["iteration"].as<int>());
   std::printf("%s done; run directory: %s\n", name.c_str(), p.dir.string().c_str());

@@ -53,6 +53,15 @@ RunDriver::RunDriver(const ResolvedConfig& config, const PluginRegistry& registr
 
 RunDriver::~RunDriver() = default;
 
+void RunDriver::use_plugins(std::shared_ptr<ModelBackend> backend, std::shared_ptr<Sampler> sampler,
+                            std::shared_ptr<ValueEstimator> values, std::shared_ptr<Loss> loss) {
+  policy_ = std::make_shared<TimedBackend>(std::move(backend));
+  policy_iteration_ = 1;
+  sampler_ = std::move(sampler);
+  values_ = std::move(values);
+  loss_ = std::move(loss);
+}
+
 fs::path RunDriver::iteration_dir(int iteration) const { return dir_ / ("iter-" + std::to_string(iteration)); }
 
 bool RunDriver::stage_done(const std::string& key) const { return state_["stages"].contains(key); }

@@ -38,6 +38,12 @@ class RunDriver {
   RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, std::filesystem::path dir);
   ~RunDriver();
 
+  /// Use plugins created by the caller (e.g. to fail on a bad model path
+  /// before the run directory is written) instead of creating them lazily.
+  /// `backend` must hold the configured starting weights.
+  void use_plugins(std::shared_ptr<ModelBackend> backend, std::shared_ptr<Sampler> sampler,
+                   std::shared_ptr<ValueEstimator> values, std::shared_ptr<Loss> loss);
+
   /// The whole loop; returns the summary.
   nlohmann::json run();
   /// One stage of one iteration (0 = the base model, for Eval only).

@@ -260,3 +260,18 @@ TEST(CliModel, BenchPrintsATable) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliRun, APluginThatFailsToStartLeavesNoRunDirectory) {
+  const fs::path dir = scratch("run_bad_model");
+  std::ofstream(dir / "run.toml") << "[model]\nplugin = \"torch-llama\"\npath = \"no-such-model\"\n"
+                                     "[sampler]\nplugin = \"foresight\"\n[value]\nplugin = \"foresight-logprob\"\n"
+                                     "[loss]\nplugin = \"aco\"\n";
+  Output o = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "'");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("no-such-model"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(dir / "out")) << "the run directory is written only once every plugin started";
+}
+
+}  // namespace
