@@ -113,7 +113,7 @@ int loss_command(const Args& args) {
     registry->throw_if_errors();
     const core::ResolvedConfig config = core::validate(raw, *registry);
     if (config.plugin("loss").empty()) return usage_error("loss eval", "the config has no [loss] section");
-    loss = registry->create_as<Loss>(PluginKind::Loss, config.plugin("loss"), config.view("loss"));
+    loss = core::create_configured<Loss>(*registry, config, PluginKind::Loss);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return core::kExitUsageError;

@@ -48,7 +48,7 @@ std::shared_ptr<ModelBackend> load_backend(const std::string& backend, const std
   core::PluginRegistry registry = core::discover_plugins(raw.plugin_path());
   registry.throw_if_errors();
   const core::ResolvedConfig config = core::validate(raw, registry);
-  return registry.create_as<ModelBackend>(PluginKind::ModelBackend, config.plugin("model"), config.view("model"));
+  return core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend);
 }
 
 template <class Body>

@@ -102,10 +102,10 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
   if (create_plugins) {
     try {
       const core::ResolvedConfig& c = *out.config;
-      out.backend = out.registry->create_as<ModelBackend>(PluginKind::ModelBackend, c.plugin("model"), c.view("model"));
-      out.sampler = out.registry->create_as<Sampler>(PluginKind::Sampler, c.plugin("sampler"), c.view("sampler"));
-      out.values = out.registry->create_as<ValueEstimator>(PluginKind::ValueEstimator, c.plugin("value"), c.view("value"));
-      out.loss = out.registry->create_as<Loss>(PluginKind::Loss, c.plugin("loss"), c.view("loss"));
+      out.backend = core::create_configured<ModelBackend>(*out.registry, c, PluginKind::ModelBackend);
+      out.sampler = core::create_configured<Sampler>(*out.registry, c, PluginKind::Sampler);
+      out.values = core::create_configured<ValueEstimator>(*out.registry, c, PluginKind::ValueEstimator);
+      out.loss = core::create_configured<Loss>(*out.registry, c, PluginKind::Loss);
     } catch (const std::exception& e) {
       std::cerr << e.what() << "\n";
       return core::kExitRunFailed;

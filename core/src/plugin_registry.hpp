@@ -15,6 +15,9 @@
 
 #include <genius/config.hpp>
 #include <genius/manifest.hpp>
+
+#include "config.hpp"
+#include <genius/manifest.hpp>
 #include <genius/plugin.hpp>
 
 namespace boost::dll {
@@ -85,5 +88,14 @@ class PluginRegistry {
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<std::string> errors_;
 };
+
+/// The plugin of `kind` that `config` selects in the kind's section
+/// ([model], [sampler], [value], [loss]), created with that section's keys.
+template <class Interface>
+std::shared_ptr<Interface> create_configured(const PluginRegistry& registry, const ResolvedConfig& config,
+                                             PluginKind kind) {
+  const std::string section = config_section(kind);
+  return registry.create_as<Interface>(kind, config.plugin(section), config.view(section));
+}
 
 }  // namespace genius::core

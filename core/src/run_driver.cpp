@@ -73,8 +73,7 @@ void RunDriver::mark_done(const std::string& key, const json& info) {
 
 TimedBackend& RunDriver::policy_at(int iteration) {
   if (!policy_) {
-    auto backend = registry_.create_as<ModelBackend>(PluginKind::ModelBackend, config_.plugin("model"),
-                                                     config_.view("model"));
+    auto backend = create_configured<ModelBackend>(registry_, config_, PluginKind::ModelBackend);
     policy_ = std::make_shared<TimedBackend>(std::move(backend));
     policy_iteration_ = 1;  // the configured weights start iteration 1 (and are the base for eval-0)
   }
@@ -122,11 +121,8 @@ json RunDriver::run() {
 void RunDriver::explore(int iteration) {
   const std::string key = stage_key(Stage::Explore, iteration);
   if (stage_done(key)) return;
-  if (!sampler_) {
-    sampler_ = registry_.create_as<Sampler>(PluginKind::Sampler, config_.plugin("sampler"), config_.view("sampler"));
-    values_ = registry_.create_as<ValueEstimator>(PluginKind::ValueEstimator, config_.plugin("value"),
-                                                  config_.view("value"));
-  }
+  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
+  if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
   const ConfigView data = config_.view("data");
   const std::string train_file = data.get<std::string>("train");
   if (train_file.empty()) throw std::runtime_error("[data] train is not set: no queries to explore");
@@ -211,8 +207,7 @@ void RunDriver::explore(int iteration) {
 void RunDriver::build_pairs(int iteration) {
   const std::string key = stage_key(Stage::Pairs, iteration);
   if (stage_done(key)) return;
-  if (!sampler_)
-    sampler_ = registry_.create_as<Sampler>(PluginKind::Sampler, config_.plugin("sampler"), config_.view("sampler"));
+  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
   const fs::path records_file = iteration_dir(iteration) / "records.jsonl";
   if (!fs::exists(records_file))
     throw std::runtime_error("pairs " + std::to_string(iteration) + ": '" + records_file.string() +
@@ -240,7 +235,7 @@ void RunDriver::train(int iteration) {
     throw std::runtime_error("train " + std::to_string(iteration) + ": '" + pairs_file.string() +
                              "' does not exist (run the pairs stage first)");
   const std::vector<PreferencePair> pairs = load_pairs(pairs_file);
-  if (!loss_) loss_ = registry_.create_as<Loss>(PluginKind::Loss, config_.plugin("loss"), config_.view("loss"));
+  if (!loss_) loss_ = create_configured<Loss>(registry_, config_, PluginKind::Loss);
   TimedBackend& policy = policy_at(iteration);
 
   Trainer trainer(policy, *loss_, TrainOptions::from_config(config_.view("train"), seed_ + static_cast<std::uint64_t>(iteration)),
