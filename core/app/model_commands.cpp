@@ -210,6 +210,59 @@ int logprobs_command(const Args& args) {
 
 // ----------------------------------------------------------------- init-model
 
+void write_model_skeleton(const ModelSkeleton& spec, const fs::path& out) {
+  fs::create_directories(out);
+  // 1. The tokenizer (and its chat template).
+  std::int64_t vocab_size = 0;
+  std::optional<std::int64_t> bos, eos;
+  if (spec.vocab == "bytes") {
+    const auto family = llama::parse_chat_family(spec.chat_template);
+    if (!family) throw po::error("the chat template of a byte vocabulary must be plain or chatml, not '" +
+                                 spec.chat_template + "'");
+    llama::Tokenizer tok = llama::Tokenizer::byte_level({"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, "",
+                                                        *family == llama::ChatFamily::ChatML ? "<|im_end|>" : "<|endoftext|>");
+    tok.save(out);
+    nlohmann::json config = nlohmann::json::parse(std::ifstream(out / "tokenizer_config.json"));
+    config["chat_template"] = llama::jinja_chat_template(*family);
+    std::ofstream(out / "tokenizer_config.json") << config.dump(2) << "\n";
+    vocab_size = tok.vocab_size();
+    if (auto id = tok.eos_id()) eos = *id;
+  } else {
+    const fs::path file = spec.vocab, dir = file.parent_path();
+    const llama::Tokenizer tok = llama::Tokenizer::from_file(file, fs::exists(dir / "tokenizer_config.json")
+                                                                       ? dir / "tokenizer_config.json"
+                                                                       : fs::path());
+    fs::copy_file(file, out / "tokenizer.json", fs::copy_options::overwrite_existing);
+    if (fs::exists(dir / "tokenizer_config.json"))
+      fs::copy_file(dir / "tokenizer_config.json", out / "tokenizer_config.json", fs::copy_options::overwrite_existing);
+    vocab_size = tok.vocab_size();
+    if (auto id = tok.bos_id()) bos = *id;
+    if (auto id = tok.eos_id()) eos = *id;
+  }
+  // 2. config.json (the backend rewrites it when it saves the weights).
+  const std::int64_t intermediate =
+      spec.intermediate > 0 ? spec.intermediate : (spec.hidden * 8 / 3 + 31) / 32 * 32;
+  nlohmann::json config = {
+      {"model_type", spec.arch},
+      {"vocab_size", vocab_size},
+      {"hidden_size", spec.hidden},
+      {"intermediate_size", intermediate},
+      {"num_hidden_layers", spec.layers},
+      {"num_attention_heads", spec.heads},
+      {"num_key_value_heads", spec.kv_heads > 0 ? spec.kv_heads : spec.heads},
+      {"max_position_embeddings", spec.max_positions},
+      {"rope_theta", spec.rope_theta},
+      {"rms_norm_eps", 1e-6},
+      {"hidden_act", "silu"},
+      {"initializer_range", 0.02},
+      {"tie_word_embeddings", spec.tied},
+      {"torch_dtype", "float32"},
+  };
+  if (bos) config["bos_token_id"] = *bos;
+  if (eos) config["eos_token_id"] = *eos;
+  std::ofstream(out / "config.json") << config.dump(2) << "\n";
+}
+
 int init_model_command(const Args& args) {
   po::options_description options("Options");
   options.add_options()("arch", po::value<std::string>()->default_value("llama"), "llama | qwen2")(
@@ -245,67 +298,32 @@ int init_model_command(const Args& args) {
     std::cerr << "init-model: '" << out.string() << "' already holds a model (config.json); choose another --out\n";
     return core::kExitUsageError;
   }
+  ModelSkeleton spec;
+  spec.arch = (*vm)["arch"].as<std::string>();
+  spec.hidden = (*vm)["hidden"].as<std::int64_t>();
+  spec.layers = (*vm)["layers"].as<std::int64_t>();
+  spec.heads = (*vm)["heads"].as<std::int64_t>();
+  if (vm->count("kv-heads")) spec.kv_heads = (*vm)["kv-heads"].as<std::int64_t>();
+  if (vm->count("intermediate")) spec.intermediate = (*vm)["intermediate"].as<std::int64_t>();
+  spec.vocab = (*vm)["vocab"].as<std::string>();
+  spec.chat_template = (*vm)["chat-template"].as<std::string>();
+  spec.max_positions = (*vm)["max-positions"].as<std::int64_t>();
+  spec.rope_theta = (*vm)["rope-theta"].as<double>();
+  spec.tied = !vm->count("untied");
   return guarded("init-model", [&]() -> int {
-    fs::create_directories(out);
-    // 1. The tokenizer (and its chat template).
-    const std::string vocab = (*vm)["vocab"].as<std::string>();
-    std::int64_t vocab_size = 0;
-    std::optional<std::int64_t> bos, eos;
-    if (vocab == "bytes") {
-      const std::string family_name = (*vm)["chat-template"].as<std::string>();
-      const auto family = llama::parse_chat_family(family_name);
-      if (!family) return usage_error("init-model", "--chat-template must be plain or chatml");
-      llama::Tokenizer tok = llama::Tokenizer::byte_level({"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, "",
-                                                          *family == llama::ChatFamily::ChatML ? "<|im_end|>" : "<|endoftext|>");
-      tok.save(out);
-      nlohmann::json config = nlohmann::json::parse(std::ifstream(out / "tokenizer_config.json"));
-      config["chat_template"] = llama::jinja_chat_template(*family);
-      std::ofstream(out / "tokenizer_config.json") << config.dump(2) << "\n";
-      vocab_size = tok.vocab_size();
-      if (auto id = tok.eos_id()) eos = *id;
-    } else {
-      const fs::path file = vocab, dir = file.parent_path();
-      const llama::Tokenizer tok = llama::Tokenizer::from_file(file, fs::exists(dir / "tokenizer_config.json")
-                                                                         ? dir / "tokenizer_config.json"
-                                                                         : fs::path());
-      fs::copy_file(file, out / "tokenizer.json", fs::copy_options::overwrite_existing);
-      if (fs::exists(dir / "tokenizer_config.json"))
-        fs::copy_file(dir / "tokenizer_config.json", out / "tokenizer_config.json", fs::copy_options::overwrite_existing);
-      vocab_size = tok.vocab_size();
-      if (auto id = tok.bos_id()) bos = *id;
-      if (auto id = tok.eos_id()) eos = *id;
+    try {
+      write_model_skeleton(spec, out);
+    } catch (const po::error& e) {
+      return usage_error("init-model", e.what());
     }
-    // 2. config.json.
-    const auto hidden = (*vm)["hidden"].as<std::int64_t>(), heads = (*vm)["heads"].as<std::int64_t>();
-    const auto intermediate = vm->count("intermediate") ? (*vm)["intermediate"].as<std::int64_t>()
-                                                        : (hidden * 8 / 3 + 31) / 32 * 32;
-    nlohmann::json config = {
-        {"model_type", (*vm)["arch"].as<std::string>()},
-        {"vocab_size", vocab_size},
-        {"hidden_size", hidden},
-        {"intermediate_size", intermediate},
-        {"num_hidden_layers", (*vm)["layers"].as<std::int64_t>()},
-        {"num_attention_heads", heads},
-        {"num_key_value_heads", vm->count("kv-heads") ? (*vm)["kv-heads"].as<std::int64_t>() : heads},
-        {"max_position_embeddings", (*vm)["max-positions"].as<std::int64_t>()},
-        {"rope_theta", (*vm)["rope-theta"].as<double>()},
-        {"rms_norm_eps", 1e-6},
-        {"hidden_act", "silu"},
-        {"initializer_range", 0.02},
-        {"tie_word_embeddings", !vm->count("untied")},
-        {"torch_dtype", "float32"},
-    };
-    if (bos) config["bos_token_id"] = *bos;
-    if (eos) config["eos_token_id"] = *eos;
-    std::ofstream(out / "config.json") << config.dump(2) << "\n";
-    // 3. Random weights, written by the backend (which also rewrites config.json).
+    // Random weights, written by the backend (which also rewrites config.json).
     auto backend = load_backend((*vm)["backend"].as<std::string>(), out.string(),
                                 {"model.init_random=true", "model.init_seed=" + std::to_string((*vm)["seed"].as<std::int64_t>())});
     backend->save(out);
     std::int64_t params = 0;
     for (const auto& p : backend->parameters()) params += p.numel();
-    std::cout << "wrote " << out.string() << ": " << (*vm)["arch"].as<std::string>() << ", " << params
-              << " parameters, vocabulary " << vocab_size << "\n";
+    std::cout << "wrote " << out.string() << ": " << spec.arch << ", " << params << " parameters, vocabulary "
+              << backend->vocab_size() << "\n";
     return int(core::kExitOk);
   });
 }

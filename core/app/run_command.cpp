@@ -108,6 +108,15 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
       out.loss = core::create_configured<Loss>(*out.registry, c, PluginKind::Loss);
     } catch (const std::exception& e) {
       std::cerr << e.what() << "\n";
+      const ConfigView model = out.config->view("model");
+      if (model.contains("path")) {
+        const fs::path path = model.get<std::string>("path");
+        if (!fs::exists(path / "config.json")) {
+          if (const auto recipe = core::find_model_recipe(out.config->file(), path))
+            std::cerr << "the model '" << path.string() << "' does not exist yet; make it with `genius pretrain "
+                      << recipe->string() << "`\n";
+        }
+      }
       return core::kExitRunFailed;
     }
   }

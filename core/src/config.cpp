@@ -432,3 +432,29 @@ PluginRegistry discover_plugins(const std::vector<fs::path>& config_plugin_path)
 }
 
 }  // namespace genius::core
+
+namespace genius::core {
+
+std::optional<std::filesystem::path> find_model_recipe(const std::filesystem::path& config_file,
+                                                       const std::filesystem::path& model_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(config_file).parent_path();
+  const fs::path wanted = fs::weakly_canonical(fs::absolute(model_dir), ec);
+  std::vector<fs::path> candidates;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".toml") candidates.push_back(entry.path());
+  std::sort(candidates.begin(), candidates.end());
+  for (const fs::path& file : candidates) {
+    try {
+      const toml::table table = toml::parse_file(file.string());
+      const auto out = table["pretrain"]["out"].value<std::string>();
+      if (out && fs::weakly_canonical(dir / *out, ec) == wanted) return file;
+    } catch (const toml::parse_error&) {
+      // Not ours to report: only a hint is being looked for.
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace genius::core

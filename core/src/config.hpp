@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -101,5 +102,11 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry);
 /// Plugin registry for a config: the built-in directory, GENIUS_PLUGIN_PATH,
 /// then [run] plugin_path.
 PluginRegistry discover_plugins(const std::vector<std::filesystem::path>& config_plugin_path);
+
+/// The config in `config_file`'s directory whose [pretrain] out is
+/// `model_dir` (the recipe that makes that model, `genius pretrain FILE`),
+/// for a helpful error when the model is missing; nullopt when none is.
+std::optional<std::filesystem::path> find_model_recipe(const std::filesystem::path& config_file,
+                                                       const std::filesystem::path& model_dir);
 
 }  // namespace genius::core

@@ -60,6 +60,8 @@ const std::map<std::string, Keys>& schema() {
            key("epochs", integer(1), "passes over the iteration's pairs", at_least(1)),
            key("max_length", integer(1300), "max prompt+response tokens; longer pairs are truncated (and counted)",
                at_least(1)),
+           key("trim_shared_prefix", false,
+               "score chosen and rejected only from their first differing token (the shared start joins the prompt)"),
            key("save_steps", integer(0), "also checkpoint every N optimizer steps for resume; 0 = end of iteration only",
                at_least(0)),
        }},
@@ -73,6 +75,23 @@ const std::map<std::string, Keys>& schema() {
            key("answer_regex", std::string(""),
                "regex whose first capture group is the answer; empty = the content of the last \\boxed{}"),
        }},
+      {"pretrain",
+       {
+           key("task", std::string("arith"), "synthetic task whose solutions the base model is trained on (`genius data --list`)"),
+           key("levels", std::vector<std::int64_t>{}, "difficulty levels [min, max] to draw; empty = the task's default"),
+           key("seed", integer(0), "seed of the problem stream (training order and weight init use [run] seed)",
+               at_least(0)),
+           key("examples", integer(20000), "solved problems to train on (each epoch)", at_least(1)),
+           path("out", std::string("model"), "directory the trained model is written to (relative to the config file)"),
+           choice("arch", "llama", {"llama", "qwen2"}, "architecture (config.json model_type)"),
+           key("hidden_size", integer(128), "hidden size", at_least(1)),
+           key("num_hidden_layers", integer(4), "decoder layers", at_least(1)),
+           key("num_attention_heads", integer(4), "attention heads", at_least(1)),
+           key("num_key_value_heads", integer(0), "key/value heads; 0 = num_attention_heads", at_least(0)),
+           key("intermediate_size", integer(0), "MLP width; 0 = 8/3 hidden_size rounded up to 32", at_least(0)),
+           key("max_position_embeddings", integer(256), "longest sequence the model is made for", at_least(1)),
+           key("tie_word_embeddings", true, "share the embedding and output matrices"),
+       }},
       {"model", {}},
       {"sampler", {}},
       {"value", {}},
@@ -84,7 +103,7 @@ const std::map<std::string, Keys>& schema() {
 }  // namespace
 
 const std::vector<std::string>& config_sections() {
-  static const std::vector<std::string> s = {"run", "data", "model", "sampler", "value", "loss", "train", "eval"};
+  static const std::vector<std::string> s = {"run", "data", "model", "sampler", "value", "loss", "train", "eval", "pretrain"};
   return s;
 }
 

@@ -53,6 +53,7 @@ TrainOptions TrainOptions::from_config(const ConfigView& train, std::uint64_t se
   o.epochs = train.get<int>("epochs");
   o.max_length = train.get<int>("max_length");
   o.save_steps = train.get<int>("save_steps");
+  o.trim_shared_prefix = train.get<bool>("trim_shared_prefix");
   o.seed = seed;
   return o;
 }
@@ -115,23 +116,55 @@ double clip_grad_norm(const std::vector<at::Tensor>& parameters, double max_norm
 
 // ------------------------------------------------------------- tokenisation
 
-std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length) {
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<at::Tensor>& parameters,
+                                               const TrainOptions& options) {
+  // Weight decay goes to matrices (embeddings, projections) but not to 1-D
+  // parameters (norm gains, biases), as nanoGPT and transformers' Trainer
+  // do; decay on a norm gain pulls it towards 0 and hurts.
+  std::vector<at::Tensor> decayed, not_decayed;
+  for (const auto& p : parameters) (p.dim() >= 2 ? decayed : not_decayed).push_back(p);
+  const auto adamw = [&](double weight_decay) {
+    return torch::optim::AdamWOptions(options.learning_rate)
+        .betas({options.adam_beta1, options.adam_beta2})
+        .eps(options.adam_epsilon)
+        .weight_decay(weight_decay);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decayed.empty())
+    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(adamw(options.weight_decay)));
+  if (!not_decayed.empty()) groups.emplace_back(not_decayed, std::make_unique<torch::optim::AdamWOptions>(adamw(0.0)));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups), adamw(options.weight_decay));
+}
+
+std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length,
+                                          bool trim_shared_prefix) {
   TokenizedPair t;
   t.prompt_ids = backend.encode(backend.format_chat(pair.prompt));
-  const auto room = static_cast<std::int64_t>(max_length) - static_cast<std::int64_t>(t.prompt_ids.size());
-  if (room <= 0) return std::nullopt;
   const std::vector<TokenId> eos = backend.eos_token_ids();
-  auto response = [&](const std::string& text, bool& truncated) {
+  auto encode = [&](const std::string& text) {
     std::vector<TokenId> ids = backend.encode(text);
     if (!eos.empty()) ids.push_back(eos.front());
-    if (static_cast<std::int64_t>(ids.size()) > room) {
-      ids.resize(static_cast<std::size_t>(room));
-      truncated = true;
-    }
     return ids;
   };
-  t.chosen_ids = response(pair.chosen, t.chosen_truncated);
-  t.rejected_ids = response(pair.rejected, t.rejected_truncated);
+  t.chosen_ids = encode(pair.chosen);
+  t.rejected_ids = encode(pair.rejected);
+  if (trim_shared_prefix) {
+    // The tokens both responses start with become prompt: only the tokens
+    // from the first difference on are scored. At least one token stays.
+    const std::size_t limit = std::min(t.chosen_ids.size(), t.rejected_ids.size());
+    std::size_t shared = 0;
+    while (shared + 1 < limit && t.chosen_ids[shared] == t.rejected_ids[shared]) ++shared;
+    t.prompt_ids.insert(t.prompt_ids.end(), t.chosen_ids.begin(), t.chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
+    t.chosen_ids.erase(t.chosen_ids.begin(), t.chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
+    t.rejected_ids.erase(t.rejected_ids.begin(), t.rejected_ids.begin() + static_cast<std::ptrdiff_t>(shared));
+  }
+  const auto room = static_cast<std::int64_t>(max_length) - static_cast<std::int64_t>(t.prompt_ids.size());
+  if (room <= 0) return std::nullopt;
+  for (auto [ids, truncated] : {std::pair{&t.chosen_ids, &t.chosen_truncated}, {&t.rejected_ids, &t.rejected_truncated}})
+    if (static_cast<std::int64_t>(ids->size()) > room) {
+      ids->resize(static_cast<std::size_t>(room));
+      *truncated = true;
+    }
   // Only possible for a backend without an EOS id: a loss divides by lengths.
   if (t.chosen_ids.empty() || t.rejected_ids.empty()) return std::nullopt;
   return t;
@@ -411,7 +444,7 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
   // 1. Tokenise.
   std::vector<Example> examples;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    std::optional<TokenizedPair> t = tokenize_pair(policy_, pairs[i], options_.max_length);
+    std::optional<TokenizedPair> t = tokenize_pair(policy_, pairs[i], options_.max_length, options_.trim_shared_prefix);
     if (!t) {
       ++summary.pairs_dropped;
       continue;
@@ -477,23 +510,10 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
     summary.reference_computed =
         fill_reference_logps(examples, policy_, state_dir_ / kReferenceFile, start_step, options_.batch_size);
 
-  // 3. AdamW. Weight decay goes to matrices (embeddings, projections) but not
-  // to 1-D parameters (norm gains, biases), as nanoGPT and transformers'
-  // Trainer do; decay on a norm gain pulls it towards 0 and hurts.
+  // 3. AdamW.
+  const std::unique_ptr<torch::optim::AdamW> adamw = make_adamw(policy_.parameters(), options_);
   const std::vector<at::Tensor> parameters = policy_.parameters();
-  std::vector<at::Tensor> decayed, not_decayed;
-  for (const auto& p : parameters) (p.dim() >= 2 ? decayed : not_decayed).push_back(p);
-  const auto adamw = [&](double weight_decay) {
-    return torch::optim::AdamWOptions(options_.learning_rate)
-        .betas({options_.adam_beta1, options_.adam_beta2})
-        .eps(options_.adam_epsilon)
-        .weight_decay(weight_decay);
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decayed.empty())
-    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(adamw(options_.weight_decay)));
-  if (!not_decayed.empty()) groups.emplace_back(not_decayed, std::make_unique<torch::optim::AdamWOptions>(adamw(0.0)));
-  torch::optim::AdamW optimizer(std::move(groups), adamw(options_.weight_decay));
+  torch::optim::AdamW& optimizer = *adamw;
 
   if (checkpoint) {
     policy_.load_weights(*checkpoint / "model");

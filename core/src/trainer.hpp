@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,10 @@
 #include <genius/loss.hpp>
 #include <genius/model_backend.hpp>
 #include <genius/types.hpp>
+
+namespace torch::optim {
+class AdamW;
+}
 
 namespace genius::core {
 
@@ -59,6 +64,7 @@ struct TrainOptions {
   double max_grad_norm = 1.0;  ///< 0 = no clipping (the norm is still reported)
   int epochs = 1;
   int max_length = 1300;   ///< prompt + response tokens per sequence
+  bool trim_shared_prefix = false;  ///< score responses from their first differing token (tokenize_pair)
   int save_steps = 0;      ///< also checkpoint every N optimizer steps; 0 = only at the end
   std::uint64_t seed = 0;  ///< run seed: the data order of each epoch
   /// Stop after this many optimizer steps in total, with a checkpoint, as if
@@ -92,6 +98,11 @@ std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, int epoc
 /// Parameters without a gradient are skipped.
 double clip_grad_norm(const std::vector<at::Tensor>& parameters, double max_norm);
 
+/// AdamW over `parameters` with the options' rates and betas; weight decay
+/// on matrices only (not on norm gains or biases).
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<at::Tensor>& parameters,
+                                               const TrainOptions& options);
+
 /// One pair as token ids, ready to score.
 struct TokenizedPair {
   std::vector<TokenId> prompt_ids;    ///< encode(format_chat(prompt))
@@ -107,7 +118,13 @@ struct TokenizedPair {
 /// `max_length` tokens the response loses tokens from its end (the EOS
 /// first). Returns nullopt when the prompt alone leaves no room for one
 /// response token (prompt length >= max_length): the pair is dropped.
-std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length);
+///
+/// With `trim_shared_prefix` the tokens both responses begin with move to
+/// the end of the prompt, so the loss sees only where they differ (step-level
+/// DPO variants score this way; with ACO's factor f > 1, a shared prefix
+/// counted in both log-ratios would otherwise be pushed down by (1 - f)).
+std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length,
+                                          bool trim_shared_prefix = false);
 
 /// What a call to Trainer::run did.
 struct TrainSummary {

@@ -275,3 +275,122 @@ TEST(CliRun, APluginThatFailsToStartLeavesNoRunDirectory) {
 }
 
 }  // namespace
+
+// ------------------------------------------------ the embedded task (docs/tasks.md)
+namespace {
+
+std::vector<nlohmann::json> read_lines(const fs::path& file) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+TEST(CliData, WritesUnlabeledTrainAndDisjointLabeledEvalDeterministically) {
+  const fs::path dir = scratch("data");
+  Output o = genius("data arith --train 300 --eval 120 --seed 5 --levels 2-3 --out '" + (dir / "a").string() + "'");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  ASSERT_EQ(genius("data arith --train 300 --eval 120 --seed 5 --levels 2-3 --out '" + (dir / "b").string() + "'").exit_code, 0);
+  ASSERT_EQ(genius("data arith --train 300 --eval 120 --seed 6 --levels 2-3 --out '" + (dir / "c").string() + "'").exit_code, 0);
+  const auto train = read_lines(dir / "a" / "train.jsonl"), eval = read_lines(dir / "a" / "eval.jsonl");
+  ASSERT_EQ(train.size(), 300u);
+  ASSERT_EQ(eval.size(), 120u);
+  std::set<std::string> train_prompts, eval_prompts;
+  for (const auto& r : train) {
+    EXPECT_FALSE(r.contains("answer")) << r;
+    EXPECT_FALSE(r.contains("solution")) << r;
+    train_prompts.insert(r["instruction"].get<std::string>());
+  }
+  for (const auto& r : eval) {
+    ASSERT_TRUE(r.contains("answer")) << r;
+    eval_prompts.insert(r["instruction"].get<std::string>());
+    const int level = r["level"].get<int>();
+    EXPECT_TRUE(level == 2 || level == 3) << r;
+  }
+  EXPECT_EQ(train_prompts.size(), 300u) << "training queries repeat";
+  EXPECT_EQ(eval_prompts.size(), 120u) << "eval items repeat";
+  for (const auto& p : eval_prompts) EXPECT_EQ(train_prompts.count(p), 0u) << p << " is in both sets";
+  EXPECT_EQ(slurp(dir / "a" / "train.jsonl"), slurp(dir / "b" / "train.jsonl"));
+  EXPECT_EQ(slurp(dir / "a" / "eval.jsonl"), slurp(dir / "b" / "eval.jsonl"));
+  EXPECT_NE(slurp(dir / "a" / "eval.jsonl"), slurp(dir / "c" / "eval.jsonl")) << "the seed changes nothing";
+}
+
+TEST(CliData, BadTaskNamesAndImpossibleRequestsAreClearErrors) {
+  const fs::path dir = scratch("data_bad");
+  Output unknown = genius("data arithmetic --out '" + dir.string() + "'");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown task 'arithmetic'"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("available tasks: arith"), std::string::npos) << unknown.err;
+  Output levels = genius("data arith --levels 3-2 --out '" + dir.string() + "'");
+  EXPECT_EQ(levels.exit_code, 2);
+  EXPECT_NE(levels.err.find("level"), std::string::npos) << levels.err;
+  // One operation on single digits: only 9 * 18 - (forced additions) distinct problems.
+  Output too_many = genius("data arith --levels 1 --eval 500 --train 10 --out '" + dir.string() + "'");
+  EXPECT_EQ(too_many.exit_code, 1);
+  EXPECT_NE(too_many.err.find("distinct"), std::string::npos) << too_many.err;
+  EXPECT_FALSE(fs::exists(dir / "eval.jsonl")) << "nothing is written when the request fails";
+}
+
+TEST(CliPretrain, TrainsATinyBaseModelAndMovesItIntoPlace) {
+  const fs::path dir = scratch("pretrain");
+  ASSERT_EQ(genius("data arith --train 40 --eval 12 --seed 3 --levels 1-2 --out '" + (dir / "data").string() + "'").exit_code, 0);
+  std::ofstream(dir / "base.toml") << "[run]\nseed = 2\n[data]\ntrain = \"data/train.jsonl\"\neval = \"data/eval.jsonl\"\n"
+                                      "[pretrain]\nlevels = [1, 2]\nexamples = 96\nout = \"model\"\nhidden_size = 32\n"
+                                      "num_hidden_layers = 1\nnum_attention_heads = 2\n"
+                                      "[model]\nplugin = \"torch-llama\"\n"
+                                      "[train]\nlearning_rate = 3e-3\nbatch_size = 16\n"
+                                      "[eval]\nmax_new_tokens = 24\nsamples = 2\n";
+  Output o = genius("pretrain '" + (dir / "base.toml").string() + "'");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("held-out (12 items)"), std::string::npos) << o.out;
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "pretrain.json", "pretrain_eval.jsonl"})
+    EXPECT_TRUE(fs::exists(dir / "model" / file)) << file;
+  EXPECT_FALSE(fs::exists(dir / "model.partial"));
+  const auto record = nlohmann::json::parse(slurp(dir / "model" / "pretrain.json"));
+  EXPECT_EQ(record["steps"].get<int>(), 6);  // 96 examples / batch 16
+  EXPECT_LT(record["last_loss"].get<double>(), record["first_loss"].get<double>());
+  // Level 1-2 problems are few: some drawn problems are the data files' and were skipped.
+  EXPECT_GT(record["skipped_data_prompts"].get<int>(), 0);
+  EXPECT_EQ(record["eval"]["items"].get<int>(), 12);
+  // The model is a real Hugging Face directory the other commands can use.
+  Output g = genius("generate --model '" + (dir / "model").string() + "' --prompt 1+2 --max-new-tokens 8");
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+  // A second pretrain does not overwrite it without --force.
+  Output again = genius("pretrain '" + (dir / "base.toml").string() + "'");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+}
+
+TEST(CliQuickstart, AMissingBaseModelSaysHowToMakeIt) {
+  const fs::path dir = scratch("quickstart_missing");
+  // The quickstart's own config, pointed at a model directory that is not there.
+  Output o = genius("run '" + std::string(GENIUS_SOURCE_DIR) + "/configs/quickstart.toml' --set model.path=" +
+                    "'../examples/arith/no-model' --out '" + (dir / "run").string() + "'");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("no-model"), std::string::npos) << o.err;
+  // ... and the shipped config names the recipe of the model it expects.
+  std::ofstream(dir / "base.toml") << "[pretrain]\nout = \"made-by-pretrain\"\n";
+  std::ofstream(dir / "run.toml") << "[model]\nplugin = \"torch-llama\"\npath = \"made-by-pretrain\"\n"
+                                     "[sampler]\nplugin = \"foresight\"\n[value]\nplugin = \"foresight-logprob\"\n"
+                                     "[loss]\nplugin = \"aco\"\n";
+  Output hint = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "'");
+  EXPECT_EQ(hint.exit_code, 1);
+  EXPECT_NE(hint.err.find("make it with `genius pretrain " + (dir / "base.toml").string() + "`"), std::string::npos)
+      << hint.err;
+}
+
+TEST(CliModel, ATokenizerLargerThanTheConfigVocabularyIsRefusedWithBothNumbers) {
+  const fs::path dir = scratch("vocab_mismatch");
+  ASSERT_EQ(genius("init-model --hidden 32 --layers 1 --heads 2 --out '" + (dir / "m").string() + "'").exit_code, 0);
+  auto config = nlohmann::json::parse(slurp(dir / "m" / "config.json"));
+  const int tokenizer_size = config["vocab_size"].get<int>();  // 259: 256 bytes + 3 specials
+  config["vocab_size"] = 200;
+  std::ofstream(dir / "m" / "config.json") << config.dump(2);
+  Output o = genius("tokenize --model '" + (dir / "m").string() + "' --text hello");
+  EXPECT_NE(o.exit_code, 0);
+  EXPECT_NE(o.err.find(std::to_string(tokenizer_size)), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("200"), std::string::npos) << o.err;
+}
+
+}  // namespace

@@ -1,0 +1,205 @@
+// genius pretrain CONFIG [--set section.key=value]... [--force]
+//
+// Makes the base model of the embedded quickstart (docs/tasks.md): a fresh
+// byte-level Llama-architecture model, trained with plain supervised
+// next-token loss on solved problems of a synthetic task, then evaluated on
+// the config's [data] eval set. It stands in for the pretraining a real LLM
+// already had, and is the only place besides evaluation where labels are
+// read. No prompt of [data] train or [data] eval is ever trained on.
+//
+// The model is assembled in OUT.partial/ and renamed to OUT when complete,
+// so an interrupted pretrain never leaves a half-written model behind.
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <genius/atomic_file.hpp>
+#include <genius/model_backend.hpp>
+
+#include "../src/config.hpp"
+#include "../src/evaluator.hpp"
+#include "../src/plugin_registry.hpp"
+#include "../src/progress.hpp"
+#include "../src/records_io.hpp"
+#include "../src/supervised.hpp"
+#include "../src/tasks.hpp"
+#include "cli.hpp"
+
+namespace genius::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+core::ResolvedConfig load_config(const fs::path& file, const std::vector<std::string>& overrides,
+                                 core::PluginRegistry& registry) {
+  const core::RawConfig raw = core::RawConfig::load(file, overrides);
+  registry = core::discover_plugins(raw.plugin_path());
+  registry.throw_if_errors();
+  core::ResolvedConfig config = core::validate(raw, registry);
+  if (config.plugin("model").empty())
+    throw core::ConfigValidationError(
+        {{{file.string(), 0, 0}, "model", "pretrain needs a [model] section with plugin = \"torch-llama\""}});
+  return config;
+}
+
+// Prompts of a JSONL query file, to keep them out of the training problems.
+std::set<std::string> prompts_of(const fs::path& file, const std::string& prompt_key) {
+  std::set<std::string> prompts;
+  if (file.empty()) return prompts;
+  for (const Query& q : core::load_queries(file, prompt_key, 0)) prompts.insert(q.prompt);
+  return prompts;
+}
+
+}  // namespace
+
+int pretrain_command(const Args& args) {
+  po::options_description options("Options");
+  options.add_options()("file", po::value<std::string>(), "pretrain config (e.g. configs/base.toml)")(
+      "set", po::value<std::vector<std::string>>()->value_name("SECTION.KEY=VALUE"), "override a key (repeatable)")(
+      "force", "replace an existing model at [pretrain] out");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  std::optional<po::variables_map> vm;
+  try {
+    vm = parse("pretrain", "CONFIG [--set SECTION.KEY=VALUE]... [--force]", args, options, positional);
+    if (vm && !vm->count("file")) throw po::error("missing CONFIG");
+  } catch (const po::error& e) {
+    return usage_error("pretrain", e.what());
+  }
+  if (!vm) return core::kExitOk;
+  const fs::path file = (*vm)["file"].as<std::string>();
+  std::vector<std::string> overrides =
+      vm->count("set") ? (*vm)["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+
+  // 1. The config, twice: first to learn where the model goes, then with the
+  // backend pointed at the staging directory and told to initialise.
+  core::PluginRegistry registry;
+  fs::path out, staging;
+  std::optional<core::ResolvedConfig> config;
+  const core::Task* task = nullptr;
+  core::LevelRange levels;
+  try {
+    config.emplace(load_config(file, overrides, registry));
+    const ConfigView pre = config->view("pretrain");
+    out = pre.get<std::string>("out");
+    staging = out.string() + ".partial";
+    task = &core::find_task(pre.get<std::string>("task"));
+    const auto level_list = pre.get<std::vector<std::int64_t>>("levels");
+    if (level_list.empty()) {
+      levels = task->default_levels();
+    } else if (level_list.size() == 2) {
+      levels = {int(level_list[0]), int(level_list[1])};
+    } else {
+      throw core::ConfigValidationError(
+          {{{file.string(), 0, 0}, "pretrain.levels", "must be [] or [min, max]"}});
+    }
+    core::check_levels(*task, levels);
+    overrides.push_back("model.path=" + format_value(fs::absolute(staging).string()));
+    overrides.push_back("model.init_random=true");
+    overrides.push_back("model.init_seed=" + std::to_string(config->view("run").get<std::int64_t>("seed")));
+    config.emplace(load_config(file, overrides, registry));
+  } catch (const std::invalid_argument& e) {
+    std::cerr << file.string() << ": pretrain: " << e.what() << "\n";
+    return core::kExitUsageError;
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return core::kExitUsageError;
+  }
+  if (fs::exists(out) && !vm->count("force")) {
+    std::cerr << "pretrain: '" << out.string() << "' already exists; pass --force to replace it\n";
+    return core::kExitUsageError;
+  }
+  const ConfigView pre = config->view("pretrain"), run = config->view("run");
+  if (const int threads = run.get<int>("threads"); threads > 0) at::set_num_threads(threads);
+
+  // 2. The training problems: a stream independent of `genius data`'s, minus
+  // every prompt of the run's query files.
+  const ConfigView data = config->view("data");
+  const std::string prompt_key = data.get<std::string>("prompt_key");
+  std::set<std::string> excluded = prompts_of(data.get<std::string>("train"), prompt_key);
+  for (const auto& p : prompts_of(data.get<std::string>("eval"), prompt_key)) excluded.insert(p);
+  core::ProblemStream stream(*task, core::task_seed(pre.get<std::uint64_t>("seed"), "pretrain"), levels);
+  std::vector<core::TextExample> examples;
+  const auto wanted = pre.get<std::size_t>("examples");
+  std::size_t skipped = 0;
+  while (examples.size() < wanted) {
+    core::Problem p = stream.next();
+    if (excluded.count(p.prompt)) {
+      if (++skipped > 100 * wanted) throw std::runtime_error("pretrain: almost every problem is in the data files");
+      continue;
+    }
+    examples.push_back({p.prompt, p.solution});
+  }
+
+  // 3. A fresh model in the staging directory.
+  fs::remove_all(staging);
+  ModelSkeleton spec;
+  spec.arch = pre.get<std::string>("arch");
+  spec.hidden = pre.get<std::int64_t>("hidden_size");
+  spec.layers = pre.get<std::int64_t>("num_hidden_layers");
+  spec.heads = pre.get<std::int64_t>("num_attention_heads");
+  spec.kv_heads = pre.get<std::int64_t>("num_key_value_heads");
+  spec.intermediate = pre.get<std::int64_t>("intermediate_size");
+  spec.max_positions = pre.get<std::int64_t>("max_position_embeddings");
+  spec.tied = pre.get<bool>("tie_word_embeddings");
+  write_model_skeleton(spec, staging);
+  auto backend = core::create_configured<ModelBackend>(registry, *config, PluginKind::ModelBackend);
+  std::int64_t parameters = 0;
+  for (const auto& p : backend->parameters()) parameters += p.numel();
+  spdlog::info("pretrain: {} parameters, {} {} problems (levels {}-{}, {} data-file prompts skipped)", parameters,
+               examples.size(), task->name(), levels.min, levels.max, skipped);
+
+  // 4. Supervised training.
+  const core::TrainOptions train = core::TrainOptions::from_config(config->view("train"), run.get<std::uint64_t>("seed"));
+  std::string log;
+  std::optional<core::Progress> bar;
+  const core::SupervisedSummary summary = core::train_supervised(*backend, examples, train, [&](const nlohmann::json& r) {
+    log += r.dump() + "\n";
+    if (!bar) bar.emplace("pretrain", r["total_steps"].get<std::int64_t>(), "steps");
+    char text[64];
+    std::snprintf(text, sizeof text, "loss %.4f", r["loss"].get<double>());
+    bar->update(r["step"].get<std::int64_t>(), text);
+  });
+  if (bar) bar->finish();
+  backend->save(staging);
+  write_file_atomic(staging / "pretrain_metrics.jsonl", log);
+
+  // 5. Held-out accuracy, then the model moves into place.
+  nlohmann::json record = {{"task", task->name()},
+                           {"levels", {levels.min, levels.max}},
+                           {"examples", examples.size()},
+                           {"skipped_data_prompts", skipped},
+                           {"parameters", parameters},
+                           {"steps", summary.steps},
+                           {"first_loss", summary.first_loss},
+                           {"last_loss", summary.last_loss},
+                           {"seconds", summary.seconds},
+                           {"tokens_per_second", summary.tokens_per_second},
+                           {"config", config->to_toml()}};
+  if (!data.get<std::string>("eval").empty() && config->view("eval").get<bool>("enabled")) {
+    const auto eval_options = core::EvalOptions::from_config(config->view("eval"), data, run.get<std::uint64_t>("seed"));
+    const core::EvalResult result = core::evaluate(*backend, eval_options, staging / "pretrain_eval.jsonl");
+    record["eval"] = result.to_json();
+  }
+  write_file_atomic(staging / "pretrain.json", record.dump(2) + "\n");
+  if (fs::exists(out)) fs::remove_all(out);
+  fs::rename(staging, out);
+
+  std::printf("\nwrote %s: %lld parameters, %lld steps in %.0f s, loss %.3f -> %.3f\n", out.string().c_str(),
+              static_cast<long long>(parameters), static_cast<long long>(summary.steps), summary.seconds,
+              summary.first_loss, summary.last_loss);
+  if (record.contains("eval")) {
+    const auto& e = record["eval"];
+    std::printf("held-out (%zu items):", e["items"].get<std::size_t>());
+    if (e.contains("greedy_accuracy")) std::printf(" greedy accuracy %.1f%%", 100 * e["greedy_accuracy"].get<double>());
+    if (e.contains("pass@1")) std::printf(", sampled pass@1 %.1f%%", 100 * e["pass@1"].get<double>());
+    std::printf("\n");
+  }
+  return core::kExitOk;
+}
+
+}  // namespace genius::cli

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Self-training never reads answers: the quickstart's explore, pairs and
+# train stages, run on training queries that carry their answers, on the
+# same queries with the answers stripped and on the same queries with WRONG
+# answers, write identical records and pairs and byte-identical weights.
+#   honesty_test.sh GENIUS_BINARY SOURCE_DIR
+set -euo pipefail
+genius=$1
+source_dir=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Labeled items of the eval set stand in for training queries with answers.
+head -n 6 "$source_dir/examples/arith/data/eval.jsonl" > "$work/with_answers.jsonl"
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+rows = [json.loads(l) for l in open(f"{work}/with_answers.jsonl")]
+with open(f"{work}/stripped.jsonl", "w") as f:
+    for r in rows:
+        f.write(json.dumps({k: v for k, v in r.items() if k != "answer"}) + "\n")
+with open(f"{work}/wrong.jsonl", "w") as f:
+    for r in rows:
+        f.write(json.dumps(dict(r, answer=str(int(r["answer"]) + 7))) + "\n")
+PY
+
+for variant in with_answers stripped wrong; do
+  "$genius" run "$source_dir/configs/quickstart.toml" --out "$work/run-$variant" \
+    --set data.train="$work/$variant.jsonl" --set data.max_train_queries=6 --set run.iterations=1 \
+    --set eval.enabled=false --set sampler.num_rollout=2 --set sampler.num_foresight=3 \
+    --set train.batch_size=4 >"$work/$variant.log" 2>&1 || { cat "$work/$variant.log"; exit 1; }
+done
+
+python3 - "$work" <<'PY'
+import filecmp, json, sys
+work = sys.argv[1]
+TIMINGS = {"seconds", "tokens_per_second", "elapsed", "wall_seconds"}
+def rows(path):
+    out = []
+    for line in open(path):
+        r = json.loads(line)
+        for k in TIMINGS:
+            r.pop(k, None)
+        out.append(r)
+    return out
+base = f"{work}/run-with_answers/iter-1"
+records = rows(f"{base}/records.jsonl")
+pairs = rows(f"{base}/pairs.jsonl")
+assert len(records) == 6, f"expected 6 records, got {len(records)}"
+assert len(pairs) > 0, "no preference pairs: the test would prove nothing"
+for variant in ("stripped", "wrong"):
+    other = f"{work}/run-{variant}/iter-1"
+    assert rows(f"{other}/records.jsonl") == records, f"records differ with answers {variant}"
+    assert rows(f"{other}/pairs.jsonl") == pairs, f"pairs differ with answers {variant}"
+    assert filecmp.cmp(f"{base}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
+                       shallow=False), f"trained weights differ with answers {variant}"
+print(f"identical records ({len(records)}), pairs ({len(pairs)}) and weights with, without and with wrong answers")
+PY
