@@ -33,6 +33,7 @@ const std::map<std::string, Command>& commands() {
       {"logprobs", {genius::cli::logprobs_command, "per-token log-probs of a completion given a prompt"}},
       {"init-model", {genius::cli::init_model_command, "write a randomly initialised model (HF format)"}},
       {"bench", {genius::cli::bench_command, "measure generation throughput (`genius bench generate`)"}},
+      {"new-plugin", {genius::cli::new_plugin_command, "write an out-of-tree plugin project to start from"}},
   };
   return c;
 }
