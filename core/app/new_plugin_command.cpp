@@ -15,6 +15,7 @@
 #include <genius/abi.hpp>
 #include <genius/manifest.hpp>
 
+#include "../src/plugin_registry.hpp"
 #include "cli.hpp"
 #include "scaffold_files.hpp"
 
@@ -151,12 +152,17 @@ int new_plugin_command(const Args& args) {
     }
   }
 
+  // An installed genius has its CMake package beside its plugins: <libdir>/cmake/GeniusSDK.
+  const fs::path sdk_dir = core::PluginRegistry::builtin_directory().parent_path().parent_path() / "cmake" / "GeniusSDK";
+  const bool installed = fs::exists(sdk_dir / "GeniusSDKConfig.cmake", ec);
   const std::string ident = replace_all(name, "-", "_");
   std::cout << "wrote a " << kind << " plugin project '" << name << "' in " << out.string() << ":\n";
   for (const auto& entry : files) std::cout << "  " << entry.first << "\n";
+  if (!installed)
+    std::cout << "this genius runs from a build tree: install it first (cmake --install BUILD --prefix PREFIX)\n";
   std::cout << "build it against the installed Genius SDK and list it:\n"
             << "  cmake -S " << out.string() << " -B " << (out / "build").string()
-            << " -DCMAKE_PREFIX_PATH=<genius install prefix>\n"
+            << (installed ? " -DGeniusSDK_DIR=" + sdk_dir.string() : std::string(" -DCMAKE_PREFIX_PATH=PREFIX")) << "\n"
             << "  cmake --build " << (out / "build").string() << "\n"
             << "  GENIUS_PLUGIN_PATH=" << (out / "build").string() << " genius plugins\n"
             << "(" << (out / "README.md").string() << " says how to try it; the library is libgenius_" << kind << "_"
