@@ -67,14 +67,19 @@ std::string template_text(const std::string& path) {
   return std::string(it->second);
 }
 
+// "my-loss" -> "my_loss": file names and the CMake target.
+std::string ident_of(const std::string& name) { return replace_all(name, "-", "_"); }
+// The CMake target; the library is lib<target>.so.
+std::string target_of(const std::string& kind, const std::string& name) { return "genius_" + kind + "_" + ident_of(name); }
+
 // The project's files: output name -> rendered content.
 std::map<std::string, std::string> render(const std::string& kind, const std::string& name) {
-  const std::string ident = replace_all(name, "-", "_");
+  const std::string ident = ident_of(name);
   const std::map<std::string, std::string> values = {
       {"@NAME@", name},
       {"@IDENT@", ident},
       {"@CLASS@", class_name(name, class_suffixes().at(kind))},
-      {"@TARGET@", "genius_" + kind + "_" + ident},
+      {"@TARGET@", target_of(kind, name)},
       {"@KIND@", kind},
       {"@SECTION@", section_of(kind)},
       {"@SDK_VERSION@", GENIUS_SDK_VERSION},
@@ -155,7 +160,6 @@ int new_plugin_command(const Args& args) {
   // An installed genius has its CMake package beside its plugins: <libdir>/cmake/GeniusSDK.
   const fs::path sdk_dir = core::PluginRegistry::builtin_directory().parent_path().parent_path() / "cmake" / "GeniusSDK";
   const bool installed = fs::exists(sdk_dir / "GeniusSDKConfig.cmake", ec);
-  const std::string ident = replace_all(name, "-", "_");
   std::cout << "wrote a " << kind << " plugin project '" << name << "' in " << out.string() << ":\n";
   for (const auto& entry : files) std::cout << "  " << entry.first << "\n";
   if (!installed)
@@ -165,8 +169,8 @@ int new_plugin_command(const Args& args) {
             << (installed ? " -DGeniusSDK_DIR=" + sdk_dir.string() : std::string(" -DCMAKE_PREFIX_PATH=PREFIX")) << "\n"
             << "  cmake --build " << (out / "build").string() << "\n"
             << "  GENIUS_PLUGIN_PATH=" << (out / "build").string() << " genius plugins\n"
-            << "(" << (out / "README.md").string() << " says how to try it; the library is libgenius_" << kind << "_"
-            << ident << ".so)\n";
+            << "(" << (out / "README.md").string() << " says how to try it; the library is lib" << target_of(kind, name)
+            << ".so)\n";
   return core::kExitOk;
 }
 
