@@ -64,5 +64,6 @@ int init_model_command(const Args& args);
 int bench_command(const Args& args);
 int data_command(const Args& args);
 int pretrain_command(const Args& args);
+int new_plugin_command(const Args& args);
 
 }  // namespace genius::cli

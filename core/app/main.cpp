@@ -35,6 +35,7 @@ const std::map<std::string, Command>& commands() {
       {"data", {genius::cli::data_command, "write a synthetic reasoning task's queries and eval set (`genius data arith`)"}},
       {"pretrain", {genius::cli::pretrain_command, "train a small base model on a synthetic task (configs/base.toml)"}},
       {"bench", {genius::cli::bench_command, "measure generation throughput (`genius bench generate`)"}},
+      {"new-plugin", {genius::cli::new_plugin_command, "write an out-of-tree plugin project to start from"}},
   };
   return c;
 }

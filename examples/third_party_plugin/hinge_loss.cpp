@@ -11,6 +11,7 @@ namespace {
 
 class HingeLoss final : public genius::Loss {
  public:
+  // Read by the host without creating the object: `genius plugins`, config validation.
   static const genius::PluginManifest& manifest() {
     static const auto m =
         genius::PluginManifest(genius::PluginKind::Loss, "hinge", "0.1.0",
@@ -21,11 +22,13 @@ class HingeLoss final : public genius::Loss {
     return m;
   }
 
+  // Every manifest key is present, of its declared type and in range.
   explicit HingeLoss(const genius::ConfigView& cfg)
       : beta_(cfg.get<double>("beta")), delta_(cfg.get<double>("delta")), reference_free_(cfg.get<bool>("reference_free")) {}
 
   bool needs_reference() const override { return !reference_free_; }
 
+  // loss = max(0, delta - beta * (r_w - r_l)),  r = lp_policy - lp_reference
   genius::LossOutput compute(const genius::PreferenceBatch& batch) const override {
     auto [r_w, r_l] = genius::log_ratios(batch, reference_free_);
     const at::Tensor loss = at::relu(delta_ - beta_ * (r_w - r_l)).mean();

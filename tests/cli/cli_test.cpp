@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -52,7 +55,8 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(v.out.find("genius 0.1.0"), std::string::npos) << v.out;
   Output h = genius("--help");
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* command : {"plugins", "config", "run", "loss"}) EXPECT_NE(h.out.find(command), std::string::npos);
+  for (const char* command : {"plugins", "config", "run", "loss", "new-plugin"})
+    EXPECT_NE(h.out.find(command), std::string::npos);
   EXPECT_EQ(genius("").exit_code, 2);
   Output bad = genius("frobnicate");
   EXPECT_EQ(bad.exit_code, 2);
@@ -60,11 +64,53 @@ TEST(Cli, VersionAndHelp) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* command : {"plugins", "config", "run", "loss"}) {
+  for (const char* command : {"plugins", "config", "run", "loss", "new-plugin"}) {
     Output h = genius(std::string(command) + " --help");
     EXPECT_EQ(h.exit_code, 0) << command;
     EXPECT_NE(h.out.find(std::string("Usage: genius ") + command), std::string::npos) << h.out;
   }
+}
+
+// The fast half of `genius new-plugin` (tests/sdk/new_plugin_test.sh builds and runs the projects).
+TEST(Cli, NewPluginWritesAProjectNamedAfterThePlugin) {
+  const fs::path dir = scratch("new_plugin") / "sigmoid";
+  Output o = genius("new-plugin --kind loss --name my-sigmoid --out '" + dir.string() + "'");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  for (const char* file : {"CMakeLists.txt", "my_sigmoid.cpp", "example.toml", "pairs.jsonl", "README.md", ".gitignore"})
+    EXPECT_TRUE(fs::exists(dir / file)) << file;
+  const std::string cpp = slurp(dir / "my_sigmoid.cpp"), cmake = slurp(dir / "CMakeLists.txt");
+  EXPECT_NE(cpp.find("class MySigmoidLoss final : public genius::Loss"), std::string::npos) << cpp;
+  EXPECT_NE(cpp.find("genius::PluginKind::Loss, \"my-sigmoid\""), std::string::npos) << cpp;
+  EXPECT_NE(cmake.find("genius_add_plugin(genius_loss_my_sigmoid SOURCES my_sigmoid.cpp)"), std::string::npos) << cmake;
+  EXPECT_NE(cmake.find("find_package(GeniusSDK 0.1.0 REQUIRED)"), std::string::npos) << cmake;
+  for (const auto& entry : fs::directory_iterator(dir))
+    EXPECT_EQ(slurp(entry.path()).find("@NAME@"), std::string::npos) << entry.path();
+
+  // The directory is no longer empty: refused without --force, rewritten with it.
+  Output again = genius("new-plugin --kind value --name my-sigmoid --out '" + dir.string() + "'");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("is not empty"), std::string::npos) << again.err;
+  EXPECT_NE(slurp(dir / "my_sigmoid.cpp").find("public genius::Loss"), std::string::npos);  // untouched
+  Output forced = genius("new-plugin --kind value --name my-sigmoid --out '" + dir.string() + "' --force");
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_NE(slurp(dir / "my_sigmoid.cpp").find("class MySigmoidValue final : public genius::ValueEstimator"),
+            std::string::npos);
+}
+
+TEST(Cli, NewPluginRejectsBadOptionsWithoutWriting) {
+  const fs::path dir = scratch("new_plugin_bad") / "out";
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--kind loss --name My-Loss", "use lowercase letters, digits and single '-'"},
+           {"--kind loss --name my--loss", "use lowercase letters, digits and single '-'"},
+           {"--kind loss --name 9x", "starting with a letter"},
+           {"--kind filter --name x", "--kind 'filter': must be one of loss, sampler, value, backend"},
+       }) {
+    Output o = genius("new-plugin " + args + " --out '" + dir.string() + "'");
+    EXPECT_EQ(o.exit_code, 2) << args;
+    EXPECT_NE(o.err.find(message), std::string::npos) << args << ": " << o.err;
+  }
+  EXPECT_EQ(genius("new-plugin --kind loss --name x").exit_code, 2);  // no --out
+  EXPECT_FALSE(fs::exists(dir));
 }
 
 TEST(Cli, UnknownOptionIsAUsageError) {
