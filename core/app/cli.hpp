@@ -40,5 +40,6 @@ int generate_command(const Args& args);
 int logprobs_command(const Args& args);
 int init_model_command(const Args& args);
 int bench_command(const Args& args);
+int sweep_command(const Args& args);
 
 }  // namespace genius::cli

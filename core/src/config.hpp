@@ -65,6 +65,12 @@ class RawConfig {
   /// [run] plugin_path resolved against the config's directory (entries of the
   /// wrong type are skipped here and reported by validate()).
   std::vector<std::filesystem::path> plugin_path() const;
+  /// The `plugin` named in [section] (after the overrides); "" when none.
+  std::string plugin_name(const std::string& section) const;
+  /// Drop every key the file gives [section] except `plugin`, keeping those
+  /// set by overrides: a sweep cell that selects another plugin than its base
+  /// config starts that section from the new plugin's defaults.
+  void drop_file_keys(const std::string& section);
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
