@@ -292,6 +292,20 @@ int sweep_command(const Args& args) {
     std::cerr << "--resume: '" << dir.string() << "' holds no sweep to resume (no sweep.json)\n";
     return core::kExitUsageError;
   }
+  // A cell directory that already holds a run must hold this cell's run: a
+  // changed base or sweep file would otherwise mix configs in one table.
+  std::vector<std::string> changed;
+  for (const core::PlannedCell& c : plan->cells) {
+    const fs::path resolved = dir / c.cell.name / "config.resolved.toml";
+    if (fs::exists(resolved) && !core::same_resolved_config(read_file(resolved), c.config.to_toml()))
+      changed.push_back(c.cell.name);
+  }
+  if (!changed.empty()) {
+    std::cerr << "the config of " << changed.size() << " cell(s) differs from the one their run directories were "
+              << "started with (first: '" << (dir / changed.front()).string()
+              << "', see its config.resolved.toml); resume with the same sweep and base files, or use --out DIR\n";
+    return core::kExitUsageError;
+  }
   Sweep sweep(*plan, dir, (*vm)["jobs"].as<int>());
   const std::size_t failed = sweep.run();
   std::printf("%s\nsweep directory: %s\ntables: %s, %s, %s\n", read_file(dir / "sweep.md").c_str(),

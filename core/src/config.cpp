@@ -437,6 +437,17 @@ std::string ResolvedConfig::to_toml() const {
   return os.str();
 }
 
+bool same_resolved_config(const std::string& a, const std::string& b) {
+  auto without_comments = [](const std::string& toml) {
+    std::string out;
+    std::istringstream in(toml);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind('#', 0) != 0) out += line + "\n";
+    return out;
+  };
+  return without_comments(a) == without_comments(b);
+}
+
 PluginRegistry discover_plugins(const std::vector<fs::path>& config_plugin_path) {
   PluginRegistry registry;
   registry.add_directory(PluginRegistry::builtin_directory(), /*required=*/false);

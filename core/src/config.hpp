@@ -104,6 +104,11 @@ class ResolvedConfig {
 /// manifests. Throws ConfigValidationError listing all problems.
 ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry);
 
+/// True when two ResolvedConfig::to_toml() texts hold the same config: equal
+/// but for their comment headers (which name the source file and --set
+/// options; a run may be resumed from a copy of its config).
+bool same_resolved_config(const std::string& a, const std::string& b);
+
 /// Plugin registry for a config: the built-in directory, GENIUS_PLUGIN_PATH,
 /// then [run] plugin_path.
 PluginRegistry discover_plugins(const std::vector<std::filesystem::path>& config_plugin_path);

@@ -134,13 +134,6 @@ PluginRegistry discover_sweep_plugins(const SweepSpec& spec);
 /// name, out_dir, log_level and iterations.
 std::string exploration_key(const ResolvedConfig& config);
 
-/// The stages a cell can take over from another: explore-1 and pairs-1, and
-/// eval-0 when the run evaluates.
-inline const std::vector<std::string>& shared_stages() {
-  static const std::vector<std::string> stages = {"eval-0", "explore-1", "pairs-1"};
-  return stages;
-}
-
 /// The run directory's state.json ({"stages": {}} when absent or unreadable).
 nlohmann::json read_run_state(const std::filesystem::path& run_dir);
 

@@ -258,8 +258,13 @@ constexpr double kLeft = 72, kRight = 24, kTop = 16, kBottom = 110;
 // those clusters, the cluster's value under them.
 std::string bar_chart(const std::string& metric, const std::string& colour, const std::vector<std::string>& axis_keys,
                       const std::vector<SweepGroupRow>& groups) {
-  std::string out = "<figure class=\"chart\">\n<figcaption>" + html_escape(metric) +
-                    " after the last iteration (mean ± std over seeds)</figcaption>\n";
+  std::string caption = metric + " after the last iteration (mean ± std over seeds)";
+  if (axis_keys.size() >= 2) {
+    std::string inner;
+    for (std::size_t k = 1; k < axis_keys.size(); ++k) inner += (k > 1 ? ", " : "") + axis_keys[k];
+    caption += "; bars: " + inner + ", grouped by " + axis_keys[0];
+  }
+  std::string out = "<figure class=\"chart\">\n<figcaption>" + html_escape(caption) + "</figcaption>\n";
   double lo = 0, hi = metric == "greedy_accuracy" || metric == "pass@1" ? 1.0 : 0.0;
   bool any = false;
   for (const SweepGroupRow& g : groups)

@@ -192,6 +192,13 @@ values = ["dpo", "simpo"]
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.err, HasSubstr("loss.plugin=simpo,seed=2: finished already, skipped"));
   for (const json& c : read_json(out / "sweep.json")["cells"]) EXPECT_EQ(c["attempts"], 1) << c.dump();
+
+  // A changed config is not mixed into finished cells.
+  const fs::path changed = sweep("losses-changed", read_file(file).substr(std::string("[sweep]\nbase = \"base.toml\"\n").size()) +
+                                                       "[set]\n\"train.learning_rate\" = 0.01\n");
+  const Output refused = genius("sweep '" + changed.string() + "' --out '" + out.string() + "' --resume");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("the config of 4 cell(s) differs"));
 }
 
 TEST_F(SweepRun, DryRunPrintsTheGridAndRunsNothing) {
