@@ -279,15 +279,20 @@ std::string bar_chart(const std::string& metric, const std::string& colour, cons
   // Slots: one per bar, half a slot between clusters.
   std::vector<double> slot(groups.size());
   std::vector<std::pair<std::size_t, std::size_t>> clusters;  // [first, last] group index
+  std::vector<std::size_t> cluster_of(groups.size());
+  // A cluster of two or more bars is named under them; a lone bar names its
+  // first key's value itself.
+  auto labelled = [&](std::size_t c) { return clusters[c].second > clusters[c].first; };
   double position = 0;
   for (std::size_t i = 0; i < groups.size(); ++i) {
-    const bool new_cluster = i == 0 || axis_keys.size() < 2 ||
+    const bool new_cluster = i == 0 || axis_keys.size() < 2 || value_of(groups[i].values, axis_keys[0]).empty() ||
                              value_of(groups[i].values, axis_keys[0]) != value_of(groups[i - 1].values, axis_keys[0]);
     if (new_cluster) {
       if (i > 0) position += axis_keys.size() >= 2 ? 0.5 : 0;
       clusters.push_back({i, i});
     }
     clusters.back().second = i;
+    cluster_of[i] = clusters.size() - 1;
     slot[i] = position;
     position += 1;
   }
@@ -305,15 +310,20 @@ std::string bar_chart(const std::string& metric, const std::string& colour, cons
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const SweepGroupRow& g = groups[i];
     const double x = px(slot[i]);
-    // The bar's label: the values of the axes the cluster label does not give.
-    std::vector<std::string> parts;
-    for (std::size_t k = axis_keys.size() >= 2 ? 1 : 0; k < axis_keys.size(); ++k)
-      parts.push_back(value_of(g.values, axis_keys[k]));
+    // The bar's label: the values the group has (a key of another grid has
+    // none), less the cluster's value when its cluster is labelled.
+    const bool clustered = labelled(cluster_of[i]);
     std::string label;
-    for (const std::string& p : parts) label += (label.empty() ? "" : ", ") + p;
+    for (std::size_t k = clustered ? 1 : 0; k < axis_keys.size(); ++k)
+      if (const std::string v = value_of(g.values, axis_keys[k]); !v.empty()) label += (label.empty() ? "" : ", ") + v;
     if (label.empty()) label = g.group;
+    // Long labels are cut (whole in the tooltip) so the first stays on the chart.
+    std::size_t cut = std::min<std::size_t>(label.size(), 21);
+    while (cut > 0 && cut < label.size() && (static_cast<unsigned char>(label[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+    const std::string shown = label.size() > 22 ? label.substr(0, cut) + "…" : label;
     out += "<text transform=\"translate(" + coord(x) + " " + coord(kTop + plot_h + 14) +
-           ") rotate(-30)\" text-anchor=\"end\">" + html_escape(label) + "</text>\n";
+           ") rotate(-30)\" text-anchor=\"end\"><title>" + html_escape(label) + "</title>" + html_escape(shown) +
+           "</text>\n";
     auto it = g.metrics.find(metric);
     if (it == g.metrics.end()) continue;
     const MetricStats& s = it->second;
@@ -330,8 +340,9 @@ std::string bar_chart(const std::string& metric, const std::string& colour, cons
              "\" stroke=\"#333333\" stroke-width=\"1.5\" fill=\"none\"/>\n";
     }
   }
-  if (axis_keys.size() >= 2)
-    for (const auto& [first, last] : clusters) {
+  for (std::size_t c = 0; c < clusters.size(); ++c)
+    if (labelled(c)) {
+      const auto [first, last] = clusters[c];
       const double x = (px(slot[first]) + px(slot[last])) / 2;
       out += "<text x=\"" + coord(x) + "\" y=\"" + coord(kHeight - 8) + "\" text-anchor=\"middle\" font-weight=\"600\">" +
              html_escape(axis_keys[0] + " = " + value_of(groups[first].values, axis_keys[0])) + "</text>\n";
