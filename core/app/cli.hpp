@@ -65,5 +65,6 @@ int bench_command(const Args& args);
 int data_command(const Args& args);
 int pretrain_command(const Args& args);
 int new_plugin_command(const Args& args);
+int sweep_command(const Args& args);
 
 }  // namespace genius::cli

@@ -1,8 +1,11 @@
 // genius config check FILE [--set section.key=value]...
+// A sweep file (one with a [sweep] section) is checked by validating every
+// one of its cells.
 #include <iostream>
 
 #include "../src/config.hpp"
 #include "../src/plugin_registry.hpp"
+#include "../src/sweep.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {
@@ -28,6 +31,21 @@ int config_command(const Args& args) {
 
   const std::string file = (*vm)["file"].as<std::string>();
   const auto overrides = vm->count("set") ? (*vm)["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (core::is_sweep_file(file)) {
+    if (!overrides.empty() || vm->count("print"))
+      return usage_error("config check", "--set and --print apply to run configs; '" + file + "' is a sweep file");
+    try {
+      const core::SweepSpec spec = core::SweepSpec::load(file);
+      const core::PluginRegistry registry = core::discover_sweep_plugins(spec);
+      registry.throw_if_errors();
+      const core::SweepPlan plan = core::plan_sweep(spec, registry);
+      std::cout << file << ": ok (sweep of " << plan.cells.size() << " cells)\n";
+      return core::kExitOk;
+    } catch (const std::exception& e) {
+      std::cerr << e.what() << "\n";
+    }
+    return core::kExitRunFailed;
+  }
   try {
     const core::RawConfig raw = core::RawConfig::load(file, overrides);
     const core::PluginRegistry registry = core::discover_plugins(raw.plugin_path());

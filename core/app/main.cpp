@@ -23,6 +23,7 @@ const std::map<std::string, Command>& commands() {
       {"plugins", {genius::cli::plugins_command, "list the available plugins with their config keys"}},
       {"config", {genius::cli::config_command, "validate a run config (`genius config check FILE`)"}},
       {"run", {genius::cli::run_command, "run the self-training loop described by a TOML file"}},
+      {"sweep", {genius::cli::sweep_command, "run a grid of configs (axes, seeds) and tabulate them"}},
       {"explore", {genius::cli::explore_command, "stage: explore the training queries (records.jsonl)"}},
       {"pairs", {genius::cli::pairs_command, "stage: build preference pairs from the records (pairs.jsonl)"}},
       {"train", {genius::cli::train_command, "stage: train the policy on the pairs"}},

@@ -38,16 +38,6 @@ void require_plugin_sections(const core::ResolvedConfig& config, const core::Plu
   if (!missing.empty()) throw core::ConfigValidationError(std::move(missing));
 }
 
-// The resolved config without its comment header (which names the source
-// file and --set options: a resumed run may be started from a copy).
-std::string strip_comments(const std::string& toml) {
-  std::string out;
-  std::istringstream in(toml);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind('#', 0) != 0) out += line + "\n";
-  return out;
-}
-
 struct Prepared {
   std::optional<core::ResolvedConfig> config;
   std::optional<core::PluginRegistry> registry;
@@ -90,7 +80,7 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
     std::cerr << "--resume: '" << out.dir.string() << "' holds no run to resume (no config.resolved.toml)\n";
     return core::kExitUsageError;
   }
-  if (fs::exists(resolved) && strip_comments(read_file(resolved)) != strip_comments(resolved_text)) {
+  if (fs::exists(resolved) && !core::same_resolved_config(read_file(resolved), resolved_text)) {
     std::cerr << "the config differs from the one '" << out.dir.string()
               << "' was started with (see its config.resolved.toml); continue it with the same config and --set "
                  "options, or use --out DIR for a new run\n";

@@ -160,6 +160,20 @@ std::vector<fs::path> RawConfig::plugin_path() const {
   return out;
 }
 
+std::string RawConfig::plugin_name(const std::string& section) const {
+  const toml::node* node = impl_->table[section]["plugin"].node();
+  return node && node->is_string() ? node->as_string()->get() : std::string();
+}
+
+void RawConfig::drop_file_keys(const std::string& section) {
+  toml::table* table = impl_->table[section].as_table();
+  if (!table) return;
+  std::vector<std::string> dropped;
+  for (const auto& [k, node] : *table)
+    if (k.str() != "plugin" && !impl_->overridden.count({section, std::string(k.str())})) dropped.emplace_back(k.str());
+  for (const std::string& key : dropped) table->erase(key);
+}
+
 // -------------------------------------------------------------- validation
 
 namespace {
@@ -421,6 +435,17 @@ std::string ResolvedConfig::to_toml() const {
     for (const auto& [key, value] : it->second) os << key << " = " << format_value(value) << "\n";
   }
   return os.str();
+}
+
+bool same_resolved_config(const std::string& a, const std::string& b) {
+  auto without_comments = [](const std::string& toml) {
+    std::string out;
+    std::istringstream in(toml);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind('#', 0) != 0) out += line + "\n";
+    return out;
+  };
+  return without_comments(a) == without_comments(b);
 }
 
 PluginRegistry discover_plugins(const std::vector<fs::path>& config_plugin_path) {

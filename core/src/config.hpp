@@ -66,6 +66,12 @@ class RawConfig {
   /// [run] plugin_path resolved against the config's directory (entries of the
   /// wrong type are skipped here and reported by validate()).
   std::vector<std::filesystem::path> plugin_path() const;
+  /// The `plugin` named in [section] (after the overrides); "" when none.
+  std::string plugin_name(const std::string& section) const;
+  /// Drop every key the file gives [section] except `plugin`, keeping those
+  /// set by overrides: a sweep cell that selects another plugin than its base
+  /// config starts that section from the new plugin's defaults.
+  void drop_file_keys(const std::string& section);
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
@@ -98,6 +104,11 @@ class ResolvedConfig {
 /// Check every key against the core schema and the selected plugins'
 /// manifests. Throws ConfigValidationError listing all problems.
 ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry);
+
+/// True when two ResolvedConfig::to_toml() texts hold the same config: equal
+/// but for their comment headers (which name the source file and --set
+/// options; a run may be resumed from a copy of its config).
+bool same_resolved_config(const std::string& a, const std::string& b);
 
 /// Plugin registry for a config: the built-in directory, GENIUS_PLUGIN_PATH,
 /// then [run] plugin_path.

@@ -8,8 +8,15 @@
 #include <string_view>
 #include <utility>
 
+#include "html_page.hpp"
+
 namespace genius::core {
 using nlohmann::json;
+using html::Axis;
+using html::coord;
+using html::format_number;
+using html::page_end;
+using html::page_start;
 
 namespace {
 
@@ -22,19 +29,6 @@ std::optional<double> number(const json& record, const std::string& key) {
   const double v = it->get<double>();
   if (!std::isfinite(v)) return std::nullopt;
   return v;
-}
-
-std::string format_number(double v, int significant = 4) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", significant, v);
-  return buf;
-}
-
-// SVG coordinates: one decimal is far below a pixel.
-std::string coord(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
 }
 
 // A JSON value as table text: strings as they are, numbers to 6 digits.
@@ -86,43 +80,6 @@ struct ChartSpec {
   std::string empty_note;
 };
 
-// An axis from lo to hi in round steps of 1, 2 or 5 times a power of ten.
-struct Axis {
-  double lo = 0, hi = 1, step = 1;
-
-  Axis(double min, double max, bool integer, int target_ticks = 6) {
-    if (!(max > min)) {
-      const double pad = std::max(std::abs(min) * 0.1, integer ? 1.0 : 0.5);
-      min -= pad;
-      max += pad;
-    }
-    const double raw = (max - min) / target_ticks;
-    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-    const double norm = raw / magnitude;
-    step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * magnitude;
-    if (integer) step = std::max(1.0, std::round(step));
-    lo = std::floor(min / step + 1e-9) * step;
-    hi = std::ceil(max / step - 1e-9) * step;
-  }
-
-  std::vector<double> ticks() const {
-    std::vector<double> t;
-    for (long i = 0; lo + static_cast<double>(i) * step <= hi + step * 1e-6; ++i)
-      t.push_back(lo + static_cast<double>(i) * step);
-    return t;
-  }
-
-  // Tick label with as many decimals as the step needs (0.05 -> "0.15").
-  std::string label(double v) const {
-    if (std::abs(v) < step * 1e-6) v = 0;
-    if (std::abs(v) >= 1e6 || step < 1e-4) return format_number(v, 3);
-    const int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
-  }
-};
-
 constexpr double kWidth = 960, kHeight = 300;
 constexpr double kLeft = 72, kRight = 24, kTop = 16, kBottom = 48;
 constexpr std::size_t kMaxMarkers = 60;  // point markers only on short series
@@ -161,17 +118,7 @@ std::string line_chart(const ChartSpec& spec, const std::vector<Series>& series)
   auto px = [&](double x) { return kLeft + (x - xa.lo) / (xa.hi - xa.lo) * plot_w; };
   auto py = [&](double y) { return kTop + plot_h - (y - ya.lo) / (ya.hi - ya.lo) * plot_h; };
 
-  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + coord(kWidth) + " " + coord(kHeight) +
-         "\" width=\"" + coord(kWidth) + "\" height=\"" + coord(kHeight) + "\" role=\"img\" aria-label=\"" +
-         html_escape(spec.title) + "\">\n";
-  out += "<rect x=\"" + coord(kLeft) + "\" y=\"" + coord(kTop) + "\" width=\"" + coord(plot_w) + "\" height=\"" +
-         coord(plot_h) + "\" fill=\"#ffffff\" stroke=\"#c8c8c8\"/>\n";
-  for (double t : ya.ticks()) {
-    const std::string y = coord(py(t));
-    out += "<line x1=\"" + coord(kLeft) + "\" x2=\"" + coord(kLeft + plot_w) + "\" y1=\"" + y + "\" y2=\"" + y +
-           "\" stroke=\"#ececec\"/><text x=\"" + coord(kLeft - 8) + "\" y=\"" + y +
-           "\" text-anchor=\"end\" dominant-baseline=\"middle\">" + ya.label(t) + "</text>\n";
-  }
+  out += html::svg_start({kWidth, kHeight, kLeft, kTop, plot_w, plot_h}, spec.title, ya, py);
   for (double t : xa.ticks()) {
     const std::string x = coord(px(t));
     out += "<line x1=\"" + x + "\" x2=\"" + x + "\" y1=\"" + coord(kTop + plot_h) + "\" y2=\"" +
@@ -301,28 +248,6 @@ std::string eval_table_section(const std::vector<json>& evals) {
 
 // ------------------------------------------------------------------ page
 
-const char* kStyle = R"(
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #222;
-       background: #f7f7f8; margin: 0; }
-main { max-width: 1000px; margin: 0 auto; padding: 16px 20px 40px; }
-header h1 { margin: 0 0 6px; font-size: 24px; overflow-wrap: anywhere; }
-header .facts span { margin-right: 18px; }
-.status { padding: 2px 8px; border-radius: 10px; background: #e3e3e3; font-weight: 600; }
-.status.ok { background: #d8f0d8; } .status.bad { background: #f6d5d5; } .status.busy { background: #f8ecc8; }
-h2 { font-size: 18px; margin: 24px 0 8px; }
-figure.chart { background: #fff; border: 1px solid #ddd; border-radius: 6px; margin: 12px 0; padding: 8px 12px; }
-figure.chart figcaption { font-weight: 600; margin-bottom: 4px; }
-figure.chart svg { display: block; max-width: 100%; height: auto; }
-svg text { font-size: 12px; fill: #444; } svg text.marker { fill: #777; font-size: 11px; }
-.legend span { margin-right: 16px; font-size: 13px; }
-.legend i { display: inline-block; width: 14px; height: 3px; margin-right: 6px; vertical-align: middle; }
-.nodata { color: #777; font-style: italic; margin: 8px 0; }
-table { border-collapse: collapse; background: #fff; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; overflow-wrap: anywhere; }
-th { background: #f0f0f0; }
-pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; font-size: 12px; }
-)";
-
 // A CSS class for known statuses; the status text itself is only ever
 // escaped content, never part of an attribute.
 const char* status_class(const std::string& status) {
@@ -415,13 +340,8 @@ std::string render_report(const json& summary, const std::vector<json>& step_met
   for (std::size_t i = 0; i < eval_metrics.size(); ++i)
     eval_xs[i] = number(eval_metrics[i], "iteration").value_or(static_cast<double>(i));
 
-  std::string page =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
-  page += html_escape((summary.is_object() && summary.contains("name") ? value_text(summary["name"]) : "run") +
-                      " — Genius report");
-  page += "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n";
+  std::string page = page_start(
+      (summary.is_object() && summary.contains("name") ? value_text(summary["name"]) : "run") + " — Genius report");
   page += header_section(summary);
   page += "<section>\n<h2>Training</h2>\n";
   page += line_chart(loss, {series_of(step_metrics, xs, "loss", colour::kLoss)});
@@ -436,7 +356,7 @@ std::string render_report(const json& summary, const std::vector<json>& step_met
   page += eval_table_section(eval_metrics);
   page += final_metrics_section(summary, step_metrics, eval_metrics);
   page += "<section>\n<h2>Resolved config</h2>\n<pre>" + html_escape(resolved_config_toml) + "</pre>\n</section>\n";
-  page += "</main>\n</body>\n</html>\n";
+  page += page_end();
   return page;
 }
 

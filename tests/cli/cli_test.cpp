@@ -13,15 +13,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "genius_process.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
+using genius_test::Output;
+using genius_test::slurp;
 
 fs::path scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("genius_cli_test_" + std::to_string(::getpid())) / name;
@@ -30,23 +29,9 @@ fs::path scratch(const std::string& name) {
   return dir;
 }
 
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Run `genius ARGS` through the shell (ARGS is shell syntax), with `env`
-// prefixed, from directory `cwd` (default: the test's own).
+// `genius ARGS` (shell syntax) with `env` prefixed, from `cwd`.
 Output genius(const std::string& args, const std::string& env = "", const std::string& cwd = "") {
-  const fs::path err = fs::temp_directory_path() / ("genius_cli_stderr_" + std::to_string(::getpid()));
-  const std::string command = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + "env -u GENIUS_PLUGIN_PATH " + env + " '" + std::string(GENIUS_BINARY) + "' " + args +
-                              " 2>'" + err.string() + "'";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err)};
+  return genius_test::run_genius(args, env, cwd);
 }
 
 TEST(Cli, VersionAndHelp) {
@@ -55,7 +40,7 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(v.out.find("genius 0.1.0"), std::string::npos) << v.out;
   Output h = genius("--help");
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* command : {"plugins", "config", "run", "loss", "new-plugin"})
+  for (const char* command : {"plugins", "config", "run", "sweep", "loss", "new-plugin", "data", "pretrain"})
     EXPECT_NE(h.out.find(command), std::string::npos);
   EXPECT_EQ(genius("").exit_code, 2);
   Output bad = genius("frobnicate");
@@ -64,7 +49,7 @@ TEST(Cli, VersionAndHelp) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* command : {"plugins", "config", "run", "loss", "new-plugin"}) {
+  for (const char* command : {"plugins", "config", "run", "sweep", "loss", "new-plugin", "data", "pretrain"}) {
     Output h = genius(std::string(command) + " --help");
     EXPECT_EQ(h.exit_code, 0) << command;
     EXPECT_NE(h.out.find(std::string("Usage: genius ") + command), std::string::npos) << h.out;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # report.html in a real browser: installs Debian's Chromium when it is missing
 # (as root, or through passwordless sudo), then runs the ReportScreenshot tests
-# of the given test binary, which render reports, screenshot them headless and
-# look for every chart's line colour in the PNG.
+# of the given test binary (or the tests FILTER selects), which render pages,
+# screenshot them headless and look for every chart's colour in the PNG.
 #
 #   tests/core/report_chromium_test.sh build/bin/genius_eval_report_tests
+#   tests/core/report_chromium_test.sh build/bin/genius_sweep_tests 'SweepReportScreenshot.*'
 set -euo pipefail
-test_binary=${1:?usage: report_chromium_test.sh TEST_BINARY}
+test_binary=${1:?usage: report_chromium_test.sh TEST_BINARY [FILTER]}
+filter=${2:-ReportScreenshot.*}
 chromium=${GENIUS_CHROMIUM:-/usr/bin/chromium}
 
 if [[ ! -x $chromium ]]; then
@@ -29,4 +31,4 @@ if [[ ! -x $chromium ]]; then
   [[ -x $chromium ]] || { echo "report_chromium_test: no Chromium at $chromium after installing" >&2; exit 1; }
 fi
 
-GENIUS_CHROMIUM=$chromium exec "$test_binary" --gtest_filter='ReportScreenshot.*'
+GENIUS_CHROMIUM=$chromium exec "$test_binary" --gtest_filter="$filter"
