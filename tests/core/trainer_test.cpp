@@ -259,6 +259,35 @@ TEST(Trainer, PairsAreTokenisedWithEosAndTruncatedFromTheEnd) {
   EXPECT_TRUE(tokenize_pair(*m, p, prompt + 1));
 }
 
+TEST(Trainer, TrimSharedPrefixMovesTheCommonStartIntoThePrompt) {
+  auto m = load_model();
+  const auto eos = m->eos_token_ids();
+  PreferencePair p;
+  p.prompt = "7-1+9-7";
+  p.chosen = "7-1=6: 6+9-7\n6+9=15";
+  p.rejected = "7-1=6: 6+9-7\n6+9=14";
+  const auto plain = tokenize_pair(*m, p, 1300);
+  const auto trimmed = tokenize_pair(*m, p, 1300, /*trim_shared_prefix=*/true);
+  ASSERT_TRUE(plain && trimmed);
+  // Byte tokens: the responses agree on their first 19 characters ("...6+9=1").
+  const std::size_t shared = std::string("7-1=6: 6+9-7\n6+9=1").size();
+  std::vector<TokenId> prompt = plain->prompt_ids;
+  prompt.insert(prompt.end(), plain->chosen_ids.begin(), plain->chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
+  EXPECT_EQ(trimmed->prompt_ids, prompt);
+  EXPECT_EQ(trimmed->chosen_ids, std::vector<TokenId>(plain->chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared),
+                                                      plain->chosen_ids.end()));
+  EXPECT_EQ(trimmed->chosen_ids, (std::vector<TokenId>{m->encode("5")[0], eos.front()}));
+  EXPECT_EQ(trimmed->rejected_ids, (std::vector<TokenId>{m->encode("4")[0], eos.front()}));
+  // Identical responses keep one token each (their EOS) rather than vanish.
+  p.rejected = p.chosen;
+  const auto same = tokenize_pair(*m, p, 1300, true);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->chosen_ids, std::vector<TokenId>{eos.front()});
+  EXPECT_EQ(same->rejected_ids, std::vector<TokenId>{eos.front()});
+  // max_length counts the longer prompt.
+  EXPECT_FALSE(tokenize_pair(*m, p, static_cast<int>(same->prompt_ids.size()), true));
+}
+
 // ------------------------------------------------------------- training
 
 // A few steps of `loss` on the fixed pairs: the loss starts at log 2 (policy
