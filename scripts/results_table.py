@@ -73,7 +73,7 @@ lines = [
     "standard deviation over the seeds; the seed changes the exploration, the pair",
     "draws, the data order and the eval samples. Machine: 2 CPU cores, float32.",
     "",
-    "| method | seeds | greedy accuracy | sampled pass@1 | tokens sampled per run | wall time per run (s) |",
+    "| method | seeds | greedy accuracy | sampled pass@1 | tokens sampled by its exploration | wall time per run (s) |",
     "|---|---|---|---|---|---|",
     f"| base model (before training) | {len(base_by_seed)} | {stat([e.get('greedy_accuracy') for e in base_by_seed.values()])} | "
     f"{stat([e.get('pass@1') for e in base_by_seed.values()])} | 0 | - |",
@@ -83,7 +83,9 @@ for name, g in groups.items():
         f"| {name} | {len(g['seeds'])} | {stat(g['greedy'])} | {stat(g['pass'])} | "
         f"{int(statistics.mean(g['tokens']))} | {statistics.mean(g['wall']):.0f} |")
 lines += ["", f"Total wall time of the sweep's runs: {sum(walls) / 60:.1f} min (cells that shared an exploration",
-          "did not pay for it again).", ""]
+          "did not pay for it again; their wall time is training and evaluation only).",
+          "A plugin switched in by the sweep starts from its own defaults plus the sweep's",
+          "settings: DPO gets the quickstart's beta 5, SimPO its defaults (docs/config.md).", "", ""]
 tmp = out_path + ".tmp"
 with open(tmp, "w") as f:
     f.write("\n".join(lines))
