@@ -82,11 +82,13 @@ int pretrain_command(const Args& args) {
   std::optional<core::ResolvedConfig> config;
   const core::Task* task = nullptr;
   core::LevelRange levels;
+  std::string recipe;  // the config as the user wrote it (not the staging overrides)
   try {
     config.emplace(load_config(file, overrides, registry));
     const ConfigView pre = config->view("pretrain");
-    out = pre.get<std::string>("out");
-    staging = out.string() + ".partial";
+    out = fs::path(pre.get<std::string>("out")).lexically_normal();
+    if (!out.has_filename()) out = out.parent_path();  // "model/" names "model"
+    staging = out.parent_path() / (out.filename().string() + ".partial");
     task = &core::find_task(pre.get<std::string>("task"));
     const auto level_list = pre.get<std::vector<std::int64_t>>("levels");
     if (level_list.empty()) {
@@ -101,6 +103,7 @@ int pretrain_command(const Args& args) {
     overrides.push_back("model.path=" + format_value(fs::absolute(staging).string()));
     overrides.push_back("model.init_random=true");
     overrides.push_back("model.init_seed=" + std::to_string(config->view("run").get<std::int64_t>("seed")));
+    recipe = config->to_toml();
     config.emplace(load_config(file, overrides, registry));
   } catch (const std::invalid_argument& e) {
     std::cerr << file.string() << ": pretrain: " << e.what() << "\n";
@@ -179,15 +182,22 @@ int pretrain_command(const Args& args) {
                            {"last_loss", summary.last_loss},
                            {"seconds", summary.seconds},
                            {"tokens_per_second", summary.tokens_per_second},
-                           {"config", config->to_toml()}};
+                           {"truncated_responses", summary.truncated},
+                           {"dropped_examples", summary.dropped},
+                           {"config", recipe}};
   if (!data.get<std::string>("eval").empty() && config->view("eval").get<bool>("enabled")) {
     const auto eval_options = core::EvalOptions::from_config(config->view("eval"), data, run.get<std::uint64_t>("seed"));
     const core::EvalResult result = core::evaluate(*backend, eval_options, staging / "pretrain_eval.jsonl");
     record["eval"] = result.to_json();
   }
   write_file_atomic(staging / "pretrain.json", record.dump(2) + "\n");
-  if (fs::exists(out)) fs::remove_all(out);
+  // Replace an old model (--force) by renames only: a kill at any point
+  // leaves either model complete under its name.
+  const fs::path old = out.string() + ".old";
+  fs::remove_all(old);
+  if (fs::exists(out)) fs::rename(out, old);
   fs::rename(staging, out);
+  fs::remove_all(old);
 
   std::printf("\nwrote %s: %lld parameters, %lld steps in %.0f s, loss %.3f -> %.3f\n", out.string().c_str(),
               static_cast<long long>(parameters), static_cast<long long>(summary.steps), summary.seconds,

@@ -463,18 +463,27 @@ namespace genius::core {
 std::optional<std::filesystem::path> find_model_recipe(const std::filesystem::path& config_file,
                                                        const std::filesystem::path& model_dir) {
   namespace fs = std::filesystem;
+  // "model/" and "model" name the same directory.
+  const auto canonical = [](const fs::path& p) -> std::optional<fs::path> {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(fs::absolute(p, ec), ec);
+    if (ec) return std::nullopt;
+    if (!c.has_filename()) c = c.parent_path();
+    return c;
+  };
+  const auto wanted = canonical(model_dir);
+  if (!wanted) return std::nullopt;
   std::error_code ec;
-  const fs::path dir = fs::absolute(config_file).parent_path();
-  const fs::path wanted = fs::weakly_canonical(fs::absolute(model_dir), ec);
+  const fs::path dir = fs::absolute(config_file, ec).parent_path();
   std::vector<fs::path> candidates;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.path().extension() == ".toml") candidates.push_back(entry.path());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".toml") candidates.push_back(it->path());
   std::sort(candidates.begin(), candidates.end());
   for (const fs::path& file : candidates) {
     try {
       const toml::table table = toml::parse_file(file.string());
       const auto out = table["pretrain"]["out"].value<std::string>();
-      if (out && fs::weakly_canonical(dir / *out, ec) == wanted) return file;
+      if (out && canonical(dir / *out) == wanted) return file;
     } catch (const toml::parse_error&) {
       // Not ours to report: only a hint is being looked for.
     }

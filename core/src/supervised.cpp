@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
 #include <torch/optim/adamw.h>
 
 namespace genius::core {
@@ -18,11 +19,28 @@ SupervisedSummary train_supervised(ModelBackend& policy, const std::vector<TextE
   for (const auto& e : examples) {
     ScoringExample t{policy.encode(policy.format_chat(e.prompt)), policy.encode(e.response)};
     if (!eos.empty()) t.response_ids.push_back(eos.front());
-    const auto room = static_cast<std::size_t>(options.max_length) - std::min<std::size_t>(t.prompt_ids.size(), options.max_length);
-    if (t.response_ids.size() > room) t.response_ids.resize(room);
-    if (!t.response_ids.empty()) tokenized.push_back(std::move(t));
+    const auto max_length = static_cast<std::size_t>(options.max_length);
+    const std::size_t room = max_length - std::min(t.prompt_ids.size(), max_length);
+    if (room == 0) {
+      ++summary.dropped;
+      continue;
+    }
+    if (t.response_ids.size() > room) {
+      t.response_ids.resize(room);
+      ++summary.truncated;
+    }
+    tokenized.push_back(std::move(t));
   }
-  if (tokenized.empty()) throw std::runtime_error("every example's prompt is longer than max_length");
+  if (tokenized.empty())
+    throw std::runtime_error("every example's prompt has max_length (" + std::to_string(options.max_length) +
+                             ") tokens or more; raise [train] max_length");
+  if (summary.dropped > 0)
+    spdlog::warn("supervised training: {} of {} examples dropped: the prompt alone has max_length ({}) tokens or more",
+                 summary.dropped, examples.size(), options.max_length);
+  if (summary.truncated > 0)
+    spdlog::warn("supervised training: {} of {} responses cut to max_length ({} tokens with the prompt); raise "
+                 "[train] max_length",
+                 summary.truncated, examples.size(), options.max_length);
 
   const auto batch = static_cast<std::size_t>(options.batch_size);
   const auto accumulation = static_cast<std::size_t>(options.gradient_accumulation_steps);

@@ -24,6 +24,8 @@ struct TextExample {
 struct SupervisedSummary {
   std::int64_t steps = 0;
   std::int64_t tokens = 0;  ///< response tokens trained on (all epochs)
+  std::size_t truncated = 0;  ///< responses cut to max_length (their EOS lost)
+  std::size_t dropped = 0;    ///< examples whose prompt alone has max_length tokens or more
   double first_loss = 0.0;  ///< mean token NLL of the first step
   double last_loss = 0.0;   ///< mean token NLL of the last step
   double seconds = 0.0;
@@ -33,7 +35,9 @@ struct SupervisedSummary {
 /// Minimise the mean negative log-likelihood of the response tokens with
 /// AdamW (make_adamw), the options' schedule, batch size, accumulation,
 /// clipping and epochs (each epoch visits the examples in epoch_order()).
-/// Examples longer than max_length tokens lose the end of their response.
+/// Examples longer than max_length tokens lose the end of their response;
+/// those whose prompt alone fills max_length are dropped (both counted and
+/// logged).
 /// The callback sees {step, epoch, loss, learning_rate, grad_norm, tokens,
 /// tokens_per_second} after every optimizer step. Throws std::runtime_error
 /// when the loss stops being finite.

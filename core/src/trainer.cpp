@@ -461,7 +461,8 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
   }
   summary.pairs_used = examples.size();
   if (summary.pairs_dropped > 0)
-    spdlog::warn("train: {} of {} pairs dropped: the prompt alone has max_length ({}) tokens or more",
+    spdlog::warn("train: {} of {} pairs dropped: the prompt (with the shared response start when "
+                 "trim_shared_prefix is on) has max_length ({}) tokens or more",
                  summary.pairs_dropped, pairs.size(), options_.max_length);
   if (summary.responses_truncated > 0)
     spdlog::warn("train: {} of {} responses truncated to max_length ({} tokens with the prompt)",

@@ -117,7 +117,8 @@ struct TokenizedPair {
 /// learns where a response stops. When prompt + response exceeds
 /// `max_length` tokens the response loses tokens from its end (the EOS
 /// first). Returns nullopt when the prompt alone leaves no room for one
-/// response token (prompt length >= max_length): the pair is dropped.
+/// response token (prompt length >= max_length, the prompt including the
+/// shared response start when `trim_shared_prefix`): the pair is dropped.
 ///
 /// With `trim_shared_prefix` the tokens both responses begin with move to
 /// the end of the prompt, so the loss sees only where they differ (step-level
