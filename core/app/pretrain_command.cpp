@@ -21,6 +21,7 @@
 #include <genius/model_backend.hpp>
 
 #include "../src/config.hpp"
+#include "../src/durable_dir.hpp"
 #include "../src/evaluator.hpp"
 #include "../src/plugin_registry.hpp"
 #include "../src/progress.hpp"
@@ -191,13 +192,7 @@ int pretrain_command(const Args& args) {
     record["eval"] = result.to_json();
   }
   write_file_atomic(staging / "pretrain.json", record.dump(2) + "\n");
-  // Replace an old model (--force) by renames only: a kill at any point
-  // leaves either model complete under its name.
-  const fs::path old = out.string() + ".old";
-  fs::remove_all(old);
-  if (fs::exists(out)) fs::rename(out, old);
-  fs::rename(staging, out);
-  fs::remove_all(old);
+  core::replace_directory(staging, out);  // an old model (--force) is replaced whole
 
   std::printf("\nwrote %s: %lld parameters, %lld steps in %.0f s, loss %.3f -> %.3f\n", out.string().c_str(),
               static_cast<long long>(parameters), static_cast<long long>(summary.steps), summary.seconds,

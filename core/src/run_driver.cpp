@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "durable_dir.hpp"
 #include "evaluator.hpp"
 #include "jsonl.hpp"
 #include "progress.hpp"
@@ -262,8 +263,7 @@ void RunDriver::train(int iteration) {
   const fs::path staging = iteration_dir(iteration) / "checkpoint.partial";
   fs::remove_all(staging);
   policy.save(staging);
-  fs::remove_all(checkpoint);
-  fs::rename(staging, checkpoint);
+  replace_directory(staging, checkpoint);
   policy_iteration_ = iteration + 1;
 
   const json info = {{"pairs", pairs.size()},

@@ -1,8 +1,5 @@
 #include "trainer.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -20,6 +17,7 @@
 #include <genius/atomic_file.hpp>
 #include <genius/error.hpp>
 
+#include "durable_dir.hpp"
 #include "jsonl.hpp"
 #include "loss_check.hpp"
 
@@ -253,22 +251,6 @@ struct StepPlan {
 
 // ---------------------------------------------------------- durable files
 
-void fsync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), O_RDONLY | (directory ? O_DIRECTORY : 0));
-  if (fd < 0) throw std::runtime_error("cannot open '" + path.string() + "' to sync it");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error("cannot sync '" + path.string() + "'");
-}
-
-/// Flush every file and directory under `root` (and `root`) to disk, so that
-/// the rename that publishes a checkpoint never exposes unwritten data.
-void fsync_tree(const fs::path& root) {
-  for (const auto& entry : fs::recursive_directory_iterator(root))
-    if (entry.is_regular_file() || entry.is_directory()) fsync_path(entry.path(), entry.is_directory());
-  fsync_path(root, true);
-}
-
 constexpr const char* kCheckpointPrefix = "checkpoint-";
 constexpr const char* kStateFile = "trainer_state.json";
 constexpr const char* kReferenceFile = "reference_logps.jsonl";
@@ -281,16 +263,6 @@ std::int64_t checkpoint_step(const fs::path& dir) {
   const std::string digits = name.substr(prefix.size());
   if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
   return std::stoll(digits);
-}
-
-/// Remove a directory by first renaming it to a hidden name: a directory
-/// named checkpoint-<step> is then always complete, even if a crash stops
-/// the removal halfway.
-void retire(const fs::path& dir) {
-  const fs::path hidden = dir.parent_path() / ("." + dir.filename().string() + ".old");
-  fs::remove_all(hidden);
-  fs::rename(dir, hidden);
-  fs::remove_all(hidden);
 }
 
 /// Leftovers of an interrupted checkpoint write or removal (.checkpoint-*).
@@ -544,17 +516,14 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
                         {"finished", steps == total_steps},
                         {"layout", layout}};
     write_file_atomic(tmp / kStateFile, state.dump(2) + "\n");
-    fsync_tree(tmp);
     const fs::path target = state_dir_ / name;
-    if (fs::exists(target)) retire(target);
-    fs::rename(tmp, target);
-    fsync_path(state_dir_, true);
+    replace_directory(tmp, target);
     std::vector<fs::path> older;  // collected first: no renaming while the directory is read
     for (const auto& entry : fs::directory_iterator(state_dir_)) {
       const std::int64_t step = checkpoint_step(entry.path());
       if (step >= 0 && step != steps) older.push_back(entry.path());
     }
-    for (const auto& dir : older) retire(dir);
+    for (const auto& dir : older) retire_directory(dir);
     summary.checkpoint = target;
     spdlog::debug("train: checkpoint {}", target.string());
   };
