@@ -87,6 +87,16 @@ Reference sft(bool length_normalize) {
   };
 }
 
+// A loss plus the chosen side's per-token NLL, weight * (-lp_w / |w|): its
+// gradient adds -weight / |w| on lp_pi(chosen) only.
+Reference with_nll(Reference base, double weight) {
+  return [=](const Pair& p, Grad& g) {
+    const double loss = base(p, g);
+    g.lp_w -= weight / p.len_w;
+    return loss - weight * p.lp_w / p.len_w;
+  };
+}
+
 // ------------------------------------------------------ plugin under test
 
 const core::PluginRegistry& registry() { return test::builtin_registry(); }
@@ -196,6 +206,22 @@ TEST(AcoLoss, FactorAboveOneWeighsTheRejectedLogRatio) {
   EXPECT_GT(std::abs(r.grads[0].lp_l), std::abs(r.grads[0].lp_w));  // rejected weighs more when f > 1
   const Result d = run(*make_loss("dpo"), {p});
   EXPECT_LT(r.loss, d.loss);  // here r_l < 0, so a larger f raises z
+}
+
+TEST(AcoAndDpo, NllWeightAddsTheChosenPerTokenNll) {
+  expect_matches(*make_loss("aco", {"beta=0.3", "nll_weight=1.0"}), with_nll(aco(0.3, 1.0), 1.0), random_pairs(14));
+  expect_matches(*make_loss("aco", {"nll_weight=0.25"}), with_nll(aco(0.1, 1.0), 0.25), random_pairs(15));
+  expect_matches(*make_loss("dpo", {"beta=0.5", "nll_weight=2.0"}), with_nll(dpo(0.5, 0.0), 2.0), random_pairs(16));
+  // Worked by hand: lp_w = -12 over 4 tokens, so the NLL term is 0.5 * 3.
+  const Pair p{-12, -12, -12, -12, 4, 6, 0, 0};
+  const Result plain = run(*make_loss("dpo"), {p});
+  const Result nll = run(*make_loss("dpo", {"nll_weight=0.5"}), {p});
+  EXPECT_NEAR(plain.loss, std::log(2.0), 1e-12);
+  EXPECT_NEAR(nll.loss, std::log(2.0) + 1.5, 1e-12);
+  EXPECT_NEAR(nll.metrics.at("nll/chosen"), 3.0, 1e-12);
+  EXPECT_NEAR(plain.metrics.at("nll/chosen"), 3.0, 1e-12) << "reported with the term off too";
+  EXPECT_NEAR(nll.grads[0].lp_w - plain.grads[0].lp_w, -0.5 / 4, 1e-12);
+  EXPECT_DOUBLE_EQ(nll.grads[0].lp_l, plain.grads[0].lp_l);
 }
 
 TEST(SimpoLoss, MatchesReferenceAndAveragesOverLength) {

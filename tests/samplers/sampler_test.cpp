@@ -12,6 +12,7 @@
 #include <iostream>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -228,7 +229,7 @@ TEST(Foresight, ManifestsAreRegisteredWithTheirKeys) {
   ASSERT_NE(f, nullptr);
   for (const char* key : {"step_beam_size", "num_rollout", "num_foresight", "step_temperature", "rollout_temperature",
                           "selection_temperature", "top_p", "selection", "light", "light_threshold", "step_delimiter",
-                          "max_step_tokens", "max_rollout_tokens", "answer_marker", "concurrent_queries"})
+                          "max_step_tokens", "max_rollout_tokens", "answer_marker", "concurrent_queries", "rejected"})
     EXPECT_NE(f->manifest.find_key(key), nullptr) << key;
   EXPECT_NE(registry().find(PluginKind::Sampler, "best-of-n"), nullptr);
   EXPECT_NE(registry().find(PluginKind::Sampler, "self-consistency"), nullptr);
@@ -581,7 +582,62 @@ TEST(Foresight, BadConfigIsRefusedByTheManifest) {
   refused("selection_temperature = 0.0\n", "selection_temperature");
   refused("top_p = 0.0\n", "top_p");
   refused("selection = \"best\"\n", "selection");
+  refused("rejected = \"worst\"\n", "rejected");
   EXPECT_THROW(sampler("foresight", "step_delimiter = \"\"\n"), PluginError);
+}
+
+// Hand-made pools for the rejected rules of genius::step_pairs, through the
+// foresight plugin's make_pairs (no model needed).
+ExplorationRecord record_of_pools(const std::vector<std::vector<std::pair<std::string, double>>>& pools) {
+  ExplorationRecord rec;
+  rec.query = kQueries[0];
+  for (const auto& pool : pools) {
+    StepRecord step;
+    step.step = static_cast<int>(rec.steps.size()) + 1;
+    for (const auto& [text, score] : pool) {
+      Candidate c;
+      c.trajectory = text;
+      c.score = score;
+      c.advantage = score - 0.5;
+      step.candidates.push_back(c);
+    }
+    rec.steps.push_back(step);
+  }
+  return rec;
+}
+
+TEST(Foresight, RejectedRulesSkipCopiesOfTheChosenText) {
+  // Step 1: the best text "a" appears three times; "b" (0.6), "c" (0.2) and
+  // "d" (0.2, later) differ. Step 2: every member repeats the chosen text.
+  const ExplorationRecord rec = record_of_pools(
+      {{{"a", 0.9}, {"a", 0.8}, {"b", 0.6}, {"a", 0.7}, {"c", 0.2}, {"d", 0.2}}, {{"x", 0.3}, {"x", 0.1}}});
+  auto pairs_of = [&](const std::string& rule, std::uint64_t seed) {
+    return sampler("foresight", "rejected = \"" + rule + "\"\n")->make_pairs(rec, seed);
+  };
+  std::set<std::string> random_drawn, distinct_drawn;
+  for (std::uint64_t seed = 0; seed < 64; ++seed) {
+    const auto random = pairs_of("random", seed);
+    ASSERT_EQ(random.size(), 2u) << "the paper's rule keeps every pool of 2 or more";
+    EXPECT_EQ(random[1].chosen, random[1].rejected);
+    random_drawn.insert(random[0].rejected);
+    const auto distinct = pairs_of("distinct", seed);
+    ASSERT_EQ(distinct.size(), 1u) << "a pool of copies gives no pair";
+    EXPECT_EQ(distinct[0].chosen, "a");
+    EXPECT_NE(distinct[0].rejected, "a");
+    distinct_drawn.insert(distinct[0].rejected);
+    EXPECT_EQ(pairs_of("distinct", seed)[0].rejected, distinct[0].rejected) << "seeded";
+    const auto lowest = pairs_of("lowest", seed);
+    ASSERT_EQ(lowest.size(), 1u);
+    EXPECT_EQ(lowest[0].rejected, "d") << "the lowest score, the last on ties";
+    EXPECT_DOUBLE_EQ(lowest[0].rejected_weight, 0.2 - 0.5);
+    EXPECT_DOUBLE_EQ(lowest[0].chosen_weight, 0.9 - 0.5);
+    EXPECT_NEAR(lowest[0].chosen_average_weight, (0.9 + 0.8 + 0.6 + 0.7 + 0.2 + 0.2) / 6 - 0.5, 1e-12);
+  }
+  EXPECT_EQ(random_drawn, (std::set<std::string>{"a", "b", "c", "d"})) << "random may repeat the chosen text";
+  EXPECT_EQ(distinct_drawn, (std::set<std::string>{"b", "c", "d"})) << "distinct draws among all the others";
+  // The default is the paper's rule: the same pairs as rejected = "random".
+  for (std::uint64_t seed = 0; seed < 8; ++seed)
+    EXPECT_EQ(sampler("foresight")->make_pairs(rec, seed)[0].rejected, pairs_of("random", seed)[0].rejected);
 }
 
 // --------------------------------------------------------------- best-of-n

@@ -17,19 +17,25 @@ class AcoLoss final : public genius::Loss {
                                "max(1, exp((A_chosen - A_rejected) / alpha))")
             .key("beta", 0.1, "inverse temperature of the implicit reward", genius::at_least(0.0, false))
             .key("alpha", 1.0, "advantage temperature of the calibration factor", genius::at_least(0.0, false))
-            .key("reference_free", false, "treat the reference model as uniform (r = lp_policy)");
+            .key("reference_free", false, "treat the reference model as uniform (r = lp_policy)")
+            .key("nll_weight", 0.0,
+                 "weight of an added per-token NLL of the chosen response (the reference code's NLL-regularised "
+                 "variant, RPO); 0 = off",
+                 genius::at_least(0.0));
     return m;
   }
 
   explicit AcoLoss(const genius::ConfigView& cfg)
       : beta_(cfg.get<double>("beta")),
         alpha_(cfg.get<double>("alpha")),
-        reference_free_(cfg.get<bool>("reference_free")) {}
+        reference_free_(cfg.get<bool>("reference_free")),
+        nll_weight_(cfg.get<double>("nll_weight")) {}
 
   bool needs_reference() const override { return !reference_free_; }
 
   // f = max(1, exp((w_w - w_l) / alpha)), a constant (advantages carry no gradient);
   // loss = -logsigmoid(beta * (r_w - f * r_l)). With w_l >= w_w, f = 1: exactly DPO.
+  // With nll_weight > 0, plus nll_weight * mean(-lp_pi(chosen) / |chosen|).
   genius::LossOutput compute(const genius::PreferenceBatch& batch) const override {
     auto [r_w, r_l] = genius::log_ratios(batch, reference_free_);
     const at::Tensor gap = (batch.chosen_weights - batch.rejected_weights).to(at::kDouble).detach();
@@ -41,10 +47,11 @@ class AcoLoss final : public genius::Loss {
                                             std::to_string(gap[i].item<double>()) + ", alpha " +
                                             std::to_string(alpha_) + "); use a larger alpha");
     }
-    const at::Tensor loss = -at::log_sigmoid(beta_ * (r_w - factor * r_l)).mean();
+    at::Tensor loss = -at::log_sigmoid(beta_ * (r_w - factor * r_l)).mean();
 
     auto metrics = genius::reward_metrics(beta_ * r_w, beta_ * r_l, batch);
     metrics["aco/factor"] = factor.mean().item<double>();
+    if (const at::Tensor nll = genius::chosen_nll_term(batch, nll_weight_, metrics); nll.defined()) loss = loss + nll;
     return {genius::in_policy_dtype(loss, batch), std::move(metrics)};
   }
 
@@ -52,6 +59,7 @@ class AcoLoss final : public genius::Loss {
   double beta_;
   double alpha_;
   bool reference_free_;
+  double nll_weight_;
 };
 
 }  // namespace

@@ -54,6 +54,12 @@ Selection parse_selection(const std::string& s) {
   return Selection::Foresight;  // the manifest allows nothing else
 }
 
+genius::RejectedRule parse_rejected(const std::string& s) {
+  if (s == "distinct") return genius::RejectedRule::Distinct;
+  if (s == "lowest") return genius::RejectedRule::Lowest;
+  return genius::RejectedRule::Random;  // the manifest allows nothing else
+}
+
 // Choose `count` distinct indices of a pool without replacement, one draw at a
 // time (numpy's choice(replace=False) procedure), from an mt19937_64 seeded
 // with `seed`:
@@ -146,7 +152,10 @@ class ForesightSampler final : public genius::Sampler {
             .key("answer_marker", "\\boxed{",
                  "a step containing this text completes its trajectory (\"\" = only end-of-sequence does)")
             .key("concurrent_queries", 8, "queries explored together in one explore() call (batched generation)",
-                 genius::at_least(1));
+                 genius::at_least(1))
+            .choice("rejected", "random", {"random", "distinct", "lowest"},
+                    "each step's rejected trajectory: uniform over the rest of the pool (the paper), uniform over "
+                    "those whose text differs from the chosen one, or the lowest-scored of those");
     return m;
   }
 
@@ -165,7 +174,8 @@ class ForesightSampler final : public genius::Sampler {
         max_step_tokens_(cfg.get<int>("max_step_tokens")),
         max_rollout_tokens_(cfg.get<int>("max_rollout_tokens")),
         answer_marker_(cfg.get<std::string>("answer_marker")),
-        concurrent_queries_(cfg.get<std::size_t>("concurrent_queries")) {
+        concurrent_queries_(cfg.get<std::size_t>("concurrent_queries")),
+        rejected_(parse_rejected(cfg.get<std::string>("rejected"))) {
     // Without a delimiter a "step" would run to max_step_tokens: no steps at all.
     if (delimiter_.empty()) throw PluginError("foresight", "step_delimiter must not be empty");
   }
@@ -206,7 +216,7 @@ class ForesightSampler final : public genius::Sampler {
     whole.steps.erase(
         std::remove_if(whole.steps.begin(), whole.steps.end(), [](const StepRecord& s) { return s.foresight_skipped; }),
         whole.steps.end());
-    return genius::step_pairs(whole, seed);
+    return genius::step_pairs(whole, seed, rejected_);
   }
 
  private:
@@ -450,6 +460,7 @@ class ForesightSampler final : public genius::Sampler {
   int max_step_tokens_, max_rollout_tokens_;
   std::string answer_marker_;
   std::size_t concurrent_queries_;
+  genius::RejectedRule rejected_;
 };
 
 }  // namespace

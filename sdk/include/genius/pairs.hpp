@@ -32,12 +32,28 @@ inline PreferencePair make_pair(const ExplorationRecord& record, const StepRecor
   return p;
 }
 
+/// Which pool member becomes the rejected side of a step's pair.
+enum class RejectedRule {
+  Random,    ///< uniform over the rest of the pool (the paper's §3; may repeat the chosen text)
+  Distinct,  ///< uniform over the members whose trajectory text differs from the chosen one
+  Lowest,    ///< the lowest score among the members whose text differs (the last on ties)
+};
+
 /// For each step's pool of candidates (trajectories): chosen = the highest
-/// score (the first one on ties), rejected = one drawn uniformly from the
-/// rest; weights: A(chosen), A(rejected) and the pool's mean A. Pools with
-/// fewer than 2 candidates give no pair. Deterministic for a given `seed`.
-inline std::vector<PreferencePair> step_pairs(const ExplorationRecord& record, std::uint64_t seed) {
+/// score (the first one on ties), rejected by `rule` (default: one drawn
+/// uniformly from the rest, as the paper); weights: A(chosen), A(rejected)
+/// and the pool's mean A. Pools with fewer than 2 candidates give no pair;
+/// with Distinct or Lowest, neither does a pool whose every member repeats
+/// the chosen text (such a pair prefers a response to itself: DPO's gradient
+/// is zero there, ACO's with f > 1 pushes that response down). Deterministic
+/// for a given `seed`.
+inline std::vector<PreferencePair> step_pairs(const ExplorationRecord& record, std::uint64_t seed,
+                                              RejectedRule rule = RejectedRule::Random) {
   std::mt19937_64 rng(seed);
+  // Uniform draws without std::uniform_int_distribution, whose output
+  // differs between standard libraries: the same seed must give the same
+  // pairs everywhere.
+  auto draw = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
   std::vector<PreferencePair> pairs;
   for (const StepRecord& step : record.steps) {
     const auto& pool = step.candidates;
@@ -46,12 +62,18 @@ inline std::vector<PreferencePair> step_pairs(const ExplorationRecord& record, s
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return pool[a].score > pool[b].score; });
-    // Uniform over the rest without std::uniform_int_distribution, whose
-    // output differs between standard libraries: the same seed must give the
-    // same pairs everywhere.
-    const std::size_t pick = 1 + static_cast<std::size_t>(rng() % (pool.size() - 1));
-    PreferencePair p = make_pair(record, step, order.front(), order[pick]);
-    pairs.push_back(std::move(p));
+    const std::size_t chosen = order.front();
+    std::size_t rejected = 0;
+    if (rule == RejectedRule::Random) {
+      rejected = order[1 + draw(pool.size() - 1)];
+    } else {
+      std::vector<std::size_t> others;  // best score first
+      for (std::size_t i = 1; i < order.size(); ++i)
+        if (pool[order[i]].trajectory != pool[chosen].trajectory) others.push_back(order[i]);
+      if (others.empty()) continue;
+      rejected = rule == RejectedRule::Lowest ? others.back() : others[draw(others.size())];
+    }
+    pairs.push_back(make_pair(record, step, chosen, rejected));
   }
   return pairs;
 }

@@ -47,6 +47,19 @@ inline std::pair<at::Tensor, at::Tensor> log_ratios(const PreferenceBatch& batch
   return {r_w, r_l};
 }
 
+/// The NLL regulariser some preference losses add (the reference code's
+/// NLL-regularised variant, "RPO"): `weight` times the batch mean of the
+/// chosen responses' per-token negative log-likelihood under the policy,
+/// -lp_pi(chosen) / |chosen|, in float64. It anchors the chosen side, which a
+/// pure preference loss is free to push down together with the rejected one.
+/// Returns an undefined tensor when `weight` is 0 (add nothing). Records the
+/// unweighted mean under "nll/chosen" in `metrics` either way.
+inline at::Tensor chosen_nll_term(const PreferenceBatch& batch, double weight, std::map<std::string, double>& metrics) {
+  const at::Tensor nll = -batch.policy_chosen_logps.to(at::kDouble) / batch.chosen_lengths.to(at::kDouble);
+  metrics["nll/chosen"] = nll.detach().mean().item<double>();
+  return weight == 0.0 ? at::Tensor() : weight * nll.mean();
+}
+
 /// The loss tensor in the dtype of the policy log-probs (the math above runs
 /// in float64 so that large margins and exponents stay exact).
 inline at::Tensor in_policy_dtype(const at::Tensor& loss, const PreferenceBatch& batch) {
