@@ -24,6 +24,15 @@ def stat(values):
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
+def signed(values):
+    if not values:
+        return "-"
+    mean = 100 * statistics.mean(values)
+    if len(values) < 2:
+        return f"{mean:+.1f}"
+    return f"{mean:+.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
 def label(values):
     keys = {k: v for k, v in values.items() if k != "run.seed"}
     if keys.get("sampler.plugin") in ("best-of-n", "self-consistency"):
@@ -46,9 +55,15 @@ for cell in cells:
     base.append((cell["values"].get("run.seed"), first))
     tokens = sum(st.get("generated_tokens", 0) for name, st in summary["stages"].items() if name.startswith("explore"))
     walls.append(summary.get("wall_seconds", 0))
-    g = groups.setdefault(label(cell["values"]), {"greedy": [], "pass": [], "tokens": [], "wall": [], "seeds": []})
+    g = groups.setdefault(label(cell["values"]),
+                          {"greedy": [], "pass": [], "d_greedy": [], "d_pass": [], "tokens": [], "wall": [], "seeds": []})
     g["greedy"].append(last.get("greedy_accuracy"))
     g["pass"].append(last.get("pass@1"))
+    # Paired change: the same seed's base eval (same eval samples' seed), so
+    # the sampling noise of pass@1 largely cancels.
+    for key, name in (("d_greedy", "greedy_accuracy"), ("d_pass", "pass@1")):
+        if last.get(name) is not None and first.get(name) is not None:
+            g[key].append(last[name] - first[name])
     g["tokens"].append(tokens)
     g["wall"].append(summary.get("wall_seconds", 0))
     g["seeds"].append(cell["values"].get("run.seed"))
@@ -73,14 +88,18 @@ lines = [
     "standard deviation over the seeds; the seed changes the exploration, the pair",
     "draws, the data order and the eval samples. Machine: 2 CPU cores, float32.",
     "",
-    "| method | seeds | greedy accuracy | sampled pass@1 | tokens sampled by its exploration | wall time per run (s) |",
-    "|---|---|---|---|---|---|",
+    "The change columns compare each run with its own evaluation before training",
+    "(same seed), then average over the seeds.",
+    "",
+    "| method | seeds | greedy accuracy | sampled pass@1 | change of greedy | change of pass@1 | tokens sampled by its exploration | wall time per run (s) |",
+    "|---|---|---|---|---|---|---|---|",
     f"| base model (before training) | {len(base_by_seed)} | {stat([e.get('greedy_accuracy') for e in base_by_seed.values()])} | "
-    f"{stat([e.get('pass@1') for e in base_by_seed.values()])} | 0 | - |",
+    f"{stat([e.get('pass@1') for e in base_by_seed.values()])} | - | - | 0 | - |",
 ]
 for name, g in groups.items():
     lines.append(
-        f"| {name} | {len(g['seeds'])} | {stat(g['greedy'])} | {stat(g['pass'])} | "
+        f"| {name} | {len(g['seeds'])} | {stat(g['greedy'])} | {stat(g['pass'])} | {signed(g['d_greedy'])} | "
+        f"{signed(g['d_pass'])} | "
         f"{int(statistics.mean(g['tokens']))} | {statistics.mean(g['wall']):.0f} |")
 lines += ["", f"Total wall time of the sweep's runs: {sum(walls) / 60:.1f} min (cells that shared an exploration",
           "did not pay for it again; their wall time is training and evaluation only).",

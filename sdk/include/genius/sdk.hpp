@@ -12,7 +12,8 @@
 //   sampler.hpp          Sampler interface
 //   atomic_file.hpp      write_file_atomic, read_file (crash-safe outputs)
 //   answer.hpp           extract_boxed, AnswerExtractor, same_answer
-//   pairs.hpp            step_pairs: records -> preference pairs (algorithm.md §3)
+//   pairs.hpp            step_pairs: records -> preference pairs (algorithm.md §3),
+//                        with a RejectedRule (random / distinct / lowest)
 //   registration.hpp     GENIUS_REGISTER_PLUGIN
 //   preference_metrics.hpp  TRL-named reward metrics for losses (ATen; include it yourself)
 #pragma once
