@@ -104,7 +104,8 @@ for name, g in groups.items():
 lines += ["", f"Total wall time of the sweep's runs: {sum(walls) / 60:.1f} min (cells that shared an exploration",
           "did not pay for it again; their wall time is training and evaluation only).",
           "A plugin switched in by the sweep starts from its own defaults plus the sweep's",
-          "settings: DPO gets the quickstart's beta 5, SimPO its defaults (docs/config.md).", "", ""]
+          "settings: DPO gets the quickstart's beta 5 and nll_weight 1, SimPO its defaults",
+          "(docs/config.md).", "", ""]
 tmp = out_path + ".tmp"
 with open(tmp, "w") as f:
     f.write("\n".join(lines))
