@@ -14,23 +14,15 @@ state = json.load(open(os.path.join(sweep_dir, "sweep.json")))
 cells = state["cells"]
 
 
-def stat(values):
+def stat(values, sign=""):
+    """Mean ± sample std in percent; sign="+" writes the mean signed (for changes)."""
     values = [v for v in values if v is not None]
     if not values:
         return "-"
-    mean = 100 * statistics.mean(values)
+    mean = f"{100 * statistics.mean(values):{sign}.1f}"
     if len(values) < 2:
-        return f"{mean:.1f}"
-    return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
-
-
-def signed(values):
-    if not values:
-        return "-"
-    mean = 100 * statistics.mean(values)
-    if len(values) < 2:
-        return f"{mean:+.1f}"
-    return f"{mean:+.1f} ± {100 * statistics.stdev(values):.1f}"
+        return mean
+    return f"{mean} ± {100 * statistics.stdev(values):.1f}"
 
 
 def label(values):
@@ -98,8 +90,8 @@ lines = [
 ]
 for name, g in groups.items():
     lines.append(
-        f"| {name} | {len(g['seeds'])} | {stat(g['greedy'])} | {stat(g['pass'])} | {signed(g['d_greedy'])} | "
-        f"{signed(g['d_pass'])} | "
+        f"| {name} | {len(g['seeds'])} | {stat(g['greedy'])} | {stat(g['pass'])} | {stat(g['d_greedy'], '+')} | "
+        f"{stat(g['d_pass'], '+')} | "
         f"{int(statistics.mean(g['tokens']))} | {statistics.mean(g['wall']):.0f} |")
 lines += ["", f"Total wall time of the sweep's runs: {sum(walls) / 60:.1f} min (cells that shared an exploration",
           "did not pay for it again; their wall time is training and evaluation only).",

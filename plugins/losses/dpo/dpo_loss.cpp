@@ -11,17 +11,13 @@ namespace {
 class DpoLoss final : public genius::Loss {
  public:
   static const genius::PluginManifest& manifest() {
-    static const auto m =
+    static const auto m = genius::add_nll_weight_key(
         genius::PluginManifest(genius::PluginKind::Loss, "dpo", "1.0.0",
                                "Direct preference optimization on summed log-ratios (sigmoid loss)")
             .key("beta", 0.1, "inverse temperature of the implicit reward", genius::at_least(0.0, false))
             .key("label_smoothing", 0.0, "probability that a preference label is flipped (cDPO)",
                  genius::Bounds{0.0, 0.5, true, false})
-            .key("reference_free", false, "treat the reference model as uniform (r = lp_policy)")
-            .key("nll_weight", 0.0,
-                 "weight of an added per-token NLL of the chosen response (the reference code's NLL-regularised "
-                 "variant, RPO); 0 = off",
-                 genius::at_least(0.0));
+            .key("reference_free", false, "treat the reference model as uniform (r = lp_policy)"));
     return m;
   }
 

@@ -47,6 +47,16 @@ inline std::pair<at::Tensor, at::Tensor> log_ratios(const PreferenceBatch& batch
   return {r_w, r_l};
 }
 
+/// Declares the `nll_weight` key of chosen_nll_term() below in a loss's
+/// manifest, so every loss that offers the term documents and bounds it alike.
+inline PluginManifest add_nll_weight_key(PluginManifest m) {
+  m.key("nll_weight", 0.0,
+        "weight of an added per-token NLL of the chosen response (the reference code's NLL-regularised variant, "
+        "RPO); 0 = off",
+        at_least(0.0));
+  return m;
+}
+
 /// The NLL regulariser some preference losses add (the reference code's
 /// NLL-regularised variant, "RPO"): `weight` times the batch mean of the
 /// chosen responses' per-token negative log-likelihood under the policy,
