@@ -41,7 +41,11 @@ const std::map<std::string, Keys>& schema() {
            path("eval", std::string(""), "JSONL file of labeled evaluation items (relative to the config file)"),
            key("prompt_key", std::string("instruction"), "JSON field holding the query text"),
            key("answer_key", std::string("answer"), "JSON field holding the reference answer (eval only)"),
-           key("max_train_queries", integer(0), "use at most this many training queries; 0 = all", at_least(0)),
+           key("max_train_queries", integer(0),
+               "use at most this many training queries (a subset chosen by train_subset); 0 = all", at_least(0)),
+           choice("train_subset", "random", {"random", "first"},
+                  "which max_train_queries queries: a random subset seeded by [run] seed (as the paper draws its "
+                  "queries), or the first ones of the file"),
            key("max_eval_queries", integer(0), "use at most this many evaluation items; 0 = all", at_least(0)),
        }},
       {"train",

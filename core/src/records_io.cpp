@@ -1,5 +1,8 @@
 #include "records_io.hpp"
 
+#include <algorithm>
+#include <numeric>
+#include <random>
 #include <set>
 #include <stdexcept>
 
@@ -158,6 +161,17 @@ std::vector<Query> load_queries(const fs::path& file, const std::string& prompt_
   }
   if (queries.empty()) throw JsonlError(file.string() + ": no queries (expected one JSON object per line)");
   return queries;
+}
+
+std::vector<std::size_t> random_subset(std::size_t n, std::size_t k, std::uint64_t seed) {
+  std::vector<std::size_t> index(n);
+  std::iota(index.begin(), index.end(), std::size_t{0});
+  if (k == 0 || k >= n) return index;
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = 0; i < k; ++i) std::swap(index[i], index[i + static_cast<std::size_t>(rng() % (n - i))]);
+  index.resize(k);
+  std::sort(index.begin(), index.end());
+  return index;
 }
 
 std::vector<PreferencePair> load_pairs(const fs::path& file) {

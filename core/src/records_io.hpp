@@ -33,6 +33,11 @@ PreferencePair pair_from_json(const nlohmann::json& j, const std::string& where)
 /// errors. `limit` > 0 keeps the first `limit` queries.
 std::vector<Query> load_queries(const std::filesystem::path& file, const std::string& prompt_key, std::size_t limit);
 
+/// `k` of the indices 0..n-1 drawn uniformly without replacement (a partial
+/// Fisher-Yates shuffle on mt19937_64 seeded with `seed`, the same on every
+/// standard library), returned in increasing order; all n when k = 0 or k >= n.
+std::vector<std::size_t> random_subset(std::size_t n, std::size_t k, std::uint64_t seed);
+
 std::vector<PreferencePair> load_pairs(const std::filesystem::path& file);
 
 /// A stable 64-bit seed for (run seed, iteration, query id): FNV-1a of the id

@@ -34,6 +34,19 @@ namespace {
 
 std::string stage_key(Stage stage, int iteration) { return std::string(to_string(stage)) + "-" + std::to_string(iteration); }
 
+// The [data] train queries a run explores: all of them, or max_train_queries
+// of them, a random subset (the same in every iteration: it depends on the
+// run seed alone) or the first ones, in the file's order.
+std::vector<Query> train_queries(const ConfigView& data, std::uint64_t run_seed) {
+  const auto limit = static_cast<std::size_t>(data.get<std::int64_t>("max_train_queries"));
+  const bool first = data.get<std::string>("train_subset") == "first";
+  std::vector<Query> all = load_queries(data.get<std::string>("train"), data.get<std::string>("prompt_key"), first ? limit : 0);
+  if (first || limit == 0 || limit >= all.size()) return all;
+  std::vector<Query> subset;
+  for (std::size_t i : random_subset(all.size(), limit, run_seed ^ 0x7375627365740000ULL)) subset.push_back(std::move(all[i]));
+  return subset;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -127,8 +140,7 @@ void RunDriver::explore(int iteration) {
   const ConfigView data = config_.view("data");
   const std::string train_file = data.get<std::string>("train");
   if (train_file.empty()) throw std::runtime_error("[data] train is not set: no queries to explore");
-  std::vector<Query> queries = load_queries(train_file, data.get<std::string>("prompt_key"),
-                                            static_cast<std::size_t>(data.get<std::int64_t>("max_train_queries")));
+  std::vector<Query> queries = train_queries(data, seed_);
   for (Query& q : queries) q.seed = query_seed(seed_, iteration, q.id);
 
   // Queries are explored in fixed chunks of the full list, so a resumed run

@@ -121,10 +121,10 @@ TEST(Cli, PluginsJsonListsTheFiveLossesWithTheirKeys) {
     if (p.at("name") == "aco") {
       std::set<std::string> keys;
       for (const auto& key : p.at("keys")) keys.insert(key.at("name").get<std::string>());
-      EXPECT_EQ(keys, (std::set<std::string>{"beta", "alpha", "reference_free", "nll_weight"}));
+      EXPECT_EQ(keys, (std::set<std::string>{"beta", "alpha", "calibration", "reference_free", "nll_weight"}));
     }
   }
-  EXPECT_EQ(losses, (std::set<std::string>{"aco", "dpo", "simpo", "ipo", "sft"}));
+  EXPECT_EQ(losses, (std::set<std::string>{"aco", "dpo", "ropo", "simpo", "ipo", "sft"}));
 }
 
 TEST(Cli, PluginsTextListsKeys) {

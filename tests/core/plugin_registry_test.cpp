@@ -32,10 +32,10 @@ TEST(PluginRegistry, LoadsEveryBuiltPluginWithItsManifest) {
   PluginRegistry registry;
   registry.add_directory(GENIUS_PLUGIN_DIR, /*required=*/true);
   ASSERT_TRUE(registry.errors().empty()) << registry.errors().front();
-  EXPECT_EQ(registry.names(PluginKind::Loss), (std::vector<std::string>{"aco", "dpo", "ipo", "sft", "simpo"}));
+  EXPECT_EQ(registry.names(PluginKind::Loss), (std::vector<std::string>{"aco", "dpo", "ipo", "ropo", "sft", "simpo"}));
   const PluginInfo* aco = registry.find(PluginKind::Loss, "aco");
   ASSERT_NE(aco, nullptr);
-  EXPECT_EQ(aco->manifest.version, "1.0.0");
+  EXPECT_EQ(aco->manifest.version, "1.1.0");
   EXPECT_TRUE(fs::exists(aco->file));
   ASSERT_NE(aco->manifest.find_key("alpha"), nullptr);
   EXPECT_EQ(aco->manifest.find_key("alpha")->type(), ValueType::Float);

@@ -50,13 +50,34 @@ Reference dpo(double beta, double eps, bool reference_free = false) {
   };
 }
 
-Reference aco(double beta, double alpha) {
+// ACO's factor on r_l in both forms, computed independently of the plugin:
+// the paper's w = min(1, exp(-(A_l - A_w) / alpha)), the released code's
+// f = max(1, exp(-(A_l - A_w) / alpha)).
+enum class Calibration { Paper, ReleasedCode };
+
+double aco_factor(const Pair& p, double alpha, Calibration form) {
+  const double e = std::exp(-(p.w_l - p.w_w) / alpha);
+  return form == Calibration::Paper ? std::min(1.0, e) : std::max(1.0, e);
+}
+
+Reference aco(double beta, double alpha, Calibration form = Calibration::Paper) {
   return [=](const Pair& p, Grad& g) {
-    const double f = std::max(1.0, std::exp(-(p.w_l - p.w_w) / alpha));  // algorithm.md's form of the factor
+    const double f = aco_factor(p, alpha, form);
     const double z = beta * ((p.lp_w - p.ref_w) - f * (p.lp_l - p.ref_l));
     const double dz = -sigmoid(-z);
     g = {beta * dz, -beta * f * dz, -beta * dz, beta * f * dz};
     return -log_sigmoid(z);
+  };
+}
+
+// ROPO as the Genius released code computes it: z = beta * (r_w - r_l),
+// loss = alpha * sigmoid(-z) - gamma * logsigmoid(z).
+Reference ropo(double beta, double alpha, double gamma) {
+  return [=](const Pair& p, Grad& g) {
+    const double z = beta * ((p.lp_w - p.ref_w) - (p.lp_l - p.ref_l));
+    const double dz = -alpha * sigmoid(-z) * sigmoid(z) - gamma * sigmoid(-z);
+    g = {beta * dz, -beta * dz, -beta * dz, beta * dz};
+    return alpha * sigmoid(-z) - gamma * log_sigmoid(z);
   };
 }
 
@@ -173,44 +194,95 @@ TEST(DpoLoss, MatchesReferenceOnRandomPairs) {
 }
 
 TEST(AcoLoss, MatchesReferenceOnRandomPairs) {
-  expect_matches(*make_loss("aco"), aco(0.1, 1.0), random_pairs(4));
-  expect_matches(*make_loss("aco", {"beta=0.3", "alpha=0.5"}), aco(0.3, 0.5), random_pairs(5));
+  expect_matches(*make_loss("aco"), aco(0.1, 1.0, Calibration::Paper), random_pairs(4));
+  expect_matches(*make_loss("aco", {"beta=0.3", "alpha=0.5"}), aco(0.3, 0.5, Calibration::Paper), random_pairs(5));
+  expect_matches(*make_loss("aco", {"calibration=\"released-code\""}), aco(0.1, 1.0, Calibration::ReleasedCode),
+                 random_pairs(4));
+  expect_matches(*make_loss("aco", {"beta=0.3", "alpha=0.5", "calibration=\"released-code\""}),
+                 aco(0.3, 0.5, Calibration::ReleasedCode), random_pairs(5));
 }
 
-TEST(AcoLoss, EqualsDpoExactlyWhenAdvantagesDisagreeWithTheRanking) {
-  // w_l >= w_w: the factor is 1 and ACO is DPO, value and gradients.
+// In each form's normal region the factor is 1 and ACO is DPO, value and
+// gradients, bit for bit: A_l <= A_w for the paper's, A_l >= A_w for the
+// released code's.
+void expect_equals_dpo(const std::string& calibration, bool rejected_advantage_higher) {
   std::vector<Pair> pairs = random_pairs(6);
-  for (Pair& p : pairs) p.w_l = p.w_w + std::abs(p.w_l);
-  const Result a = run(*make_loss("aco", {"beta=0.2"}), pairs);
+  for (Pair& p : pairs)
+    p.w_l = rejected_advantage_higher ? p.w_w + std::abs(p.w_l) : p.w_w - std::abs(p.w_l);
+  pairs[0].w_l = pairs[0].w_w;  // the boundary belongs to the normal region of both
+  const Result a = run(*make_loss("aco", {"beta=0.2", "calibration=\"" + calibration + "\""}), pairs);
   const Result d = run(*make_loss("dpo", {"beta=0.2"}), pairs);
-  EXPECT_DOUBLE_EQ(a.loss, d.loss);
+  EXPECT_DOUBLE_EQ(a.loss, d.loss) << calibration;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    EXPECT_DOUBLE_EQ(a.grads[i].lp_w, d.grads[i].lp_w);
-    EXPECT_DOUBLE_EQ(a.grads[i].lp_l, d.grads[i].lp_l);
-    EXPECT_DOUBLE_EQ(a.grads[i].ref_w, d.grads[i].ref_w);
-    EXPECT_DOUBLE_EQ(a.grads[i].ref_l, d.grads[i].ref_l);
+    EXPECT_DOUBLE_EQ(a.grads[i].lp_w, d.grads[i].lp_w) << calibration << " pair " << i;
+    EXPECT_DOUBLE_EQ(a.grads[i].lp_l, d.grads[i].lp_l) << calibration << " pair " << i;
+    EXPECT_DOUBLE_EQ(a.grads[i].ref_w, d.grads[i].ref_w) << calibration << " pair " << i;
+    EXPECT_DOUBLE_EQ(a.grads[i].ref_l, d.grads[i].ref_l) << calibration << " pair " << i;
   }
-  EXPECT_DOUBLE_EQ(a.metrics.at("aco/factor"), 1.0);
+  EXPECT_DOUBLE_EQ(a.metrics.at("aco/factor"), 1.0) << calibration;
+  EXPECT_DOUBLE_EQ(a.metrics.at("aco/calibrated"), 0.0) << calibration;
 }
 
-TEST(AcoLoss, FactorAboveOneWeighsTheRejectedLogRatio) {
-  // One pair worked by hand: r_w = 1, r_l = -1, w_w - w_l = 0.4, alpha = 1:
-  // f = e^0.4, z = 0.1 * (1 + e^0.4), loss = log(1 + e^-z).
-  const Pair p{-10, -12, -11, -11, 5, 5, 0.5, 0.1};
+TEST(AcoLoss, EqualsDpoExactlyInTheNormalRegionOfEitherForm) {
+  expect_equals_dpo("paper", false);
+  expect_equals_dpo("released-code", true);
+}
+
+TEST(AcoLoss, PaperFactorBelowOnePushesTheRejectedSideLess) {
+  // Worked by hand: r_w = 1, r_l = -1, A_l - A_w = 0.4 (calibration region), alpha = 1:
+  // w = e^-0.4, z = 0.1 * (1 + w), loss = log(1 + e^-z).
+  const Pair p{-10, -12, -11, -11, 5, 5, 0.1, 0.5};
   const Result r = run(*make_loss("aco"), {p});
+  const double w = std::exp(-0.4), z = 0.1 * (1 + w);
+  EXPECT_NEAR(r.loss, std::log1p(std::exp(-z)), 1e-12);
+  EXPECT_NEAR(r.metrics.at("aco/factor"), w, 1e-12);
+  EXPECT_DOUBLE_EQ(r.metrics.at("aco/calibrated"), 1.0);
+  const double dz = -1 / (1 + std::exp(z));
+  EXPECT_NEAR(r.grads[0].lp_l, -0.1 * w * dz, 1e-12);
+  const Result d = run(*make_loss("dpo"), {p});
+  EXPECT_LT(std::abs(r.grads[0].lp_l), std::abs(d.grads[0].lp_l));  // a smaller push on the rejected side
+  // The released code's factor is 1 there: DPO.
+  const Result released = run(*make_loss("aco", {"calibration=\"released-code\""}), {p});
+  EXPECT_DOUBLE_EQ(released.loss, d.loss);
+  EXPECT_DOUBLE_EQ(released.metrics.at("aco/calibrated"), 0.0);
+}
+
+TEST(AcoLoss, ReleasedCodeFactorAboveOneWeighsTheRejectedLogRatio) {
+  // One pair worked by hand: r_w = 1, r_l = -1, A_w - A_l = 0.4, alpha = 1:
+  // f = e^0.4, z = 0.1 * (1 + f), loss = log(1 + e^-z).
+  const Pair p{-10, -12, -11, -11, 5, 5, 0.5, 0.1};
+  const Result r = run(*make_loss("aco", {"calibration=\"released-code\""}), {p});
   const double f = std::exp(0.4), z = 0.1 * (1 + f);
   EXPECT_NEAR(r.loss, std::log1p(std::exp(-z)), 1e-12);
   EXPECT_NEAR(r.metrics.at("aco/factor"), f, 1e-12);
+  EXPECT_DOUBLE_EQ(r.metrics.at("aco/calibrated"), 1.0);
   const double dz = -1 / (1 + std::exp(z));
   EXPECT_NEAR(r.grads[0].lp_l, -0.1 * f * dz, 1e-12);
   EXPECT_GT(std::abs(r.grads[0].lp_l), std::abs(r.grads[0].lp_w));  // rejected weighs more when f > 1
   const Result d = run(*make_loss("dpo"), {p});
   EXPECT_LT(r.loss, d.loss);  // here r_l < 0, so a larger f raises z
+  // The paper's factor is 1 there: DPO.
+  EXPECT_DOUBLE_EQ(run(*make_loss("aco"), {p}).loss, d.loss);
+}
+
+TEST(AcoLoss, CalibratedCountsThePairsInTheRegion) {
+  // Gaps A_w - A_l of +1, -1, -2, 0: the paper's region holds 2 of 4, the released code's 1 of 4.
+  const std::vector<Pair> pairs = {{-3, -4, -3, -4, 2, 2, 1, 0},
+                                   {-3, -4, -3, -4, 2, 2, 0, 1},
+                                   {-3, -4, -3, -4, 2, 2, -1, 1},
+                                   {-3, -4, -3, -4, 2, 2, 0.5, 0.5}};
+  const Result paper = run(*make_loss("aco", {"alpha=2"}), pairs);
+  EXPECT_DOUBLE_EQ(paper.metrics.at("aco/calibrated"), 0.5);
+  EXPECT_NEAR(paper.metrics.at("aco/factor"), (1 + std::exp(-0.5) + std::exp(-1.0) + 1) / 4, 1e-12);
+  const Result released = run(*make_loss("aco", {"alpha=2", "calibration=\"released-code\""}), pairs);
+  EXPECT_DOUBLE_EQ(released.metrics.at("aco/calibrated"), 0.25);
+  EXPECT_NEAR(released.metrics.at("aco/factor"), (std::exp(0.5) + 3) / 4, 1e-12);
 }
 
 TEST(AcoAndDpo, NllWeightAddsTheChosenPerTokenNll) {
   expect_matches(*make_loss("aco", {"beta=0.3", "nll_weight=1.0"}), with_nll(aco(0.3, 1.0), 1.0), random_pairs(14));
-  expect_matches(*make_loss("aco", {"nll_weight=0.25"}), with_nll(aco(0.1, 1.0), 0.25), random_pairs(15));
+  expect_matches(*make_loss("aco", {"nll_weight=0.25", "calibration=\"released-code\""}),
+                 with_nll(aco(0.1, 1.0, Calibration::ReleasedCode), 0.25), random_pairs(15));
   expect_matches(*make_loss("dpo", {"beta=0.5", "nll_weight=2.0"}), with_nll(dpo(0.5, 0.0), 2.0), random_pairs(16));
   // Worked by hand: lp_w = -12 over 4 tokens, so the NLL term is 0.5 * 3.
   const Pair p{-12, -12, -12, -12, 4, 6, 0, 0};
@@ -222,6 +294,20 @@ TEST(AcoAndDpo, NllWeightAddsTheChosenPerTokenNll) {
   EXPECT_NEAR(plain.metrics.at("nll/chosen"), 3.0, 1e-12) << "reported with the term off too";
   EXPECT_NEAR(nll.grads[0].lp_w - plain.grads[0].lp_w, -0.5 / 4, 1e-12);
   EXPECT_DOUBLE_EQ(nll.grads[0].lp_l, plain.grads[0].lp_l);
+}
+
+TEST(RopoLoss, MatchesReferenceWithTheReleasedCodesConstants) {
+  expect_matches(*make_loss("ropo"), ropo(0.1, 0.2, 0.1), random_pairs(21));
+  expect_matches(*make_loss("ropo", {"beta=0.5", "alpha=1.0", "gamma=0.3"}), ropo(0.5, 1.0, 0.3), random_pairs(22));
+  // Worked by hand at z = 0: alpha / 2 + gamma * log 2.
+  const Pair p{-10, -12, -10, -12, 3, 3, 0, 0};
+  EXPECT_NEAR(run(*make_loss("ropo"), {p}).loss, 0.2 * 0.5 + 0.1 * std::log(2.0), 1e-12);
+  // A confidently "wrong" pair costs ROPO at most alpha + gamma * |z|; its
+  // bounded term's gradient vanishes there, unlike DPO's whole gradient.
+  const Pair wrong{-10, -10, -10, -110, 3, 3, 0, 0};  // z = -10
+  const Result r = run(*make_loss("ropo"), {wrong});
+  EXPECT_NEAR(r.loss, 0.2 * sigmoid(10) - 0.1 * log_sigmoid(-10), 1e-12);
+  EXPECT_LT(std::abs(r.grads[0].lp_w), 0.1 * 0.1 * 1.0001);
 }
 
 TEST(SimpoLoss, MatchesReferenceAndAveragesOverLength) {
@@ -254,7 +340,7 @@ TEST(Losses, ReportTrlNamedMetrics) {
   EXPECT_NEAR(r.metrics.at("rewards/accuracies"), 1.0, 0);
   EXPECT_NEAR(r.metrics.at("logps/chosen"), -9.5, 1e-12);
   EXPECT_NEAR(r.metrics.at("logps/rejected"), -10.0, 1e-12);
-  for (const char* name : {"aco", "dpo", "simpo", "ipo", "sft"}) {
+  for (const char* name : {"aco", "dpo", "ropo", "simpo", "ipo", "sft"}) {
     const Result m = run(*make_loss(name), pairs);
     for (const char* key : {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
                             "logps/chosen", "logps/rejected"})
@@ -268,7 +354,7 @@ TEST(Losses, ReportTrlNamedMetrics) {
 TEST(Losses, VeryLargeMarginsStayFinite) {
   for (double margin : {1e4, -1e4, 1e6, -1e6}) {
     const Pair p{-1, -1 - margin, -1, -1, 1, 1, 0.3, 0.1};
-    for (const char* name : {"aco", "dpo", "simpo", "ipo", "sft"}) {
+    for (const char* name : {"aco", "dpo", "ropo", "simpo", "ipo", "sft"}) {
       for (at::ScalarType dtype : {at::kDouble, at::kFloat}) {
         const Result r = run(*make_loss(name), {p}, dtype);
         EXPECT_TRUE(std::isfinite(r.loss)) << name << " margin " << margin;
@@ -284,6 +370,8 @@ TEST(Losses, VeryLargeMarginsStayFinite) {
 
 TEST(Losses, FloatInputsMatchDoubleReference) {
   expect_matches(*make_loss("aco"), aco(0.1, 1.0), random_pairs(13), 1e-5);  // float32 inputs promote to double
+  expect_matches(*make_loss("aco", {"calibration=\"released-code\""}), aco(0.1, 1.0, Calibration::ReleasedCode),
+                 random_pairs(13), 1e-5);
 }
 
 TEST(LossCheck, NonFiniteInputIsAnErrorNamingPluginInputAndPair) {
@@ -307,11 +395,15 @@ TEST(LossCheck, NonFiniteInputIsAnErrorNamingPluginInputAndPair) {
 }
 
 TEST(LossCheck, NonFiniteLossIsAnErrorNamingThePlugin) {
-  // An advantage gap of 1000 with alpha 0.5 overflows the ACO factor to inf
-  // (and with r_l = 0 the loss would be NaN): an error, never a silent NaN.
+  // An advantage gap of 1000 with alpha 0.5 overflows the released code's
+  // ACO factor to inf (and with r_l = 0 the loss would be NaN): an error,
+  // never a silent NaN. The paper's factor is bounded by 1 and underflows to 0
+  // the other way round.
   const Pair p{-10, -10, -11, -10, 1, 1, 500, -500};
+  EXPECT_TRUE(std::isfinite(run(*make_loss("aco", {"alpha=0.5"}), {p}).loss));
+  EXPECT_TRUE(std::isfinite(run(*make_loss("aco", {"alpha=0.5"}), {{-10, -10, -11, -10, 1, 1, -500, 500}}).loss));
   try {
-    run(*make_loss("aco", {"alpha=0.5"}), {p});
+    run(*make_loss("aco", {"alpha=0.5", "calibration=\"released-code\""}), {p});
     FAIL();
   } catch (const PluginError& e) {
     EXPECT_EQ(e.plugin(), "aco");

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <numeric>
 #include <random>
+#include <map>
 #include <set>
 
 #include <gmock/gmock.h>
@@ -583,6 +584,7 @@ TEST(Foresight, BadConfigIsRefusedByTheManifest) {
   refused("top_p = 0.0\n", "top_p");
   refused("selection = \"best\"\n", "selection");
   refused("rejected = \"worst\"\n", "rejected");
+  refused("rejected_copies = \"drop\"\n", "rejected_copies");
   EXPECT_THROW(sampler("foresight", "step_delimiter = \"\"\n"), PluginError);
 }
 
@@ -611,33 +613,75 @@ TEST(Foresight, RejectedRulesSkipCopiesOfTheChosenText) {
   // "d" (0.2, later) differ. Step 2: every member repeats the chosen text.
   const ExplorationRecord rec = record_of_pools(
       {{{"a", 0.9}, {"a", 0.8}, {"b", 0.6}, {"a", 0.7}, {"c", 0.2}, {"d", 0.2}}, {{"x", 0.3}, {"x", 0.1}}});
-  auto pairs_of = [&](const std::string& rule, std::uint64_t seed) {
-    return sampler("foresight", "rejected = \"" + rule + "\"\n")->make_pairs(rec, seed);
+  auto pairs_of = [&](const std::string& keys, std::uint64_t seed) {
+    return sampler("foresight", keys + "selection_temperature = 1.0\n")->make_pairs(rec, seed);
   };
-  std::set<std::string> random_drawn, distinct_drawn;
+  std::set<std::string> kept_drawn, skipped_drawn;
   for (std::uint64_t seed = 0; seed < 64; ++seed) {
-    const auto random = pairs_of("random", seed);
-    ASSERT_EQ(random.size(), 2u) << "the paper's rule keeps every pool of 2 or more";
-    EXPECT_EQ(random[1].chosen, random[1].rejected);
-    random_drawn.insert(random[0].rejected);
-    const auto distinct = pairs_of("distinct", seed);
-    ASSERT_EQ(distinct.size(), 1u) << "a pool of copies gives no pair";
-    EXPECT_EQ(distinct[0].chosen, "a");
-    EXPECT_NE(distinct[0].rejected, "a");
-    distinct_drawn.insert(distinct[0].rejected);
-    EXPECT_EQ(pairs_of("distinct", seed)[0].rejected, distinct[0].rejected) << "seeded";
-    const auto lowest = pairs_of("lowest", seed);
+    for (const std::string rule : {"random", "softmax"}) {
+      const auto kept = pairs_of("rejected = \"" + rule + "\"\nrejected_copies = \"keep\"\n", seed);
+      ASSERT_EQ(kept.size(), 2u) << rule << " with copies kept uses every pool of 2 or more";
+      EXPECT_EQ(kept[1].chosen, kept[1].rejected);
+      if (rule == "random") kept_drawn.insert(kept[0].rejected);
+      const auto skipped = pairs_of("rejected = \"" + rule + "\"\n", seed);
+      ASSERT_EQ(skipped.size(), 1u) << rule << ": a pool of copies gives no pair";
+      EXPECT_EQ(skipped[0].chosen, "a");
+      EXPECT_NE(skipped[0].rejected, "a") << rule;
+      if (rule == "random") skipped_drawn.insert(skipped[0].rejected);
+      EXPECT_EQ(pairs_of("rejected = \"" + rule + "\"\n", seed)[0].rejected, skipped[0].rejected) << "seeded";
+    }
+    EXPECT_EQ(pairs_of("rejected = \"distinct\"\nrejected_copies = \"keep\"\n", seed)[0].rejected,
+              pairs_of("rejected = \"random\"\n", seed)[0].rejected)
+        << "distinct is random with copies skipped";
+    const auto lowest = pairs_of("rejected = \"lowest\"\n", seed);
     ASSERT_EQ(lowest.size(), 1u);
     EXPECT_EQ(lowest[0].rejected, "d") << "the lowest score, the last on ties";
     EXPECT_DOUBLE_EQ(lowest[0].rejected_weight, 0.2 - 0.5);
     EXPECT_DOUBLE_EQ(lowest[0].chosen_weight, 0.9 - 0.5);
     EXPECT_NEAR(lowest[0].chosen_average_weight, (0.9 + 0.8 + 0.6 + 0.7 + 0.2 + 0.2) / 6 - 0.5, 1e-12);
   }
-  EXPECT_EQ(random_drawn, (std::set<std::string>{"a", "b", "c", "d"})) << "random may repeat the chosen text";
-  EXPECT_EQ(distinct_drawn, (std::set<std::string>{"b", "c", "d"})) << "distinct draws among all the others";
-  // The default is the paper's rule: the same pairs as rejected = "random".
+  EXPECT_EQ(kept_drawn, (std::set<std::string>{"a", "b", "c", "d"})) << "random may repeat the chosen text";
+  EXPECT_EQ(skipped_drawn, (std::set<std::string>{"b", "c", "d"})) << "skipping copies draws among all the others";
+  // The default is the paper's rule, softmax, with copies skipped.
   for (std::uint64_t seed = 0; seed < 8; ++seed)
-    EXPECT_EQ(sampler("foresight")->make_pairs(rec, seed)[0].rejected, pairs_of("random", seed)[0].rejected);
+    EXPECT_EQ(sampler("foresight", "selection_temperature = 1.0\n")->make_pairs(rec, seed)[0].rejected,
+              pairs_of("rejected = \"softmax\"\n", seed)[0].rejected);
+}
+
+TEST(Foresight, SoftmaxRejectedDrawFollowsTheScoresAtTheSelectionTemperature) {
+  // Pool scores 0.9 (chosen), 0.5, 0.3, -0.4 at tau 0.5: the rejected side
+  // is drawn with probability exp(f / tau) / sum over the three others.
+  const ExplorationRecord rec = record_of_pools({{{"w", 0.9}, {"p", 0.5}, {"q", 0.3}, {"r", -0.4}}});
+  const auto s = sampler("foresight", "selection_temperature = 0.5\n");
+  const std::vector<std::pair<std::string, double>> others = {{"p", 0.5}, {"q", 0.3}, {"r", -0.4}};
+  double total = 0;
+  for (const auto& [text, f] : others) total += std::exp(f / 0.5);
+  std::map<std::string, int> counts;
+  const int draws = 6000;
+  for (int seed = 0; seed < draws; ++seed) {
+    const auto pairs = s->make_pairs(rec, static_cast<std::uint64_t>(seed));
+    ASSERT_EQ(pairs.size(), 1u);
+    ++counts[pairs[0].rejected];
+    // The documented procedure, replayed: u = top 53 bits of one mt19937_64
+    // draw times the weight sum, the first member whose running sum exceeds u.
+    std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
+    const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53 * total * std::exp(-0.5 / 0.5);
+    double running = 0;
+    std::string expected = "r";
+    for (const auto& [text, f] : others) {
+      running += std::exp((f - 0.5) / 0.5);
+      if (u < running) {
+        expected = text;
+        break;
+      }
+    }
+    EXPECT_EQ(pairs[0].rejected, expected) << "seed " << seed;
+  }
+  for (const auto& [text, f] : others) {
+    const double p = std::exp(f / 0.5) / total;
+    const double sd = std::sqrt(p * (1 - p) / draws);
+    EXPECT_NEAR(counts[text] / double(draws), p, 4 * sd) << text;
+  }
 }
 
 // --------------------------------------------------------------- best-of-n
@@ -744,7 +788,7 @@ Candidate candidate(int parent, std::string trajectory = "") {
   return c;
 }
 
-TEST(ForesightLogprob, ScopesCoverTheRolloutTheStepAndTheWholeResponse) {
+TEST(ForesightLogprob, ScopesCoverTheRolloutTheStepAndTheWholeResponseOnOneBasisPerPool) {
   const std::vector<double> parents = {0.0, -0.5};
   auto scored = [&](const std::string& scope) {
     std::vector<Candidate> cs = {candidate(0), candidate(1), candidate(1)};
@@ -753,10 +797,19 @@ TEST(ForesightLogprob, ScopesCoverTheRolloutTheStepAndTheWholeResponse) {
     value("foresight-logprob", "scope = \"" + scope + "\"\n")->score(kQueries[0], cs, parents, *tiny_model());
     return cs;
   };
+  // A pool with a member that has no rollout: every member on step + rollout.
   const auto rollout = scored("rollout");
-  EXPECT_DOUBLE_EQ(rollout[0].score, -3.0 / 6);
-  EXPECT_DOUBLE_EQ(rollout[1].advantage, -3.0 / 6 + 0.5);
+  EXPECT_DOUBLE_EQ(rollout[0].score, -5.0 / 8) << "the pool's basis: step + rollout";
+  EXPECT_DOUBLE_EQ(rollout[1].advantage, -5.0 / 8 + 0.5);
   EXPECT_DOUBLE_EQ(rollout[2].score, -2.0 / 2) << "scored on the step";
+  // A pool whose members all have rollouts: the rollouts alone (the paper).
+  std::vector<Candidate> rolled = {candidate(0), candidate(1)};
+  rolled[1].rollout_logprob = -1.0;
+  rolled[1].rollout_tokens = 4;
+  value("foresight-logprob")->score(kQueries[0], rolled, parents, *tiny_model());
+  EXPECT_DOUBLE_EQ(rolled[0].score, -3.0 / 6);
+  EXPECT_DOUBLE_EQ(rolled[1].score, -1.0 / 4);
+  EXPECT_DOUBLE_EQ(rolled[1].advantage, -1.0 / 4 + 0.5);
   const auto step_rollout = scored("step_rollout");
   EXPECT_DOUBLE_EQ(step_rollout[0].score, -5.0 / 8);
   EXPECT_DOUBLE_EQ(step_rollout[2].score, -2.0 / 2);

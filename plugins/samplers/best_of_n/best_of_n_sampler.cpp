@@ -53,9 +53,11 @@ class BestOfNSampler final : public genius::Sampler {
 
   // chosen = the highest score (the first on ties); rejected = the lowest
   // score (the last on ties, so it differs from chosen whenever n >= 2), or,
-  // with rejected = "random", genius::step_pairs's uniform draw from the rest.
+  // with rejected = "random", genius::step_pairs's uniform draw from the rest
+  // (copies of the chosen response included, as before).
   std::vector<PreferencePair> make_pairs(const ExplorationRecord& record, std::uint64_t seed) const override {
-    if (rejected_random_) return genius::step_pairs(record, seed);
+    if (rejected_random_)
+      return genius::step_pairs(record, seed, {genius::RejectedRule::Random, 1.0, /*skip_copies=*/false});
     std::vector<PreferencePair> pairs;
     for (const genius::StepRecord& step : record.steps) {
       const auto& pool = step.candidates;

@@ -54,10 +54,16 @@ Selection parse_selection(const std::string& s) {
   return Selection::Foresight;  // the manifest allows nothing else
 }
 
-genius::RejectedRule parse_rejected(const std::string& s) {
-  if (s == "distinct") return genius::RejectedRule::Distinct;
-  if (s == "lowest") return genius::RejectedRule::Lowest;
-  return genius::RejectedRule::Random;  // the manifest allows nothing else
+// `rejected` and `rejected_copies` as step_pairs' rule; "distinct" is the
+// earlier name of "random" with copies skipped.
+genius::PairRule parse_pair_rule(const std::string& rejected, const std::string& copies, double tau) {
+  genius::PairRule rule;
+  rule.temperature = tau;
+  rule.skip_copies = copies == "skip" || rejected == "distinct";
+  if (rejected == "random" || rejected == "distinct") rule.rejected = genius::RejectedRule::Random;
+  else if (rejected == "lowest") rule.rejected = genius::RejectedRule::Lowest;
+  else rule.rejected = genius::RejectedRule::Softmax;  // the manifest allows nothing else
+  return rule;
 }
 
 // Choose `count` distinct indices of a pool without replacement, one draw at a
@@ -127,7 +133,7 @@ class ForesightSampler final : public genius::Sampler {
  public:
   static const genius::PluginManifest& manifest() {
     static const auto m =
-        genius::PluginManifest(genius::PluginKind::Sampler, "foresight", "1.0.0",
+        genius::PluginManifest(genius::PluginKind::Sampler, "foresight", "1.1.0",
                                "Stepwise foresight re-sampling (Genius): K beams, M candidate steps each, one "
                                "foresight rollout per candidate, beams re-sampled from softmax(score / tau)")
             .key("step_beam_size", 2, "K: beams kept per query", genius::at_least(1))
@@ -153,9 +159,14 @@ class ForesightSampler final : public genius::Sampler {
                  "a step containing this text completes its trajectory (\"\" = only end-of-sequence does)")
             .key("concurrent_queries", 8, "queries explored together in one explore() call (batched generation)",
                  genius::at_least(1))
-            .choice("rejected", "random", {"random", "distinct", "lowest"},
-                    "each step's rejected trajectory: uniform over the rest of the pool (the paper), uniform over "
-                    "those whose text differs from the chosen one, or the lowest-scored of those");
+            .choice("rejected", "softmax", {"softmax", "random", "lowest", "distinct"},
+                    "each step's rejected trajectory among the rest of the pool: drawn from softmax(score / "
+                    "selection_temperature) (the paper, Eq. 5), drawn uniformly (the released code), the lowest "
+                    "score, or \"distinct\" (= random with rejected_copies = \"skip\")")
+            .choice("rejected_copies", "skip", {"skip", "keep"},
+                    "whether members whose text equals the chosen one may be the rejected side (a pair of a "
+                    "response with itself carries no preference); \"keep\" is the paper's and its code's literal "
+                    "rule");
     return m;
   }
 
@@ -175,7 +186,8 @@ class ForesightSampler final : public genius::Sampler {
         max_rollout_tokens_(cfg.get<int>("max_rollout_tokens")),
         answer_marker_(cfg.get<std::string>("answer_marker")),
         concurrent_queries_(cfg.get<std::size_t>("concurrent_queries")),
-        rejected_(parse_rejected(cfg.get<std::string>("rejected"))) {
+        pair_rule_(parse_pair_rule(cfg.get<std::string>("rejected"), cfg.get<std::string>("rejected_copies"),
+                                   selection_temperature_)) {
     // Without a delimiter a "step" would run to max_step_tokens: no steps at all.
     if (delimiter_.empty()) throw PluginError("foresight", "step_delimiter must not be empty");
   }
@@ -216,7 +228,7 @@ class ForesightSampler final : public genius::Sampler {
     whole.steps.erase(
         std::remove_if(whole.steps.begin(), whole.steps.end(), [](const StepRecord& s) { return s.foresight_skipped; }),
         whole.steps.end());
-    return genius::step_pairs(whole, seed, rejected_);
+    return genius::step_pairs(whole, seed, pair_rule_);
   }
 
  private:
@@ -460,7 +472,7 @@ class ForesightSampler final : public genius::Sampler {
   int max_step_tokens_, max_rollout_tokens_;
   std::string answer_marker_;
   std::size_t concurrent_queries_;
-  genius::RejectedRule rejected_;
+  genius::PairRule pair_rule_;
 };
 
 }  // namespace

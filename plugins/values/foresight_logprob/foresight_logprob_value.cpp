@@ -8,9 +8,15 @@
 //   rollout       score = lp(rollout) / n(rollout)                       (the paper)
 //   step_rollout  score = (lp(step) + lp(rollout)) / (n(step) + n(rollout))
 //   response      score = (lp(beam) + lp(step) + lp(rollout)) / (n(beam) + n(step) + n(rollout))
-// A candidate without rollout tokens (a complete step, or a light-mode step)
-// is scored on what it has: rollout and step_rollout give lp(step) / n(step),
-// response gives the beam and the step. A = score - q(parent beam).
+// Scores within one pool are compared with each other (the chosen side is the
+// highest, the next beams are drawn from their softmax), so every member of a
+// pool is scored on the same basis. A candidate that completes the response
+// (or a light-mode step) has no rollout: under `rollout`, a pool that holds
+// such a member is scored on step + rollout for EVERY member, which for the
+// complete ones is their step alone; a pool whose members all have rollouts is
+// scored on the rollouts, as the paper. `step_rollout` and `response` cover
+// the same parts of every member anyway. A = score - q(parent beam).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -30,7 +36,7 @@ class ForesightLogprobValue final : public genius::ValueEstimator {
  public:
   static const genius::PluginManifest& manifest() {
     static const auto m =
-        genius::PluginManifest(genius::PluginKind::ValueEstimator, "foresight-logprob", "1.0.0",
+        genius::PluginManifest(genius::PluginKind::ValueEstimator, "foresight-logprob", "1.1.0",
                                "Genius foresight score: length-normalised log-prob of the rollout (or of step + "
                                "rollout, or of the whole response); A = score - q(parent)")
             .choice("scope", "rollout", {"rollout", "step_rollout", "response"},
@@ -44,20 +50,20 @@ class ForesightLogprobValue final : public genius::ValueEstimator {
   void score(const genius::Query&, std::vector<Candidate>& candidates, const std::vector<double>& parent_values,
              genius::ModelBackend&) override {
     genius::values::check_candidates(name(), candidates, parent_values);
+    const bool rollouts_only =
+        scope_ == Scope::Rollout &&
+        std::all_of(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.rollout_tokens > 0; });
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       Candidate& c = candidates[i];
-      double logprob = c.step_logprob;
-      int tokens = c.step_tokens;
-      if (scope_ == Scope::Rollout && c.rollout_tokens > 0) {
-        logprob = c.rollout_logprob;
-        tokens = c.rollout_tokens;
-      } else {
-        logprob += c.rollout_logprob;
-        tokens += c.rollout_tokens;
-        if (scope_ == Scope::Response) {
-          logprob += c.beam_logprob;
-          tokens += c.beam_tokens;
-        }
+      double logprob = c.rollout_logprob;
+      int tokens = c.rollout_tokens;
+      if (!rollouts_only) {
+        logprob += c.step_logprob;
+        tokens += c.step_tokens;
+      }
+      if (scope_ == Scope::Response) {
+        logprob += c.beam_logprob;
+        tokens += c.beam_tokens;
       }
       if (tokens == 0) throw genius::PluginError(name(), "candidate " + std::to_string(i) + " has no tokens to score");
       c.score = logprob / tokens;

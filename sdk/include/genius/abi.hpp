@@ -20,7 +20,10 @@
 #include <torch/version.h>  // TORCH_VERSION_{MAJOR,MINOR,PATCH}; no other torch code
 
 /// Version of the plugin contract. Bump on any incompatible header change.
-#define GENIUS_SDK_ABI_VERSION 1
+///   1  the first SDK
+///   2  pairs.hpp: step_pairs() takes a PairRule; RejectedRule gains Softmax
+///      (the paper's draw) and loses Distinct (now PairRule::skip_copies)
+#define GENIUS_SDK_ABI_VERSION 2
 
 /// Version of the Genius SDK release (informational; compatibility is decided
 /// by GENIUS_SDK_ABI_VERSION alone).
