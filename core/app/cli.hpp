@@ -56,6 +56,7 @@ int explore_command(const Args& args);
 int pairs_command(const Args& args);
 int train_command(const Args& args);
 int eval_command(const Args& args);
+int audit_command(const Args& args);
 int loss_command(const Args& args);
 int tokenize_command(const Args& args);
 int generate_command(const Args& args);

@@ -28,6 +28,7 @@ const std::map<std::string, Command>& commands() {
       {"pairs", {genius::cli::pairs_command, "stage: build preference pairs from the records (pairs.jsonl)"}},
       {"train", {genius::cli::train_command, "stage: train the policy on the pairs"}},
       {"eval", {genius::cli::eval_command, "stage: evaluate a policy on the labeled eval set"}},
+      {"audit", {genius::cli::audit_command, "measure the self-reward against labels (`genius audit FILE`)"}},
       {"loss", {genius::cli::loss_command, "evaluate a loss plugin on given log-probs (`genius loss eval`)"}},
       {"tokenize", {genius::cli::tokenize_command, "token ids of a text under a model's tokenizer"}},
       {"generate", {genius::cli::generate_command, "sample continuations of a prompt from a model"}},

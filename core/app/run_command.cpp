@@ -1,5 +1,6 @@
 // genius run FILE [--set section.key=value]... [--out DIR] [--resume]
 // genius explore|pairs|train|eval FILE [--set ...] [--out DIR] [--iteration N]
+// genius audit FILE [--set ...] [--out DIR] [--iteration N] [--items N] [--file PATH]
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include <genius/atomic_file.hpp>
 #include <genius/sdk.hpp>
 
+#include "../src/audit.hpp"
 #include "../src/config.hpp"
 #include "../src/logging.hpp"
 #include "../src/plugin_registry.hpp"
@@ -198,6 +200,55 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
 }
 
 }  // namespace
+
+int audit_command(const Args& args) {
+  po::options_description options = run_options();
+  options.add_options()("iteration", po::value<int>()->default_value(1),
+                        "audit the policy that starts this iteration (1 = the base model)")(
+      "items", po::value<std::size_t>(), "probe items (default: [audit] items, or 200 when that is 0)")(
+      "probe", po::value<std::string>()->value_name("PATH"),
+      "JSONL of labeled probe items (default: [audit] file, else [data] eval)");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  std::optional<po::variables_map> vm;
+  try {
+    vm = parse("audit", "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N] [--items N] [--probe PATH]", args,
+               options, positional);
+    if (vm && !vm->count("file")) throw po::error("missing the config FILE");
+    if (vm && (*vm)["iteration"].as<int>() < 1) throw po::error("--iteration out of range (1 = the base model)");
+    if (vm && vm->count("items") && (*vm)["items"].as<std::size_t>() == 0) throw po::error("--items must be at least 1");
+  } catch (const po::error& e) {
+    return usage_error("audit", e.what());
+  }
+  if (!vm) return core::kExitOk;
+  Prepared p;
+  if (auto code = prepare(*vm, {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator},
+                          /*continuing=*/true, /*must_exist=*/false, /*create_plugins=*/false, p))
+    return *code;
+  // --items and --probe change what is measured, not the run: they do not
+  // enter the resolved config, so an existing run directory accepts them.
+  core::AuditOptions audit = core::AuditOptions::from_config(*p.config, p.config->view("run").get<std::uint64_t>("seed"));
+  if (vm->count("items")) audit.items = (*vm)["items"].as<std::size_t>();
+  if (!audit.enabled()) audit.items = 200;
+  if (vm->count("probe")) audit.probe.items_file = (*vm)["probe"].as<std::string>();
+  core::RunDriver driver(*p.config, *p.registry, p.dir);
+  const nlohmann::json m = driver.audit((*vm)["iteration"].as<int>(), audit);
+  auto cell = [&](const std::string& key) {
+    if (!m.contains(key) || !m[key].is_number()) return std::string("-");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", m[key].get<double>());
+    return std::string(buf);
+  };
+  std::printf("\n%-22s %10s %14s %14s\n", "metric", "all items", "greedy right", "greedy wrong");
+  for (const char* key : {"audit/value_auc", "audit/pair_precision", "audit/same_answer_pairs", "audit/chosen_right",
+                          "audit/tree_has_right", "audit/response_accuracy"})
+    std::printf("%-22s %10s %14s %14s\n", std::string(key).substr(6).c_str(), cell(key).c_str(),
+                cell(std::string(key) + "/greedy_right").c_str(), cell(std::string(key) + "/greedy_wrong").c_str());
+  std::printf("\n%s items (%s greedy right); details: %s\n", m["items"].dump().c_str(),
+              cell("audit/greedy_accuracy").c_str(),
+              (driver.iteration_dir((*vm)["iteration"].as<int>()) / "audit").string().c_str());
+  return core::kExitOk;
+}
 
 int explore_command(const Args& args) {
   return stage_command("explore", core::Stage::Explore,

@@ -79,6 +79,15 @@ const std::map<std::string, Keys>& schema() {
            key("answer_regex", std::string(""),
                "regex whose first capture group is the answer; empty = the content of the last \\boxed{}"),
        }},
+      {"audit",
+       {
+           key("items", integer(0),
+               "probe items the self-reward audit explores each iteration, before training (labels used to measure "
+               "only); 0 = off",
+               at_least(0)),
+           path("file", std::string(""),
+                "JSONL of labeled probe items (relative to the config file); \"\" = [data] eval"),
+       }},
       {"pretrain",
        {
            key("task", std::string("arith"), "synthetic task whose solutions the base model is trained on (`genius data --list`)"),
@@ -107,7 +116,7 @@ const std::map<std::string, Keys>& schema() {
 }  // namespace
 
 const std::vector<std::string>& config_sections() {
-  static const std::vector<std::string> s = {"run", "data", "model", "sampler", "value", "loss", "train", "eval", "pretrain"};
+  static const std::vector<std::string> s = {"run", "data", "model", "sampler", "value", "loss", "train", "eval", "audit", "pretrain"};
   return s;
 }
 

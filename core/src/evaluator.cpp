@@ -66,7 +66,11 @@ EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t l
                              answer.type_name());
   if (normalize_answer(*reference).empty())
     throw std::runtime_error(where(file, line) + ": '" + options.answer_key + "' is empty (an item needs an answer)");
-  return {prompt.get<std::string>(), *reference};
+  EvalItem item{prompt.get<std::string>(), *reference, "line-" + std::to_string(line), std::nullopt};
+  if (const auto id = object.find("id"); id != object.end()) item.id = id->is_string() ? id->get<std::string>() : id->dump();
+  if (const auto level = object.find("level"); level != object.end() && level->is_number_integer())
+    item.level = level->get<std::int64_t>();
+  return item;
 }
 
 // What one item's generations came to.
@@ -105,21 +109,6 @@ json item_json(std::size_t index, const EvalItem& item, const ItemOutcome& outco
   return line;
 }
 
-AnswerExtractor make_extractor(const std::string& pattern) {
-  try {
-    return AnswerExtractor(pattern);
-  } catch (const std::regex_error& e) {
-    throw ConfigError("eval.answer_regex: invalid regular expression '" + pattern + "': " + e.what());
-  }
-}
-
-// The final answer of a response; an empty one (`\boxed{}`) is no answer.
-std::optional<std::string> final_answer(const AnswerExtractor& extract, const std::string& text) {
-  std::optional<std::string> answer = extract(text);
-  if (answer && normalize_answer(*answer).empty()) return std::nullopt;
-  return answer;
-}
-
 // Which item a request answers, and whether it is the greedy one.
 struct RequestSlot {
   std::size_t item = 0;
@@ -127,6 +116,20 @@ struct RequestSlot {
 };
 
 }  // namespace
+
+AnswerExtractor answer_extractor(const std::string& pattern) {
+  try {
+    return AnswerExtractor(pattern);
+  } catch (const std::regex_error& e) {
+    throw ConfigError("eval.answer_regex: invalid regular expression '" + pattern + "': " + e.what());
+  }
+}
+
+std::optional<std::string> final_answer(const AnswerExtractor& extract, const std::string& text) {
+  std::optional<std::string> answer = extract(text);
+  if (answer && normalize_answer(*answer).empty()) return std::nullopt;
+  return answer;
+}
 
 EvalOptions EvalOptions::from_config(const ConfigView& eval, const ConfigView& data, std::uint64_t seed) {
   EvalOptions o;
@@ -175,7 +178,7 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
 
 EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
                     const fs::path& items_out) {
-  const AnswerExtractor extract = make_extractor(options.answer_regex);
+  const AnswerExtractor extract = answer_extractor(options.answer_regex);
   const std::size_t k = options.samples > 0 ? static_cast<std::size_t>(options.samples) : 0;
   const std::size_t per_call = std::max<std::size_t>(1, options.requests_per_call);
 
@@ -246,6 +249,7 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
     for (const ItemOutcome& o : outcomes) {
       correct += o.greedy_correct ? 1 : 0;
       answered += o.greedy_answer ? 1 : 0;
+      result.greedy_correct.push_back(o.greedy_correct);
     }
     result.greedy_accuracy = static_cast<double>(correct) / n_items;
     result.greedy_answered = static_cast<double>(answered) / n_items;

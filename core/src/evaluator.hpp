@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <genius/answer.hpp>
 #include <genius/config.hpp>
 #include <genius/model_backend.hpp>
 
@@ -24,8 +25,10 @@ namespace genius::core {
 
 /// One labeled evaluation item.
 struct EvalItem {
-  std::string instruction;  ///< the query, not yet chat-formatted
-  std::string reference;    ///< the reference final answer
+  std::string instruction;            ///< the query, not yet chat-formatted
+  std::string reference;              ///< the reference final answer
+  std::string id = {};                     ///< the item's "id" (a string, or a number's text), else "line-N"
+  std::optional<std::int64_t> level = {};  ///< the item's integer "level", when it has one (arith data does)
 };
 
 /// Everything evaluate() needs: the [eval] keys, the [data] keys that locate
@@ -57,6 +60,7 @@ struct EvalResult {
   std::optional<double> sampled_answered;  ///< fraction of all samples with an extractable answer
   std::int64_t generated_tokens = 0;       ///< every token generated (cost)
   std::size_t generate_calls = 0;          ///< backend.generate calls made
+  std::vector<bool> greedy_correct;        ///< per item, whether its greedy answer is right (greedy on only)
 
   /// {"items", "samples", "greedy_accuracy", "greedy_answered", "pass@1",
   ///  "sampled_answered", "generated_tokens", "generate_calls"}; metrics that
@@ -80,6 +84,14 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options);
 /// genius::PluginError when the backend returns the wrong number of results.
 EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
                     const std::filesystem::path& items_out);
+
+/// The final answer of a response as evaluate() reads it: what `extract`
+/// finds, where an empty answer (`\boxed{}`) counts as none.
+std::optional<std::string> final_answer(const AnswerExtractor& extract, const std::string& text);
+
+/// The extractor of `[eval] answer_regex` ("" = the last \boxed{}); throws
+/// genius::ConfigError naming the key for an invalid regex.
+AnswerExtractor answer_extractor(const std::string& answer_regex);
 
 /// load_eval_items(options), then evaluate().
 EvalResult evaluate(ModelBackend& backend, const EvalOptions& options, const std::filesystem::path& items_out);

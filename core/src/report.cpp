@@ -225,15 +225,17 @@ std::string final_metrics_section(const json& summary, const std::vector<json>& 
   return out + table(rows, "metric", "value") + "</section>\n";
 }
 
-// One row per evaluation, one column per field seen in any of them.
-std::string eval_table_section(const std::vector<json>& evals) {
-  std::string out = "<section>\n<h2>Evaluation by iteration</h2>\n";
+// One row per record (an evaluation, an audit), one column per field seen in
+// any of them that `keep` accepts.
+std::string by_iteration_table(const std::string& title, const std::vector<json>& evals, const std::string& empty_note,
+                               bool (*keep)(const std::string&)) {
+  std::string out = "<section>\n<h2>" + html_escape(title) + "</h2>\n";
   std::vector<std::string> columns = {"iteration"};
   for (const json& e : evals)
     if (e.is_object())
       for (const auto& [k, v] : e.items())
-        if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
-  if (evals.empty()) return out + "<p class=\"nodata\">No evaluation recorded.</p>\n</section>\n";
+        if (keep(k) && std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
+  if (evals.empty()) return out + "<p class=\"nodata\">" + html_escape(empty_note) + "</p>\n</section>\n";
   out += "<table>\n<thead><tr>";
   for (const std::string& c : columns) out += "<th>" + html_escape(c) + "</th>";
   out += "</tr></thead>\n<tbody>\n";
@@ -244,6 +246,20 @@ std::string eval_table_section(const std::vector<json>& evals) {
     out += "</tr>\n";
   }
   return out + "</tbody>\n</table>\n</section>\n";
+}
+
+std::string eval_table_section(const std::vector<json>& evals) {
+  return by_iteration_table("Evaluation by iteration", evals, "No evaluation recorded.",
+                            [](const std::string&) { return true; });
+}
+
+// The audit's headline metrics (per-step AUCs and counts stay in summary.json).
+std::string audit_table_section(const std::vector<json>& audits) {
+  return by_iteration_table("Self-reward audit by iteration (before training)", audits, "No audit recorded.",
+                            [](const std::string& k) {
+                              return k.find("/step_") == std::string::npos && k.find("/level_") == std::string::npos &&
+                                     k.rfind("audit/items", 0) != 0 && k != "kind";
+                            });
 }
 
 // ------------------------------------------------------------------ page
@@ -308,7 +324,8 @@ std::string html_escape(const std::string& text) {
 }
 
 std::string render_report(const json& summary, const std::vector<json>& step_metrics,
-                          const std::vector<json>& eval_metrics, const std::string& resolved_config_toml) {
+                          const std::vector<json>& eval_metrics, const std::string& resolved_config_toml,
+                          const std::vector<json>& audit_metrics) {
   namespace colour = report_colours;
   const StepAxis steps = step_axis(step_metrics);
   const std::vector<double>& xs = steps.xs;
@@ -354,6 +371,28 @@ std::string render_report(const json& summary, const std::vector<json>& step_met
                             series_of(eval_metrics, eval_xs, "pass@1", colour::kPassAt1)});
   page += "</section>\n";
   page += eval_table_section(eval_metrics);
+  if (!audit_metrics.empty()) {
+    std::vector<double> audit_xs(audit_metrics.size());
+    for (std::size_t i = 0; i < audit_metrics.size(); ++i)
+      audit_xs[i] = number(audit_metrics[i], "iteration").value_or(static_cast<double>(i + 1));
+    const ChartSpec audit{"Self-reward audit (labels used to measure only)",
+                          "iteration",
+                          "fraction / AUC",
+                          true,
+                          {},
+                          fraction,
+                          {},
+                          "No audit recorded."};
+    page += "<section>\n<h2>Self-reward audit</h2>\n";
+    page += line_chart(audit,
+                       {series_of(audit_metrics, audit_xs, "audit/value_auc", colour::kAuditValueAuc),
+                        series_of(audit_metrics, audit_xs, "audit/pair_precision", colour::kAuditPairPrecision),
+                        series_of(audit_metrics, audit_xs, "audit/pair_precision/greedy_wrong",
+                                  colour::kAuditPairPrecisionGreedyWrong),
+                        series_of(audit_metrics, audit_xs, "audit/same_answer_pairs", colour::kAuditSameAnswerPairs)});
+    page += "</section>\n";
+    page += audit_table_section(audit_metrics);
+  }
   page += final_metrics_section(summary, step_metrics, eval_metrics);
   page += "<section>\n<h2>Resolved config</h2>\n<pre>" + html_escape(resolved_config_toml) + "</pre>\n</section>\n";
   page += page_end();

@@ -27,6 +27,10 @@ inline constexpr const char* kRewardsMargins = "#d62728";
 inline constexpr const char* kRewardsAccuracies = "#2ca02c";
 inline constexpr const char* kGreedyAccuracy = "#9467bd";
 inline constexpr const char* kPassAt1 = "#ff7f0e";
+inline constexpr const char* kAuditValueAuc = "#e377c2";
+inline constexpr const char* kAuditPairPrecision = "#bcbd22";
+inline constexpr const char* kAuditPairPrecisionGreedyWrong = "#7f7f7f";
+inline constexpr const char* kAuditSameAnswerPairs = "#aec7e8";
 }  // namespace report_colours
 
 /// The whole HTML page of a run.
@@ -42,12 +46,16 @@ inline constexpr const char* kPassAt1 = "#ff7f0e";
 /// - `eval_metrics`: one object per evaluation, with "iteration" (0 = before
 ///   training), "greedy_accuracy", "pass@1", ...
 /// - `resolved_config_toml`: shown verbatim.
+/// - `audit_metrics`: one object per self-reward audit (audit.hpp), with
+///   "iteration", "audit/value_auc", "audit/pair_precision", ...; with none,
+///   the page has no audit section.
 ///
 /// Missing fields, non-numbers and non-finite numbers are skipped; a chart
 /// without data shows a "no data" note instead. Every string from the inputs
 /// is HTML-escaped.
 std::string render_report(const nlohmann::json& summary, const std::vector<nlohmann::json>& step_metrics,
-                          const std::vector<nlohmann::json>& eval_metrics, const std::string& resolved_config_toml);
+                          const std::vector<nlohmann::json>& eval_metrics, const std::string& resolved_config_toml,
+                          const std::vector<nlohmann::json>& audit_metrics = {});
 
 /// `text` with & < > " ' replaced by character references (safe in element
 /// content and in quoted attribute values).

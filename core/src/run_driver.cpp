@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "audit.hpp"
 #include "durable_dir.hpp"
 #include "evaluator.hpp"
 #include "jsonl.hpp"
@@ -24,6 +25,7 @@ const char* to_string(Stage stage) {
   switch (stage) {
     case Stage::Explore: return "explore";
     case Stage::Pairs: return "pairs";
+    case Stage::Audit: return "audit";
     case Stage::Train: return "train";
     case Stage::Eval: return "eval";
   }
@@ -112,6 +114,7 @@ void RunDriver::run_stage(Stage stage, int iteration) {
   switch (stage) {
     case Stage::Explore: explore(iteration); break;
     case Stage::Pairs: build_pairs(iteration); break;
+    case Stage::Audit: audit(iteration); break;
     case Stage::Train: train(iteration); break;
     case Stage::Eval: evaluate(iteration); break;
   }
@@ -123,6 +126,7 @@ json RunDriver::run() {
   for (int i = 1; i <= iterations_; ++i) {
     explore(i);
     build_pairs(i);
+    if (AuditOptions::from_config(config_, seed_).enabled()) audit(i);
     train(i);
     evaluate(i);
   }
@@ -238,6 +242,41 @@ void RunDriver::build_pairs(int iteration) {
   write_outputs("running");
 }
 
+// ------------------------------------------------------------------ audit
+
+// The self-reward audit of the policy that starts `iteration` (audit.hpp):
+// after its pairs are made and before it trains, so it measures the pairs the
+// iteration trains on, and writes nothing the training reads.
+void RunDriver::audit(int iteration) {
+  if (stage_done(stage_key(Stage::Audit, iteration))) return;
+  audit(iteration, AuditOptions::from_config(config_, seed_));
+}
+
+json RunDriver::audit(int iteration, const AuditOptions& options) {
+  const std::string key = stage_key(Stage::Audit, iteration);
+  if (!options.enabled())
+    throw std::runtime_error("the audit is off: set [audit] items to the number of probe items (e.g. --set audit.items=200)");
+  if (options.probe.items_file.empty())
+    throw std::runtime_error("the audit needs labeled probe items: set [audit] file or [data] eval");
+  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
+  if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
+  TimedBackend& policy = policy_at(iteration);
+  policy.set_training(false);
+  const auto start = std::chrono::steady_clock::now();
+  json metrics = run_audit(policy, *sampler_, *values_, options, iteration, iteration_dir(iteration) / "audit");
+  metrics["seconds"] = seconds_since(start);
+  auto show = [&](const char* k) {
+    const json& v = metrics[k];
+    return v.is_number() ? fmt::format("{:.3f}", v.get<double>()) : std::string("-");
+  };
+  spdlog::info("audit {}: value AUC {}, pair precision {} (greedy-wrong items {}), same-answer pairs {}, {} items in {:.1f} s",
+               iteration, show("audit/value_auc"), show("audit/pair_precision"), show("audit/pair_precision/greedy_wrong"),
+               show("audit/same_answer_pairs"), metrics["items"].get<std::size_t>(), metrics["seconds"].get<double>());
+  mark_done(key, metrics);
+  write_outputs("running");
+  return metrics;
+}
+
 // ------------------------------------------------------------------ train
 
 void RunDriver::train(int iteration) {
@@ -322,9 +361,10 @@ void RunDriver::evaluate(int iteration) {
 // ---------------------------------------------------------------- outputs
 
 void RunDriver::write_outputs(const std::string& status) {
-  std::vector<json> evals, steps, lines;
-  for (int i = 0; i <= iterations_; ++i) {
+  std::vector<json> evals, audits, steps, lines;
+  for (int i = 0; i <= iterations_ + 1; ++i) {
     if (auto it = state_["stages"].find(stage_key(Stage::Eval, i)); it != state_["stages"].end()) evals.push_back(*it);
+    if (auto it = state_["stages"].find(stage_key(Stage::Audit, i)); it != state_["stages"].end()) audits.push_back(*it);
     const fs::path train_metrics = iteration_dir(i) / "train_metrics.jsonl";
     if (i > 0 && fs::exists(train_metrics))
       for (const JsonlLine& line : read_jsonl(train_metrics).lines) steps.push_back(line.value);
@@ -339,15 +379,21 @@ void RunDriver::write_outputs(const std::string& status) {
     r["kind"] = "eval";
     lines.push_back(r);
   }
+  for (const json& a : audits) {
+    json r = a;
+    r["kind"] = "audit";
+    lines.push_back(r);
+  }
   write_jsonl_atomic(dir_ / "metrics.jsonl", lines);
   const json summary = {{"name", config_.view("run").get<std::string>("name")},
                         {"status", status},
                         {"iterations", iterations_},
                         {"wall_seconds", seconds_since(start_)},
                         {"eval", evals},
+                        {"audit", audits},
                         {"stages", state_["stages"]}};
   write_file_atomic(dir_ / "summary.json", summary.dump(2) + "\n");
-  write_file_atomic(dir_ / "report.html", render_report(summary, steps, evals, config_.to_toml()));
+  write_file_atomic(dir_ / "report.html", render_report(summary, steps, evals, config_.to_toml(), audits));
 }
 
 }  // namespace genius::core

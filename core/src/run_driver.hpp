@@ -3,6 +3,7 @@
 //   eval-0 (the base model), then for each iteration i = 1..[run] iterations:
 //     explore  queries -> iter-i/records.jsonl   (appended per batch, fsync'd)
 //     pairs    records -> iter-i/pairs.jsonl     (rewritten atomically)
+//     audit    ([audit] items > 0) labeled probe items -> iter-i/audit/ (audit.hpp)
 //     train    pairs   -> iter-i/checkpoint/     (the policy, Hugging Face layout)
 //     eval     checkpoint -> iter-i/eval.jsonl + metrics
 //   metrics.jsonl, summary.json and report.html are rewritten after every stage.
@@ -29,8 +30,9 @@
 namespace genius::core {
 
 class TimedBackend;
+struct AuditOptions;
 
-enum class Stage { Explore, Pairs, Train, Eval };
+enum class Stage { Explore, Pairs, Audit, Train, Eval };
 const char* to_string(Stage stage);
 
 class RunDriver {
@@ -48,6 +50,10 @@ class RunDriver {
   nlohmann::json run();
   /// One stage of one iteration (0 = the base model, for Eval only).
   void run_stage(Stage stage, int iteration);
+  /// The self-reward audit of the policy that starts `iteration`, with
+  /// `options` (which may differ from the config's [audit]), run again even
+  /// when the run already audited that iteration; returns its metrics.
+  nlohmann::json audit(int iteration, const AuditOptions& options);
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path iteration_dir(int iteration) const;
@@ -55,6 +61,7 @@ class RunDriver {
  private:
   void explore(int iteration);
   void build_pairs(int iteration);
+  void audit(int iteration);  ///< the stage: the config's [audit], once
   void train(int iteration);
   void evaluate(int iteration);
 

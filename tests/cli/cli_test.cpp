@@ -1,4 +1,5 @@
 // End-to-end: the real `genius` binary with the real plugins.
+#include <algorithm>
 #include <sys/wait.h>
 
 #include <array>
@@ -422,6 +423,103 @@ TEST(CliModel, ATokenizerLargerThanTheConfigVocabularyIsRefusedWithBothNumbers) 
   EXPECT_NE(o.exit_code, 0);
   EXPECT_NE(o.err.find(std::to_string(tokenizer_size)), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("200"), std::string::npos) << o.err;
+}
+
+}  // namespace
+
+// ------------------------------------------ the self-reward audit (docs/audit.md)
+namespace {
+
+// The shipped base model on a few arith queries: fast enough for a test.
+void write_audit_run(const fs::path& dir, const std::string& extra = "") {
+  const std::string src = GENIUS_SOURCE_DIR;
+  std::ofstream(dir / "run.toml") << "[run]\nseed = 3\nlog_level = \"warn\"\n"
+                                     "[data]\ntrain = \"" + src + "/examples/arith/data/train.jsonl\"\n"
+                                     "eval = \"" + src + "/examples/arith/data/eval.jsonl\"\n"
+                                     "max_train_queries = 6\nmax_eval_queries = 10\n"
+                                     "[model]\nplugin = \"torch-llama\"\npath = \"" + src + "/examples/arith/base-model\"\n"
+                                     "[sampler]\nplugin = \"foresight\"\nnum_rollout = 3\nnum_foresight = 4\n"
+                                     "max_step_tokens = 16\nmax_rollout_tokens = 64\n"
+                                     "[value]\nplugin = \"foresight-logprob\"\nscope = \"response\"\n"
+                                     "[loss]\nplugin = \"aco\"\n[train]\nlearning_rate = 1e-5\nbatch_size = 8\n"
+                                     "[eval]\nmax_new_tokens = 64\n" + extra;
+}
+
+TEST(CliAudit, ARunAuditsEachIterationAndGeniusAuditRunsItAlone) {
+  const fs::path dir = scratch("audit");
+  write_audit_run(dir, "[audit]\nitems = 12\n");
+  Output run = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "'");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto summary = nlohmann::json::parse(std::ifstream(dir / "out" / "summary.json"));
+  ASSERT_EQ(summary["audit"].size(), 1u);
+  const auto& a = summary["audit"][0];
+  EXPECT_EQ(a["iteration"], 1);
+  EXPECT_EQ(a["items"], 12);
+  // The counts agree with the files the audit wrote.
+  const auto items = read_lines(dir / "out" / "iter-1" / "audit" / "items.jsonl");
+  const auto pairs = read_lines(dir / "out" / "iter-1" / "audit" / "pairs.jsonl");
+  ASSERT_EQ(items.size(), 12u);
+  EXPECT_EQ(a["audit/pairs"].get<std::size_t>(), pairs.size());
+  std::size_t greedy_right = 0, one_sided = 0, chosen_wins = 0;
+  for (const auto& item : items) {
+    greedy_right += item["greedy_right"].get<bool>() ? 1 : 0;
+    for (const auto& p : item["pairs"])
+      if (p["chosen_right"] != p["rejected_right"]) ++one_sided, chosen_wins += p["chosen_right"].get<bool>() ? 1 : 0;
+  }
+  EXPECT_DOUBLE_EQ(a["audit/greedy_accuracy"].get<double>(), greedy_right / 12.0);
+  EXPECT_EQ(a["audit/one_sided_pairs"].get<std::size_t>(), one_sided);
+  if (one_sided > 0) {
+    EXPECT_DOUBLE_EQ(a["audit/pair_precision"].get<double>(), double(chosen_wins) / one_sided);
+  }
+  for (const char* key : {"audit/value_auc", "audit/same_answer_pairs", "audit/tree_has_right"}) {
+    if (a[key].is_number()) {
+      EXPECT_TRUE(a[key].get<double>() >= 0 && a[key].get<double>() <= 1) << key;
+    }
+  }
+  // metrics.jsonl and report.html carry it too.
+  bool audit_line = false;
+  for (const auto& line : read_lines(dir / "out" / "metrics.jsonl")) audit_line = audit_line || line["kind"] == "audit";
+  EXPECT_TRUE(audit_line);
+  std::ifstream report(dir / "out" / "report.html");
+  const std::string html{std::istreambuf_iterator<char>(report), std::istreambuf_iterator<char>()};
+  EXPECT_NE(html.find("Self-reward audit"), std::string::npos);
+
+  // Alone, on the trained policy, with another probe size: the run's config is unchanged.
+  Output alone = genius("audit '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() +
+                        "' --set audit.items=12 --iteration 2 --items 5");
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_NE(alone.out.find("pair_precision"), std::string::npos) << alone.out;
+  EXPECT_NE(alone.out.find("greedy wrong"), std::string::npos) << alone.out;
+  EXPECT_EQ(read_lines(dir / "out" / "iter-2" / "audit" / "items.jsonl").size(), 5u);
+  // A run without [audit] items has no audit.
+  const fs::path bare = scratch("audit_off");
+  write_audit_run(bare);
+  Output off = genius("explore '" + (bare / "run.toml").string() + "' --out '" + (bare / "out").string() + "'");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_FALSE(fs::exists(bare / "out" / "iter-1" / "audit"));
+}
+
+TEST(CliData, MaxTrainQueriesTakesASeededRandomSubsetOrTheFirstOnes) {
+  const fs::path dir = scratch("subset");
+  write_audit_run(dir);
+  auto ids = [&](const std::string& out, const std::string& extra) {
+    Output o = genius("explore '" + (dir / "run.toml").string() + "' --out '" + (dir / out).string() + "' " + extra);
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    std::vector<std::string> v;
+    for (const auto& r : read_lines(dir / out / "iter-1" / "records.jsonl")) v.push_back(r["query_id"]);
+    return v;
+  };
+  const auto random = ids("random", "");
+  const auto again = ids("again", "");
+  const auto first = ids("first", "--set data.train_subset=\"first\"");
+  const auto other_seed = ids("seed4", "--set run.seed=4");
+  ASSERT_EQ(random.size(), 6u);
+  EXPECT_EQ(random, again) << "seeded";
+  EXPECT_NE(random, other_seed) << "the run seed picks the subset";
+  EXPECT_EQ(first, (std::vector<std::string>{"arith-train-000000", "arith-train-000001", "arith-train-000002",
+                                             "arith-train-000003", "arith-train-000004", "arith-train-000005"}));
+  EXPECT_NE(random, first);
+  EXPECT_TRUE(std::is_sorted(random.begin(), random.end())) << "kept in the file's order";
 }
 
 }  // namespace

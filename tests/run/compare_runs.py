@@ -22,7 +22,8 @@ def rows(path):
 
 failed = False
 for it in (1, 2):
-    for name in ("records.jsonl", "pairs.jsonl", "train_metrics.jsonl"):
+    for name in ("records.jsonl", "pairs.jsonl", "train_metrics.jsonl", "audit/records.jsonl", "audit/pairs.jsonl",
+                 "audit/items.jsonl"):
         a, b = rows(f"{a_dir}/iter-{it}/{name}"), rows(f"{b_dir}/iter-{it}/{name}")
         if a != b:
             failed = True
@@ -41,4 +42,8 @@ evals = [[{k: v for k, v in e.items() if k not in TIMINGS} for e in s["eval"]] f
 if evals[0] != evals[1] or len(evals[0]) != 3:
     failed = True
     print("eval results differ:", evals)
+audits = [[{k: v for k, v in e.items() if k not in TIMINGS} for e in s["audit"]] for s in summaries]
+if audits[0] != audits[1] or len(audits[0]) != 2:
+    failed = True
+    print("audit results differ:", audits)
 sys.exit(1 if failed else 0)

@@ -2,7 +2,8 @@
 # Self-training never reads answers: the quickstart's explore, pairs and
 # train stages, run on training queries that carry their answers, on the
 # same queries with the answers stripped and on the same queries with WRONG
-# answers, write identical records and pairs and byte-identical weights.
+# answers, write identical records and pairs and byte-identical weights; so
+# do runs with the self-reward audit on, whatever its probe's labels.
 #   honesty_test.sh GENIUS_BINARY SOURCE_DIR
 set -euo pipefail
 genius=$1
@@ -24,11 +25,18 @@ with open(f"{work}/wrong.jsonl", "w") as f:
         f.write(json.dumps(dict(r, answer=str(int(r["answer"]) + 7))) + "\n")
 PY
 
+common=(--set data.max_train_queries=6 --set run.iterations=1 --set eval.enabled=false
+        --set sampler.num_rollout=2 --set sampler.num_foresight=3 --set train.batch_size=4)
 for variant in with_answers stripped wrong; do
   "$genius" run "$source_dir/configs/quickstart.toml" --out "$work/run-$variant" \
-    --set data.train="$work/$variant.jsonl" --set data.max_train_queries=6 --set run.iterations=1 \
-    --set eval.enabled=false --set sampler.num_rollout=2 --set sampler.num_foresight=3 \
-    --set train.batch_size=4 >"$work/$variant.log" 2>&1 || { cat "$work/$variant.log"; exit 1; }
+    --set data.train="$work/$variant.jsonl" "${common[@]}" >"$work/$variant.log" 2>&1 || { cat "$work/$variant.log"; exit 1; }
+done
+# The self-reward audit reads labels (of its probe items), before training:
+# with true or wrong probe labels, the training data and weights stay the same.
+for labels in with_answers wrong; do
+  "$genius" run "$source_dir/configs/quickstart.toml" --out "$work/audit-$labels" \
+    --set data.train="$work/with_answers.jsonl" --set data.eval="$work/$labels.jsonl" --set audit.items=4 \
+    "${common[@]}" >"$work/audit-$labels.log" 2>&1 || { cat "$work/audit-$labels.log"; exit 1; }
 done
 
 python3 - "$work" <<'PY'
@@ -54,5 +62,15 @@ for variant in ("stripped", "wrong"):
     assert rows(f"{other}/pairs.jsonl") == pairs, f"pairs differ with answers {variant}"
     assert filecmp.cmp(f"{base}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
                        shallow=False), f"trained weights differ with answers {variant}"
-print(f"identical records ({len(records)}), pairs ({len(pairs)}) and weights with, without and with wrong answers")
+for labels in ("with_answers", "wrong"):
+    other = f"{work}/audit-{labels}/iter-1"
+    assert rows(f"{other}/records.jsonl") == records, f"records differ with the audit on ({labels} labels)"
+    assert rows(f"{other}/pairs.jsonl") == pairs, f"pairs differ with the audit on ({labels} labels)"
+    assert filecmp.cmp(f"{base}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
+                       shallow=False), f"trained weights differ with the audit on ({labels} labels)"
+audits = [json.load(open(f"{work}/audit-{labels}/summary.json"))["audit"][0] for labels in ("with_answers", "wrong")]
+assert audits[1]["audit/greedy_accuracy"] == 0, "every wrong label makes every greedy answer wrong"
+assert audits[0]["audit/greedy_accuracy"] > 0, "the base model answers some of these right: the audit read the labels"
+print(f"identical records ({len(records)}), pairs ({len(pairs)}) and weights with, without and with wrong answers,"
+      " and with the audit on (true or wrong probe labels)")
 PY

@@ -18,7 +18,8 @@ cp "$here/resume.toml" "$work/run.toml"
 # every stage is interrupted at least once), then resumed.
 milestones=(
   "iter-1/records.jsonl"                  # mid-exploration (first chunk written)
-  "iter-1/pairs.jsonl"                    # between pairs and training
+  "iter-1/pairs.jsonl"                    # between pairs and the audit
+  "iter-1/audit/greedy.jsonl"             # mid-audit (greedy answers written, exploration under way)
   "iter-1/train/checkpoint-*"             # mid-training (a step checkpoint written)
   "iter-1/train_metrics.jsonl"            # training, later
   "iter-1/checkpoint"                     # between training and eval
