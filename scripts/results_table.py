@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Write docs/results.md from a finished `genius sweep configs/efficacy.toml`
-directory: the base model (every cell's evaluation before training) and each
-group of cells (one per method, over seeds) after training, as mean ± sample
-std, with the eval-set size, the sampling cost and the wall time.
+"""Write the tables of docs/results.md from a `genius sweep configs/efficacy.toml`
+directory (finished or not: unfinished cells are counted, not tabulated).
+
+Every number is a paired change: a cell's evaluation after iteration i minus
+the same cell's evaluation of the base model (same seed, so the same eval
+samples), then mean ± sample std over the seeds, in points.
     results_table.py SWEEP_DIR OUT.md"""
 import json
 import os
@@ -11,93 +13,139 @@ import sys
 
 sweep_dir, out_path = sys.argv[1:3]
 state = json.load(open(os.path.join(sweep_dir, "sweep.json")))
-cells = state["cells"]
+HARD = "eval-hard/"
 
 
-def stat(values, sign=""):
-    """Mean ± sample std in percent; sign="+" writes the mean signed (for changes)."""
+def stat(values, signed=True, scale=100):
+    """Mean ± sample std (x scale); signed writes the mean with its sign."""
     values = [v for v in values if v is not None]
     if not values:
         return "-"
-    mean = f"{100 * statistics.mean(values):{sign}.1f}"
+    mean = f"{scale * statistics.mean(values):{'+' if signed else ''}.1f}"
     if len(values) < 2:
         return mean
-    return f"{mean} ± {100 * statistics.stdev(values):.1f}"
+    return f"{mean} ± {scale * statistics.stdev(values):.1f}"
 
 
 def label(values):
-    keys = {k: v for k, v in values.items() if k != "run.seed"}
-    if keys.get("sampler.plugin") in ("best-of-n", "self-consistency"):
-        return f"Genius loop with {keys['sampler.plugin']} sampling ({keys.get('value.plugin')}), ACO"
-    return f"Genius (foresight, foresight-logprob), {keys.get('loss.plugin', 'aco').upper()}"
+    """The method a cell's varied keys stand for."""
+    v = {k: x.strip('"') for k, x in values.items()}
+    if v.get("sampler.plugin") in ("best-of-n", "self-consistency"):
+        return f"{v['sampler.plugin']} sampling ({v.get('value.plugin')}), ACO"
+    if "sampler.rejected" in v:
+        rule = {"softmax": "softmax draw (the paper's)", "random": "uniform draw (the released code's)"}
+        return f"ACO, rejected = {rule.get(v['sampler.rejected'], v['sampler.rejected'])}"
+    if v.get("loss.calibration") == "released-code":
+        return "ACO, released-code form (max(1, .))"
+    if v.get("loss.calibration") == "paper":
+        return f"ACO, paper form at the paper's settings (beta {v.get('loss.beta')}, nll_weight {v.get('loss.nll_weight')})"
+    loss = v.get("loss.plugin", "aco")
+    return {"aco": "ACO, paper form (the quickstart's recipe)", "sft": "SFT on the chosen side"}.get(loss, loss.upper())
 
 
-groups, base, items, walls = {}, [], None, []
-for cell in cells:
-    cell["values"] = {k: v.strip('"') for k, v in cell["values"].items()}
-    cell["values"]["run.seed"] = cell.get("seed")
-    summary_path = os.path.join(sweep_dir, cell["name"], "summary.json")
-    if not os.path.exists(summary_path):
+groups, base, finished, total = {}, {}, 0, 0
+for cell in state["cells"]:
+    total += 1
+    path = os.path.join(sweep_dir, cell["name"], "summary.json")
+    if not os.path.exists(path):
         continue
-    summary = json.load(open(summary_path))
+    summary = json.load(open(path))
     if summary.get("status") != "finished" or not summary.get("eval"):
         continue
-    first, last = summary["eval"][0], summary["eval"][-1]
-    items = first.get("items", items)
-    base.append((cell["values"].get("run.seed"), first))
-    tokens = sum(st.get("generated_tokens", 0) for name, st in summary["stages"].items() if name.startswith("explore"))
-    walls.append(summary.get("wall_seconds", 0))
-    g = groups.setdefault(label(cell["values"]),
-                          {"greedy": [], "pass": [], "d_greedy": [], "d_pass": [], "tokens": [], "wall": [], "seeds": []})
-    g["greedy"].append(last.get("greedy_accuracy"))
-    g["pass"].append(last.get("pass@1"))
-    # Paired change: the same seed's base eval (same eval samples' seed), so
-    # the sampling noise of pass@1 largely cancels.
-    for key, name in (("d_greedy", "greedy_accuracy"), ("d_pass", "pass@1")):
-        if last.get(name) is not None and first.get(name) is not None:
-            g[key].append(last[name] - first[name])
-    g["tokens"].append(tokens)
-    g["wall"].append(summary.get("wall_seconds", 0))
-    g["seeds"].append(cell["values"].get("run.seed"))
+    finished += 1
+    evals = {e["iteration"]: e for e in summary["eval"]}
+    audits = {a["iteration"]: a for a in summary.get("audit", [])}
+    base.setdefault(cell.get("seed"), evals[0])
+    g = groups.setdefault(label(cell["values"]), {"cells": [], "iterations": summary.get("iterations", 1)})
+    g["cells"].append({"evals": evals, "audits": audits, "wall": summary.get("wall_seconds", 0)})
 
-# The base model is the same in every cell; its sampled pass@1 depends on the seed.
-base_by_seed = {}
-for seed, e in base:
-    base_by_seed.setdefault(seed, e)
-config = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "quickstart.toml")).read()
+
+def change(g, iteration, key):
+    out = []
+    for c in g["cells"]:
+        e, b = c["evals"].get(iteration), c["evals"][0]
+        if e is not None and e.get(key) is not None and b.get(key) is not None:
+            out.append(e[key] - b[key])
+    return out
+
+
+def audit(g, iteration, key):
+    return [c["audits"][iteration].get(key) for c in g["cells"] if iteration in c["audits"]]
+
+
 lines = [
     "# Results: Genius on the embedded arith task",
     "",
-    "Regenerate with `scripts/efficacy.sh` (runs `genius sweep configs/efficacy.toml`,",
-    "then writes this file with `scripts/results_table.py`). Every row starts from the",
-    "shipped base model (`examples/arith/base-model`) and uses the quickstart's settings",
-    "(configs/quickstart.toml); only the named component changes. The four losses train on",
-    "the same foresight exploration (shared by the sweep). No labels are used except to",
-    "evaluate.",
+    "Regenerate with `scripts/efficacy.sh` (runs or resumes `genius sweep",
+    "configs/efficacy.toml`, then writes this file with `scripts/results_table.py`",
+    "and appends docs/results-notes.md). Every row starts from the shipped base model",
+    "(`examples/arith/base-model`) with the quickstart's settings (configs/quickstart.toml)",
+    "on 500 unlabeled queries per iteration (a seeded random subset of the 2000);",
+    "only the named component changes. Rows that differ only in the loss train on the",
+    "same iteration-1 exploration; later iterations re-explore with the policy the row",
+    "trained. No labels are used except to evaluate and to audit.",
     "",
-    f"Held-out set: {items} labeled items (examples/arith/data/eval.jsonl), greedy accuracy",
-    "and sampled pass@1 (4 samples per item at temperature 0.6), in %. Mean ± sample",
-    "standard deviation over the seeds; the seed changes the exploration, the pair",
-    "draws, the data order and the eval samples. Machine: 2 CPU cores, float32.",
+    "Held-out sets: `eval` = 500 items of levels 2-4 (examples/arith/data/eval.jsonl), the",
+    "base model's pretraining levels; `hard` = 500 items of levels 5-6",
+    "(examples/arith/data/eval-hard.jsonl), beyond them. Greedy accuracy and sampled pass@1",
+    "(4 samples per item at temperature 0.6). Every figure is a paired change in points:",
+    "after iteration i minus the same run's base evaluation (same seed), mean ± sample",
+    "standard deviation over the seeds. Machine: 2 CPU cores, float32.",
     "",
-    "The change columns compare each run with its own evaluation before training",
-    "(same seed), then average over the seeds.",
+    f"Cells finished: {finished} of {total}.",
     "",
-    "| method | seeds | greedy accuracy | sampled pass@1 | change of greedy | change of pass@1 | tokens sampled by its exploration | wall time per run (s) |",
-    "|---|---|---|---|---|---|---|---|",
-    f"| base model (before training) | {len(base_by_seed)} | {stat([e.get('greedy_accuracy') for e in base_by_seed.values()])} | "
-    f"{stat([e.get('pass@1') for e in base_by_seed.values()])} | - | - | 0 | - |",
 ]
+seeds = sorted(base)
+lines += [
+    "| base model (before training) | seeds | greedy | pass@1 | hard greedy | hard pass@1 |",
+    "|---|---|---|---|---|---|",
+    f"| levels as stated | {len(seeds)} | {stat([base[s].get('greedy_accuracy') for s in seeds], False)} | "
+    f"{stat([base[s].get('pass@1') for s in seeds], False)} | {stat([base[s].get(HARD + 'greedy_accuracy') for s in seeds], False)} | "
+    f"{stat([base[s].get(HARD + 'pass@1') for s in seeds], False)} |",
+    "",
+]
+
+multi = {n: g for n, g in groups.items() if g["iterations"] > 1}
+if multi:
+    its = max(g["iterations"] for g in multi.values())
+    lines += ["## Several iterations", "",
+              "Change of greedy accuracy / sampled pass@1 on `eval` after each iteration, and on",
+              "`hard` after the last.", ""]
+    head = "| method | seeds | " + " | ".join(f"it {i} greedy | it {i} pass@1" for i in range(1, its + 1))
+    lines += [head + f" | hard greedy (it {its}) | hard pass@1 (it {its}) |",
+              "|---|---|" + "---|---|" * its + "---|---|"]
+    for name, g in multi.items():
+        row = f"| {name} | {len(g['cells'])} | "
+        row += " | ".join(f"{stat(change(g, i, 'greedy_accuracy'))} | {stat(change(g, i, 'pass@1'))}" for i in range(1, its + 1))
+        row += f" | {stat(change(g, its, HARD + 'greedy_accuracy'))} | {stat(change(g, its, HARD + 'pass@1'))} |"
+        lines.append(row)
+    lines += ["", "The self-reward audit (docs/audit.md) of the exploration each iteration trained on,",
+              "on 100 labeled probe items: pair precision among pairs whose sides differ in",
+              "correctness, on all items and on those whose greedy answer is wrong (the pairs",
+              "that could lift greedy accuracy), in %.", "",
+              "| method | " + " | ".join(f"it {i} precision | it {i} on greedy-wrong" for i in range(1, its + 1)) + " |",
+              "|---|" + "---|---|" * its]
+    for name, g in multi.items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{stat(audit(g, i, 'audit/pair_precision'), False)} | {stat(audit(g, i, 'audit/pair_precision/greedy_wrong'), False)}"
+            for i in range(1, its + 1)) + " |")
+    lines.append("")
+
+lines += ["## Iteration 1: every method on the same queries", "",
+          "Changes after one iteration (the columns as above), and the audit of the",
+          "iteration's exploration: the value estimate's ROC-AUC at separating right from",
+          "wrong trajectories, pair precision (all / greedy-wrong items), and the share of",
+          "pairs whose sides reach the same answer.", "",
+          "| method | seeds | greedy | pass@1 | hard greedy | hard pass@1 | value AUC (x100) | pair precision | on greedy-wrong | same-answer pairs | wall time per run (s) |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
 for name, g in groups.items():
     lines.append(
-        f"| {name} | {len(g['seeds'])} | {stat(g['greedy'])} | {stat(g['pass'])} | {stat(g['d_greedy'], '+')} | "
-        f"{stat(g['d_pass'], '+')} | "
-        f"{int(statistics.mean(g['tokens']))} | {statistics.mean(g['wall']):.0f} |")
-lines += ["", f"Total wall time of the sweep's runs: {sum(walls) / 60:.1f} min (cells that shared an exploration",
-          "did not pay for it again; their wall time is training and evaluation only).",
-          "A plugin switched in by the sweep starts from its own defaults plus the sweep's",
-          "settings: DPO gets the quickstart's beta 5 and nll_weight 1, SimPO its defaults",
-          "(docs/config.md).", "", ""]
+        f"| {name} | {len(g['cells'])} | {stat(change(g, 1, 'greedy_accuracy'))} | {stat(change(g, 1, 'pass@1'))} | "
+        f"{stat(change(g, 1, HARD + 'greedy_accuracy'))} | {stat(change(g, 1, HARD + 'pass@1'))} | "
+        f"{stat(audit(g, 1, 'audit/value_auc'), False)} | "
+        f"{stat(audit(g, 1, 'audit/pair_precision'), False)} | {stat(audit(g, 1, 'audit/pair_precision/greedy_wrong'), False)} | "
+        f"{stat(audit(g, 1, 'audit/same_answer_pairs'), False)} | {statistics.mean(c['wall'] for c in g['cells']):.0f} |")
+lines += ["", ""]
 tmp = out_path + ".tmp"
 with open(tmp, "w") as f:
     f.write("\n".join(lines))

@@ -39,6 +39,8 @@ const std::map<std::string, Keys>& schema() {
        {
            path("train", std::string(""), "JSONL file of unlabeled training queries (relative to the config file)"),
            path("eval", std::string(""), "JSONL file of labeled evaluation items (relative to the config file)"),
+           path("extra_eval", std::vector<std::string>{},
+                "more labeled JSONL files evaluated like [data] eval, each reported under its file name's stem"),
            key("prompt_key", std::string("instruction"), "JSON field holding the query text"),
            key("answer_key", std::string("answer"), "JSON field holding the reference answer (eval only)"),
            key("max_train_queries", integer(0),

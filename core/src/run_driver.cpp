@@ -121,6 +121,14 @@ void RunDriver::run_stage(Stage stage, int iteration) {
 }
 
 json RunDriver::run() {
+  // A probe file the audit cannot read fails the run now, not after the
+  // base evaluation and the first exploration.
+  if (const AuditOptions audit = AuditOptions::from_config(config_, seed_); audit.enabled()) {
+    if (audit.probe.items_file.empty())
+      throw std::runtime_error("[audit] items = " + std::to_string(audit.items) +
+                               " needs labeled probe items: set [audit] file or [data] eval");
+    load_eval_items(audit.probe);
+  }
   write_outputs("running");
   evaluate(0);
   for (int i = 1; i <= iterations_; ++i) {
@@ -352,6 +360,18 @@ void RunDriver::evaluate(int iteration) {
   const EvalResult result = core::evaluate(policy, options, iteration_dir(iteration) / "eval.jsonl");
   json record = result.to_json();
   record["iteration"] = iteration;
+  // Each [data] extra_eval set: eval-<stem>.jsonl, metrics as "<stem>/<metric>".
+  std::set<std::string> stems;
+  for (const std::string& file : data.get<std::vector<std::string>>("extra_eval")) {
+    EvalOptions extra = options;
+    extra.items_file = file;
+    extra.max_items = 0;
+    const std::string stem = fs::path(file).stem().string();
+    if (!stems.insert(stem).second)
+      throw ConfigError("data.extra_eval: two files named '" + stem + "' (their metrics would share a name)");
+    const json r = core::evaluate(policy, extra, iteration_dir(iteration) / ("eval-" + stem + ".jsonl")).to_json();
+    for (const auto& [k, v] : r.items()) record[stem + "/" + k] = v;
+  }
   record["seconds"] = seconds_since(start);
   spdlog::info("eval {}: {}", iteration, record.dump());
   mark_done(key, record);

@@ -491,6 +491,12 @@ TEST(CliAudit, ARunAuditsEachIterationAndGeniusAuditRunsItAlone) {
   EXPECT_NE(alone.out.find("pair_precision"), std::string::npos) << alone.out;
   EXPECT_NE(alone.out.find("greedy wrong"), std::string::npos) << alone.out;
   EXPECT_EQ(read_lines(dir / "out" / "iter-2" / "audit" / "items.jsonl").size(), 5u);
+  // An audit without a probe file is refused before anything runs.
+  Output no_probe = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "no_probe").string() +
+                           "' --set audit.items=5 --set data.eval=\"\"");
+  EXPECT_EQ(no_probe.exit_code, 1);
+  EXPECT_NE(no_probe.err.find("[audit] items = 5 needs labeled probe items"), std::string::npos) << no_probe.err;
+  EXPECT_FALSE(fs::exists(dir / "no_probe" / "iter-0" / "eval.jsonl"));
   // A run without [audit] items has no audit.
   const fs::path bare = scratch("audit_off");
   write_audit_run(bare);
