@@ -119,6 +119,13 @@ AuditOptions AuditOptions::from_config(const ResolvedConfig& config, std::uint64
   return o;
 }
 
+std::vector<EvalItem> load_probe_items(const AuditOptions& options) {
+  if (options.probe.items_file.empty())
+    throw std::runtime_error("[audit] items = " + std::to_string(options.items) +
+                             " needs labeled probe items: set [audit] file or [data] eval");
+  return load_eval_items(options.probe);
+}
+
 std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
   const std::size_t n = scores.size();
   const auto n_pos = static_cast<std::size_t>(std::count(positive.begin(), positive.end(), true));
@@ -169,7 +176,7 @@ json audit_metrics(const std::vector<AuditedItem>& items, const AnswerExtractor&
 
 json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, const AuditOptions& options,
                int iteration, const fs::path& out_dir) {
-  const std::vector<EvalItem> file_items = load_eval_items(options.probe);
+  const std::vector<EvalItem> file_items = load_probe_items(options);
   std::vector<EvalItem> probe;
   for (std::size_t i : random_subset(file_items.size(), options.items, options.seed ^ kSubsetSalt))
     probe.push_back(file_items[i]);

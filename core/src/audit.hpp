@@ -45,6 +45,11 @@ struct AuditOptions {
   static AuditOptions from_config(const ResolvedConfig& config, std::uint64_t run_seed);
 };
 
+/// Every item of the probe file, read like [data] eval items. Throws
+/// std::runtime_error naming [audit] when no file is set, and file:line for a
+/// line that is not a labeled item.
+std::vector<EvalItem> load_probe_items(const AuditOptions& options);
+
 /// ROC-AUC of `scores` at ranking the `positive` entries above the others:
 /// the probability that a random positive outscores a random negative, ties
 /// counting one half (the Mann-Whitney statistic with mid-ranks). nullopt

@@ -123,18 +123,14 @@ void RunDriver::run_stage(Stage stage, int iteration) {
 json RunDriver::run() {
   // A probe file the audit cannot read fails the run now, not after the
   // base evaluation and the first exploration.
-  if (const AuditOptions audit = AuditOptions::from_config(config_, seed_); audit.enabled()) {
-    if (audit.probe.items_file.empty())
-      throw std::runtime_error("[audit] items = " + std::to_string(audit.items) +
-                               " needs labeled probe items: set [audit] file or [data] eval");
-    load_eval_items(audit.probe);
-  }
+  const bool auditing = AuditOptions::from_config(config_, seed_).enabled();
+  if (auditing) load_probe_items(AuditOptions::from_config(config_, seed_));
   write_outputs("running");
   evaluate(0);
   for (int i = 1; i <= iterations_; ++i) {
     explore(i);
     build_pairs(i);
-    if (AuditOptions::from_config(config_, seed_).enabled()) audit(i);
+    if (auditing) audit(i);
     train(i);
     evaluate(i);
   }
@@ -264,8 +260,6 @@ json RunDriver::audit(int iteration, const AuditOptions& options) {
   const std::string key = stage_key(Stage::Audit, iteration);
   if (!options.enabled())
     throw std::runtime_error("the audit is off: set [audit] items to the number of probe items (e.g. --set audit.items=200)");
-  if (options.probe.items_file.empty())
-    throw std::runtime_error("the audit needs labeled probe items: set [audit] file or [data] eval");
   if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
   if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
   TimedBackend& policy = policy_at(iteration);

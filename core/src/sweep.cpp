@@ -603,7 +603,15 @@ bool share_exploration(const fs::path& donor_dir, const std::string& donor_name,
   if (state["stages"].contains("explore-1")) return true;  // explored (or shared) already
   std::vector<std::pair<std::string, std::string>> files = {{"explore-1", "iter-1/records.jsonl"},
                                                             {"pairs-1", "iter-1/pairs.jsonl"}};
-  if (donor.contains("eval-0")) files.emplace_back("eval-0", "iter-0/eval.jsonl");
+  if (donor.contains("eval-0")) {
+    files.emplace_back("eval-0", "iter-0/eval.jsonl");
+    // The per-item files of [data] extra_eval: iter-0/eval-<stem>.jsonl.
+    if (fs::exists(donor_dir / "iter-0"))
+      for (const auto& entry : fs::directory_iterator(donor_dir / "iter-0")) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("eval-", 0) == 0 && entry.path().extension() == ".jsonl") files.emplace_back("eval-0", "iter-0/" + name);
+      }
+  }
   for (const auto& [stage, file] : files) {
     fs::create_directories((cell_dir / file).parent_path());
     link_or_copy(donor_dir / file, cell_dir / file);
