@@ -41,6 +41,7 @@ log_level = "warn"
 [data]
 train = "train.jsonl"
 eval = "eval.jsonl"
+extra_eval = ["more.jsonl"]
 
 [model]
 plugin = "torch-llama"
@@ -84,6 +85,7 @@ class SweepRun : public ::testing::Test {
     }
     write_file_atomic(dir_ / "train.jsonl", train);
     write_file_atomic(dir_ / "eval.jsonl", eval);
+    write_file_atomic(dir_ / "more.jsonl", eval);
     write_file_atomic(dir_ / "base.toml", kBase);
   }
 
@@ -128,6 +130,9 @@ values = ["dpo", "simpo"]
     EXPECT_THAT(read_file(sharer / "genius.log"), Not(HasSubstr("explore 1:")));
     EXPECT_EQ(read_file(sharer / "iter-1/records.jsonl"), read_file(explorer / "iter-1/records.jsonl"));
     EXPECT_EQ(read_file(sharer / "iter-1/pairs.jsonl"), read_file(explorer / "iter-1/pairs.jsonl"));
+    // The base evaluation's extra_eval file comes with it, and its metrics are in the shared record.
+    EXPECT_EQ(read_file(sharer / "iter-0/eval-more.jsonl"), read_file(explorer / "iter-0/eval-more.jsonl"));
+    EXPECT_TRUE(sharer_stages["eval-0"].contains("more/greedy_accuracy"));
     EXPECT_EQ(read_json(sharer / "summary.json")["status"], "finished");
     EXPECT_THAT(read_file(sharer / "config.resolved.toml"), HasSubstr("plugin = \"simpo\""));
     EXPECT_THAT(read_file(sharer / "config.resolved.toml"), HasSubstr("seed = " + std::to_string(seed)));
