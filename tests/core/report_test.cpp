@@ -151,6 +151,35 @@ TEST(Report, EvaluationOnlyRunAndSinglePoints) {
   EXPECT_FALSE(has_non_finite_number(html));
 }
 
+TEST(Report, AuditsGetAChartAcrossIterationsAndATableOfTheirHeadlineMetrics) {
+  Metrics m;
+  EXPECT_THAT(m.render(), Not(HasSubstr("Self-reward audit"))) << "no audit, no section";
+  std::vector<json> audits;
+  for (int it = 1; it <= 3; ++it)
+    audits.push_back({{"iteration", it},
+                      {"items", 100},
+                      {"audit/value_auc", 0.8 + 0.01 * it},
+                      {"audit/pair_precision", 0.7},
+                      {"audit/pair_precision/greedy_wrong", it == 2 ? json(nullptr) : json(0.2 * it)},
+                      {"audit/same_answer_pairs", 0.1},
+                      {"audit/value_auc/step_1", 0.9},
+                      {"audit/greedy_accuracy/level_2", 0.8},
+                      {"<script>", "x"}});
+  const std::string html = render_report(m.summary, m.steps, m.evals, "", audits);
+  EXPECT_THAT(html, HasSubstr("Self-reward audit (labels used to measure only)"));
+  EXPECT_THAT(html, HasSubstr("Self-reward audit by iteration (before training)"));
+  for (const char* colour : {report_colours::kAuditValueAuc, report_colours::kAuditPairPrecision,
+                             report_colours::kAuditPairPrecisionGreedyWrong, report_colours::kAuditSameAnswerPairs})
+    EXPECT_THAT(html, HasSubstr(std::string("stroke=\"") + colour + "\"")) << colour;
+  // A null metric is a gap, not a point: 3 + 3 + 2 + 3 markers in the audit chart.
+  EXPECT_EQ(count(html, "audit/pair_precision/greedy_wrong = "), 2u);
+  // The table leaves the per-step and per-level detail to summary.json, and escapes names.
+  EXPECT_THAT(html, Not(HasSubstr("<th>audit/value_auc/step_1</th>")));
+  EXPECT_THAT(html, Not(HasSubstr("<th>audit/greedy_accuracy/level_2</th>")));
+  EXPECT_THAT(html, HasSubstr("<th>&lt;script&gt;</th>"));
+  EXPECT_FALSE(has_non_finite_number(html));
+}
+
 TEST(Report, SkipsMissingAndNonFiniteValuesAndUsesAGlobalStepAxis) {
   std::vector<json> steps;
   for (int s = 1; s <= 5; ++s) steps.push_back({{"iteration", 1}, {"step", 10 * s}, {"loss", 1.0 / s}});

@@ -3,7 +3,8 @@
 // For each query: sample `n` whole responses in one batched generate call,
 // record them as the pool of a single step, ask the value estimator to score
 // them, keep the best as the record's response, and pair the best with one
-// drawn from the rest (genius::step_pairs, the paper's re-sampling).
+// drawn from softmax(score / 0.1) over the rest, copies of the best response
+// left out (genius::step_pairs, the paper's re-sampling).
 // TODO: a step-wise sampler (like `foresight`) would extend beams step by
 // step, with several steps per record and candidates that name their parent.
 #include <cstdint>
@@ -88,11 +89,13 @@ class @CLASS@ final : public genius::Sampler {
     return records;
   }
 
-  // chosen = the highest score, rejected = drawn uniformly from the rest, with
-  // the advantage weights the ACO loss uses. Deterministic for a given seed.
+  // chosen = the highest score, rejected = drawn from softmax(score / 0.1)
+  // over the rest, skipping copies of the chosen text, with the advantage
+  // weights the ACO loss uses. Deterministic for a given seed. Other rules:
+  // {genius::RejectedRule::Random} (uniform) or {genius::RejectedRule::Lowest}.
   std::vector<genius::PreferencePair> make_pairs(const genius::ExplorationRecord& record,
                                                  std::uint64_t seed) const override {
-    return genius::step_pairs(record, seed);
+    return genius::step_pairs(record, seed, genius::PairRule{genius::RejectedRule::Softmax, 0.1, true});
   }
 
  private:
