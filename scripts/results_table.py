@@ -119,8 +119,9 @@ if multi:
         row += " | ".join(f"{stat(change(g, i, 'greedy_accuracy'))} | {stat(change(g, i, 'pass@1'))}" for i in range(1, its + 1))
         row += f" | {stat(change(g, its, HARD + 'greedy_accuracy'))} | {stat(change(g, its, HARD + 'pass@1'))} |"
         lines.append(row)
-    lines += ["", "The self-reward audit (docs/audit.md) of the exploration each iteration trained on,",
-              "on 100 labeled probe items: pair precision among pairs whose sides differ in",
+    lines += ["", "The self-reward audit (docs/audit.md) of each iteration's starting policy, exploring",
+              "100 labeled probe items as the iteration explored its training queries: pair",
+              "precision among pairs whose sides differ in",
               "correctness, on all items and on those whose greedy answer is wrong (the pairs",
               "that could lift greedy accuracy), in %.", "",
               "| method | " + " | ".join(f"it {i} precision | it {i} on greedy-wrong" for i in range(1, its + 1)) + " |",

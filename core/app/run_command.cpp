@@ -1,6 +1,6 @@
 // genius run FILE [--set section.key=value]... [--out DIR] [--resume]
 // genius explore|pairs|train|eval FILE [--set ...] [--out DIR] [--iteration N]
-// genius audit FILE [--set ...] [--out DIR] [--iteration N] [--items N] [--file PATH]
+// genius audit FILE [--set ...] [--out DIR] [--iteration N] [--items N] [--probe PATH]
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -205,7 +205,7 @@ int audit_command(const Args& args) {
   po::options_description options = run_options();
   options.add_options()("iteration", po::value<int>()->default_value(1),
                         "audit the policy that starts this iteration (1 = the base model)")(
-      "items", po::value<std::size_t>(), "probe items (default: [audit] items, or 200 when that is 0)")(
+      "items", po::value<std::int64_t>(), "probe items (default: [audit] items, or 200 when that is 0)")(
       "probe", po::value<std::string>()->value_name("PATH"),
       "JSONL of labeled probe items (default: [audit] file, else [data] eval)");
   po::positional_options_description positional;
@@ -216,7 +216,8 @@ int audit_command(const Args& args) {
                options, positional);
     if (vm && !vm->count("file")) throw po::error("missing the config FILE");
     if (vm && (*vm)["iteration"].as<int>() < 1) throw po::error("--iteration out of range (1 = the base model)");
-    if (vm && vm->count("items") && (*vm)["items"].as<std::size_t>() == 0) throw po::error("--items must be at least 1");
+    if (vm && vm->count("items") && (*vm)["items"].as<std::int64_t>() < 1) throw po::error("--items must be at least 1");
+    if (vm && vm->count("probe") && (*vm)["probe"].as<std::string>().empty()) throw po::error("--probe needs a file");
   } catch (const po::error& e) {
     return usage_error("audit", e.what());
   }
@@ -228,7 +229,7 @@ int audit_command(const Args& args) {
   // --items and --probe change what is measured, not the run: they do not
   // enter the resolved config, so an existing run directory accepts them.
   core::AuditOptions audit = core::AuditOptions::from_config(*p.config, p.config->view("run").get<std::uint64_t>("seed"));
-  if (vm->count("items")) audit.items = (*vm)["items"].as<std::size_t>();
+  if (vm->count("items")) audit.items = static_cast<std::size_t>((*vm)["items"].as<std::int64_t>());
   if (!audit.enabled()) audit.items = 200;
   if (vm->count("probe")) audit.probe.items_file = (*vm)["probe"].as<std::string>();
   core::RunDriver driver(*p.config, *p.registry, p.dir);

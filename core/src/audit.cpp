@@ -22,7 +22,6 @@ namespace {
 // queries' (same run seed, other ids anyway) and from each other.
 constexpr std::uint64_t kSubsetSalt = 0x6175646974737562ULL;  // "auditsub"
 constexpr std::uint64_t kQuerySalt = 0x6175646974717279ULL;   // "auditqry"
-constexpr std::uint64_t kPairSalt = 0x5041495253ULL;          // the run driver's pair salt
 
 // A fraction, or null when there is nothing to count.
 json fraction(std::size_t part, std::size_t whole) {
@@ -59,6 +58,7 @@ void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& ju
   std::vector<double> scores;
   std::vector<bool> right;
   std::map<int, std::pair<std::vector<double>, std::vector<bool>>> by_step;
+  std::vector<double> pool_aucs;  // one per pool that holds right and wrong trajectories
   std::size_t pairs = 0, one_sided = 0, chosen_wins = 0, same_answer_pairs = 0, chosen_right = 0;
   std::size_t tree_right = 0, response_right = 0, greedy_right = 0;
   for (const AuditedItem* a : group) {
@@ -67,14 +67,19 @@ void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& ju
     for (const StepRecord& step : a->record.steps) {
       if (step.foresight_skipped) continue;  // partial trajectories: no final answer to judge
       auto& [step_scores, step_right] = by_step[step.step];
+      std::vector<double> pool_scores;
+      std::vector<bool> pool_right;
       for (const Candidate& c : step.candidates) {
         const bool r = judge(c.trajectory, reference).right;
         scores.push_back(c.score);
         right.push_back(r);
         step_scores.push_back(c.score);
         step_right.push_back(r);
+        pool_scores.push_back(c.score);
+        pool_right.push_back(r);
         any_right = any_right || r;
       }
+      if (const auto auc = roc_auc(pool_scores, pool_right)) pool_aucs.push_back(*auc);
     }
     const bool response = judge(a->record.response, reference).right;
     response_right += response ? 1 : 0;
@@ -94,6 +99,10 @@ void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& ju
   out["audit/items" + suffix] = group.size();
   out["audit/value_auc" + suffix] = auc_json(scores, right);
   for (const auto& [t, sr] : by_step) out["audit/value_auc/step_" + std::to_string(t) + suffix] = auc_json(sr.first, sr.second);
+  out["audit/value_auc_within_pool" + suffix] =
+      pool_aucs.empty() ? json(nullptr)
+                        : json(std::accumulate(pool_aucs.begin(), pool_aucs.end(), 0.0) / static_cast<double>(pool_aucs.size()));
+  out["audit/mixed_pools" + suffix] = pool_aucs.size();
   out["audit/pairs" + suffix] = pairs;
   out["audit/one_sided_pairs" + suffix] = one_sided;
   out["audit/pair_precision" + suffix] = fraction(chosen_wins, one_sided);
@@ -204,7 +213,11 @@ json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, c
     if (records.size() != chunk.size())
       throw PluginError(sampler.name(), "explore returned " + std::to_string(records.size()) + " records for " +
                                             std::to_string(chunk.size()) + " queries");
-    for (std::size_t k = 0; k < records.size(); ++k) audited[begin + k].record = std::move(records[k]);
+    for (std::size_t k = 0; k < records.size(); ++k) {
+      if (records[k].query.id != chunk[k].id)
+        throw PluginError(sampler.name(), "explore returned the records out of order (query '" + chunk[k].id + "')");
+      audited[begin + k].record = std::move(records[k]);
+    }
   }
   std::vector<json> record_lines, pair_lines, item_lines;
   const AnswerExtractor extract = answer_extractor(options.probe.answer_regex);
@@ -213,7 +226,7 @@ json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, c
     AuditedItem& a = audited[i];
     a.item = &probe[i];
     a.greedy_right = greedy.greedy_correct.at(i);
-    a.pairs = sampler.make_pairs(a.record, a.record.query.seed ^ kPairSalt);
+    a.pairs = sampler.make_pairs(a.record, pair_seed(a.record.query.seed));
     record_lines.push_back(to_json(a.record));
     json pairs = json::array();
     for (const PreferencePair& p : a.pairs) {

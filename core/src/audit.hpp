@@ -7,7 +7,8 @@
 //
 //   audit/value_auc        ROC-AUC of the candidates' scores at separating
 //                          trajectories whose final answer is right from wrong
-//                          (all recorded trajectories; also per step index)
+//                          (all recorded trajectories; also per step index, and
+//                          within each pool, averaged: value_auc_within_pool)
 //   audit/pair_precision   among pairs whose sides differ in correctness, the
 //                          fraction whose chosen side is right
 //   audit/same_answer_pairs  share of pairs whose two sides reach the same answer
@@ -66,7 +67,7 @@ struct AuditedItem {
 
 /// The metrics of audited items (the pure part of run_audit; no model).
 /// `extract` reads final answers. Keys: "items", "audit/value_auc",
-/// "audit/value_auc/step_T", "audit/pair_precision", "audit/one_sided_pairs",
+/// "audit/value_auc/step_T", "audit/value_auc_within_pool", "audit/mixed_pools", "audit/pair_precision", "audit/one_sided_pairs",
 /// "audit/same_answer_pairs", "audit/pairs", "audit/chosen_right",
 /// "audit/tree_has_right", "audit/response_accuracy", "audit/greedy_accuracy",
 /// each of the audit/ keys also with "/greedy_right" and "/greedy_wrong", and
@@ -77,7 +78,7 @@ nlohmann::json audit_metrics(const std::vector<AuditedItem>& items, const Answer
 /// The whole audit of one iteration: draw `options.items` probe items (a
 /// seeded subset, the same in every iteration), answer them greedily, explore
 /// them with `sampler` and `values` on `policy`, make their pairs, and write
-/// `out_dir`/{records.jsonl, pairs.jsonl, items.jsonl, metrics.json}
+/// `out_dir`/{greedy.jsonl, records.jsonl, pairs.jsonl, items.jsonl, metrics.json}
 /// (each atomically). Returns the metrics, with "iteration" set.
 nlohmann::json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, const AuditOptions& options,
                          int iteration, const std::filesystem::path& out_dir);

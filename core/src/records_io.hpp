@@ -44,4 +44,9 @@ std::vector<PreferencePair> load_pairs(const std::filesystem::path& file);
 /// mixed with splitmix64, identical on every platform.
 std::uint64_t query_seed(std::uint64_t run_seed, int iteration, const std::string& id);
 
+/// The seed a query's pairs are drawn with (Sampler::make_pairs): its
+/// exploration seed with a fixed salt, so the draws differ from the
+/// exploration's. The run's pairs stage and the audit use the same rule.
+inline std::uint64_t pair_seed(std::uint64_t query_seed) { return query_seed ^ 0x5041495253ULL; }
+
 }  // namespace genius::core

@@ -49,6 +49,22 @@ std::vector<Query> train_queries(const ConfigView& data, std::uint64_t run_seed)
   return subset;
 }
 
+// [data] extra_eval as (stem, file): the stem names the set's metrics, so
+// each stem may appear once.
+std::vector<std::pair<std::string, std::string>> extra_eval_sets(const ConfigView& data) {
+  std::vector<std::pair<std::string, std::string>> sets;
+  std::set<std::string> stems;
+  for (const std::string& file : data.get<std::vector<std::string>>("extra_eval")) {
+    const std::string stem = fs::path(file).stem().string();
+    if (!stems.insert(stem).second)
+      throw ConfigError("data.extra_eval: two files named '" + stem + "' (their metrics would share a name)");
+    sets.emplace_back(stem, file);
+  }
+  if (!sets.empty() && data.get<std::string>("eval").empty())
+    throw ConfigError("data.extra_eval is set but [data] eval is not: the extra sets are evaluated beside it");
+  return sets;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -123,8 +139,17 @@ void RunDriver::run_stage(Stage stage, int iteration) {
 json RunDriver::run() {
   // A probe file the audit cannot read fails the run now, not after the
   // base evaluation and the first exploration.
+  // So does an unreadable extra eval set, before the base evaluation.
   const bool auditing = AuditOptions::from_config(config_, seed_).enabled();
   if (auditing) load_probe_items(AuditOptions::from_config(config_, seed_));
+  if (config_.view("eval").get<bool>("enabled")) {
+    EvalOptions extra = EvalOptions::from_config(config_.view("eval"), config_.view("data"), seed_);
+    extra.max_items = 0;
+    for (const auto& [stem, file] : extra_eval_sets(config_.view("data"))) {
+      extra.items_file = file;
+      load_eval_items(extra);
+    }
+  }
   write_outputs("running");
   evaluate(0);
   for (int i = 1; i <= iterations_; ++i) {
@@ -220,7 +245,7 @@ void RunDriver::explore(int iteration) {
   spdlog::info("explore {}: {} queries in {:.1f} s, {:.0f} tokens/query, {:.0f}% of the time in generate", iteration,
                explored, seconds, info["tokens_per_query"].get<double>(), 100 * info["generate_share"].get<double>());
   mark_done(key, info);
-  write_outputs("running");
+  write_outputs(recorded_status());
 }
 
 // ------------------------------------------------------------------ pairs
@@ -237,13 +262,12 @@ void RunDriver::build_pairs(int iteration) {
   std::vector<json> lines;
   for (const JsonlLine& line : records.lines) {
     const ExplorationRecord record = record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number));
-    // The pair sampling seed differs from the exploration seed of the query.
-    for (const PreferencePair& p : sampler_->make_pairs(record, record.query.seed ^ 0x5041495253ULL)) lines.push_back(to_json(p));
+    for (const PreferencePair& p : sampler_->make_pairs(record, pair_seed(record.query.seed))) lines.push_back(to_json(p));
   }
   write_jsonl_atomic(iteration_dir(iteration) / "pairs.jsonl", lines);
   spdlog::info("pairs {}: {} pairs from {} records", iteration, lines.size(), records.lines.size());
   mark_done(key, {{"pairs", lines.size()}, {"records", records.lines.size()}});
-  write_outputs("running");
+  write_outputs(recorded_status());
 }
 
 // ------------------------------------------------------------------ audit
@@ -275,7 +299,7 @@ json RunDriver::audit(int iteration, const AuditOptions& options) {
                iteration, show("audit/value_auc"), show("audit/pair_precision"), show("audit/pair_precision/greedy_wrong"),
                show("audit/same_answer_pairs"), metrics["items"].get<std::size_t>(), metrics["seconds"].get<double>());
   mark_done(key, metrics);
-  write_outputs("running");
+  write_outputs(recorded_status());
   return metrics;
 }
 
@@ -331,7 +355,7 @@ void RunDriver::train(int iteration) {
   spdlog::info("train {}: {} steps on {} pairs in {:.1f} s ({:.0f} tokens/s)", iteration, summary.steps,
                summary.pairs_used, summary.seconds, summary.tokens_per_second);
   mark_done(key, info);
-  write_outputs("running");
+  write_outputs(recorded_status());
 }
 
 // ------------------------------------------------------------------- eval
@@ -355,24 +379,29 @@ void RunDriver::evaluate(int iteration) {
   json record = result.to_json();
   record["iteration"] = iteration;
   // Each [data] extra_eval set: eval-<stem>.jsonl, metrics as "<stem>/<metric>".
-  std::set<std::string> stems;
-  for (const std::string& file : data.get<std::vector<std::string>>("extra_eval")) {
+  for (const auto& [stem, file] : extra_eval_sets(data)) {
     EvalOptions extra = options;
     extra.items_file = file;
     extra.max_items = 0;
-    const std::string stem = fs::path(file).stem().string();
-    if (!stems.insert(stem).second)
-      throw ConfigError("data.extra_eval: two files named '" + stem + "' (their metrics would share a name)");
     const json r = core::evaluate(policy, extra, iteration_dir(iteration) / ("eval-" + stem + ".jsonl")).to_json();
     for (const auto& [k, v] : r.items()) record[stem + "/" + k] = v;
   }
   record["seconds"] = seconds_since(start);
   spdlog::info("eval {}: {}", iteration, record.dump());
   mark_done(key, record);
-  write_outputs("running");
+  write_outputs(recorded_status());
 }
 
 // ---------------------------------------------------------------- outputs
+
+// The status in summary.json now ("running" without one): a stage run alone
+// in a finished run's directory (genius audit, genius eval) keeps it finished.
+std::string RunDriver::recorded_status() const {
+  const fs::path summary = dir_ / "summary.json";
+  if (!fs::exists(summary)) return "running";
+  const json j = json::parse(read_file(summary), nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("status") && j["status"].is_string() ? j["status"].get<std::string>() : "running";
+}
 
 void RunDriver::write_outputs(const std::string& status) {
   std::vector<json> evals, audits, steps, lines;

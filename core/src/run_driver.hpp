@@ -71,6 +71,7 @@ class RunDriver {
   bool stage_done(const std::string& key) const;
   void mark_done(const std::string& key, const nlohmann::json& info);
   void write_outputs(const std::string& status);
+  std::string recorded_status() const;
 
   const ResolvedConfig& config_;
   const PluginRegistry& registry_;

@@ -122,8 +122,9 @@ struct TokenizedPair {
 ///
 /// With `trim_shared_prefix` the tokens both responses begin with move to
 /// the end of the prompt, so the loss sees only where they differ (step-level
-/// DPO variants score this way; with ACO's factor f > 1, a shared prefix
-/// counted in both log-ratios would otherwise be pushed down by (1 - f)).
+/// DPO variants score this way; with ACO's factor f != 1, a shared prefix
+/// counted in both log-ratios would otherwise move by (1 - f): down for the
+/// released code's f > 1, up for the paper's f < 1).
 std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length,
                                           bool trim_shared_prefix = false);
 

@@ -472,9 +472,8 @@ TEST(CliAudit, ARunAuditsEachIterationAndGeniusAuditRunsItAlone) {
     EXPECT_DOUBLE_EQ(a["audit/pair_precision"].get<double>(), double(chosen_wins) / one_sided);
   }
   for (const char* key : {"audit/value_auc", "audit/same_answer_pairs", "audit/tree_has_right"}) {
-    if (a[key].is_number()) {
-      EXPECT_TRUE(a[key].get<double>() >= 0 && a[key].get<double>() <= 1) << key;
-    }
+    ASSERT_TRUE(a[key].is_number()) << key << ": 12 items of a 63% model give right and wrong trajectories";
+    EXPECT_TRUE(a[key].get<double>() >= 0 && a[key].get<double>() <= 1) << key;
   }
   // metrics.jsonl and report.html carry it too.
   bool audit_line = false;
@@ -484,6 +483,7 @@ TEST(CliAudit, ARunAuditsEachIterationAndGeniusAuditRunsItAlone) {
   const std::string html{std::istreambuf_iterator<char>(report), std::istreambuf_iterator<char>()};
   EXPECT_NE(html.find("Self-reward audit"), std::string::npos);
 
+  const std::string status_before = nlohmann::json::parse(std::ifstream(dir / "out" / "summary.json"))["status"];
   // Alone, on the trained policy, with another probe size: the run's config is unchanged.
   Output alone = genius("audit '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() +
                         "' --set audit.items=12 --iteration 2 --items 5");
@@ -491,12 +491,17 @@ TEST(CliAudit, ARunAuditsEachIterationAndGeniusAuditRunsItAlone) {
   EXPECT_NE(alone.out.find("pair_precision"), std::string::npos) << alone.out;
   EXPECT_NE(alone.out.find("greedy wrong"), std::string::npos) << alone.out;
   EXPECT_EQ(read_lines(dir / "out" / "iter-2" / "audit" / "items.jsonl").size(), 5u);
+  const auto after = nlohmann::json::parse(std::ifstream(dir / "out" / "summary.json"));
+  EXPECT_EQ(after["status"], status_before) << "auditing a finished run leaves it finished";
+  EXPECT_EQ(after["audit"].size(), 2u);
+  Output bad_items = genius("audit '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "' --items -1");
+  EXPECT_EQ(bad_items.exit_code, 2) << bad_items.err;
   // An audit without a probe file is refused before anything runs.
   Output no_probe = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "no_probe").string() +
                            "' --set audit.items=5 --set data.eval=\"\"");
   EXPECT_EQ(no_probe.exit_code, 1);
   EXPECT_NE(no_probe.err.find("[audit] items = 5 needs labeled probe items"), std::string::npos) << no_probe.err;
-  EXPECT_FALSE(fs::exists(dir / "no_probe" / "iter-0" / "eval.jsonl"));
+  EXPECT_FALSE(fs::exists(dir / "no_probe" / "iter-1" / "records.jsonl")) << "refused before the exploration";
   // A run without [audit] items has no audit.
   const fs::path bare = scratch("audit_off");
   write_audit_run(bare);

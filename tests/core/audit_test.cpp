@@ -117,6 +117,11 @@ TEST(AuditMetrics, MeasureTheScoresAndPairsAgainstTheLabels) {
   EXPECT_NEAR(m["audit/value_auc/step_1"].get<double>(),
               brute_force_auc({-0.1, -0.9, -0.5, -0.1, -0.4, -0.2}, {true, false, true, false, true, false}), 1e-12);
   EXPECT_FALSE(m.contains("audit/value_auc/step_3")) << "a skipped light-mode step is not judged";
+  // Within each pool that holds both classes: A step 1 (1.0: both rights above the wrong),
+  // A step 2 (1.0), B step 1 (q right at -0.4 below both wrongs: 0.0); the mean is 2/3.
+  EXPECT_EQ(m["audit/mixed_pools"], 3);
+  EXPECT_NEAR(m["audit/value_auc_within_pool"].get<double>(), 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(m["audit/value_auc_within_pool/greedy_wrong"].get<double>(), 0.0, 1e-12);
   // Pairs: 4, of which 2 one-sided (chosen right in 1), 1 with the same answer, 2 with the chosen side right.
   EXPECT_EQ(m["audit/pairs"], 4);
   EXPECT_EQ(m["audit/one_sided_pairs"], 2);

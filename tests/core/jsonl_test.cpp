@@ -2,6 +2,8 @@
 // record / pair / query formats.
 #include "jsonl.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include <gmock/gmock.h>
@@ -67,6 +69,22 @@ TEST(Queries, LoadWithIdsAndClearErrors) {
   EXPECT_EQ(queries[0].id, "q1");
   EXPECT_EQ(queries[1].id, "line-2");
   EXPECT_EQ(load_queries(file, "instruction", 1).size(), 1u);
+  // random_subset: k distinct indices in increasing order, seeded; all of them for k = 0 or k >= n.
+  EXPECT_EQ(random_subset(5, 0, 1), (std::vector<std::size_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(random_subset(5, 9, 1), (std::vector<std::size_t>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(random_subset(0, 3, 1).empty());
+  std::vector<int> hits(20, 0);
+  for (std::uint64_t seed = 0; seed < 2000; ++seed) {
+    const auto s = random_subset(20, 5, seed);
+    ASSERT_EQ(s.size(), 5u);
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));
+    EXPECT_EQ(std::adjacent_find(s.begin(), s.end()), s.end()) << "distinct";
+    for (std::size_t i : s) ++hits[i];
+  }
+  EXPECT_EQ(random_subset(20, 5, 7), random_subset(20, 5, 7));
+  EXPECT_NE(random_subset(20, 5, 7), random_subset(20, 5, 8));
+  for (int h : hits) EXPECT_NEAR(h, 2000 * 5 / 20, 4 * std::sqrt(2000 * 0.25 * 0.75)) << "uniform";
+  EXPECT_EQ(random_subset(20, 19, 3).size(), 19u);
   EXPECT_THAT(error_of([&] { load_queries(temp_file("e.jsonl", ""), "instruction", 0); }), HasSubstr("no queries"));
   EXPECT_THAT(error_of([&] { load_queries(temp_file("m.jsonl", "{\"question\":\"x\"}\n"), "instruction", 0); }),
               HasSubstr("m.jsonl:1: missing field 'instruction'"));

@@ -25,22 +25,26 @@ with open(f"{work}/wrong.jsonl", "w") as f:
         f.write(json.dumps(dict(r, answer=str(int(r["answer"]) + 7))) + "\n")
 PY
 
-common=(--set data.max_train_queries=6 --set run.iterations=1 --set eval.enabled=false
+common=(--set data.max_train_queries=6 --set eval.enabled=false
         --set sampler.num_rollout=2 --set sampler.num_foresight=3 --set train.batch_size=4)
 for variant in with_answers stripped wrong; do
   "$genius" run "$source_dir/configs/quickstart.toml" --out "$work/run-$variant" \
-    --set data.train="$work/$variant.jsonl" "${common[@]}" >"$work/$variant.log" 2>&1 || { cat "$work/$variant.log"; exit 1; }
+    --set data.train="$work/$variant.jsonl" "${common[@]}" --set run.iterations=1 >"$work/$variant.log" 2>&1 || { cat "$work/$variant.log"; exit 1; }
 done
 # The self-reward audit reads labels (of its probe items), before training:
-# with true or wrong probe labels, the training data and weights stay the same.
-for labels in with_answers wrong; do
+# with true or wrong probe labels, the training data and weights stay the same,
+# in the iteration it audits and in the next one (which would see any state
+# the audit's exploration left behind).
+for labels in none with_answers wrong; do
+  audit=(--set audit.items=4 --set data.eval="$work/$labels.jsonl")
+  [[ $labels == none ]] && audit=()
   "$genius" run "$source_dir/configs/quickstart.toml" --out "$work/audit-$labels" \
-    --set data.train="$work/with_answers.jsonl" --set data.eval="$work/$labels.jsonl" --set audit.items=4 \
-    "${common[@]}" >"$work/audit-$labels.log" 2>&1 || { cat "$work/audit-$labels.log"; exit 1; }
+    --set data.train="$work/with_answers.jsonl" "${audit[@]}" "${common[@]}" --set run.iterations=2 \
+    >"$work/audit-$labels.log" 2>&1 || { cat "$work/audit-$labels.log"; exit 1; }
 done
 
 python3 - "$work" <<'PY'
-import filecmp, json, sys
+import filecmp, json, os, sys
 work = sys.argv[1]
 TIMINGS = {"seconds", "tokens_per_second", "elapsed", "wall_seconds"}
 def rows(path):
@@ -62,12 +66,16 @@ for variant in ("stripped", "wrong"):
     assert rows(f"{other}/pairs.jsonl") == pairs, f"pairs differ with answers {variant}"
     assert filecmp.cmp(f"{base}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
                        shallow=False), f"trained weights differ with answers {variant}"
+plain = f"{work}/audit-none"
+assert not os.path.exists(f"{plain}/iter-1/audit"), "audit off: no audit"
 for labels in ("with_answers", "wrong"):
-    other = f"{work}/audit-{labels}/iter-1"
-    assert rows(f"{other}/records.jsonl") == records, f"records differ with the audit on ({labels} labels)"
-    assert rows(f"{other}/pairs.jsonl") == pairs, f"pairs differ with the audit on ({labels} labels)"
-    assert filecmp.cmp(f"{base}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
-                       shallow=False), f"trained weights differ with the audit on ({labels} labels)"
+    assert os.path.exists(f"{work}/audit-{labels}/iter-2/audit/metrics.json"), "both iterations audited"
+    for it in (1, 2):
+        ours, other = f"{plain}/iter-{it}", f"{work}/audit-{labels}/iter-{it}"
+        assert rows(f"{other}/records.jsonl") == rows(f"{ours}/records.jsonl"), f"iter-{it} records differ ({labels})"
+        assert rows(f"{other}/pairs.jsonl") == rows(f"{ours}/pairs.jsonl"), f"iter-{it} pairs differ ({labels})"
+        assert filecmp.cmp(f"{ours}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
+                           shallow=False), f"iter-{it} trained weights differ with the audit on ({labels} labels)"
 audits = [json.load(open(f"{work}/audit-{labels}/summary.json"))["audit"][0] for labels in ("with_answers", "wrong")]
 assert audits[1]["audit/greedy_accuracy"] == 0, "every wrong label makes every greedy answer wrong"
 assert audits[0]["audit/greedy_accuracy"] > 0, "the base model answers some of these right: the audit read the labels"

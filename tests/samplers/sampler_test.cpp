@@ -20,6 +20,7 @@
 #include <torch/torch.h>
 
 #include <genius/model_backend.hpp>
+#include <genius/pairs.hpp>
 #include <genius/sampler.hpp>
 #include <genius/value_estimator.hpp>
 
@@ -586,6 +587,7 @@ TEST(Foresight, BadConfigIsRefusedByTheManifest) {
   refused("rejected = \"worst\"\n", "rejected");
   refused("rejected_copies = \"drop\"\n", "rejected_copies");
   EXPECT_THROW(sampler("foresight", "step_delimiter = \"\"\n"), PluginError);
+  EXPECT_THROW(sampler("foresight", "rejected = \"distinct\"\nrejected_copies = \"keep\"\n"), PluginError);
 }
 
 // Hand-made pools for the rejected rules of genius::step_pairs, through the
@@ -630,8 +632,7 @@ TEST(Foresight, RejectedRulesSkipCopiesOfTheChosenText) {
       if (rule == "random") skipped_drawn.insert(skipped[0].rejected);
       EXPECT_EQ(pairs_of("rejected = \"" + rule + "\"\n", seed)[0].rejected, skipped[0].rejected) << "seeded";
     }
-    EXPECT_EQ(pairs_of("rejected = \"distinct\"\nrejected_copies = \"keep\"\n", seed)[0].rejected,
-              pairs_of("rejected = \"random\"\n", seed)[0].rejected)
+    EXPECT_EQ(pairs_of("rejected = \"distinct\"\n", seed)[0].rejected, pairs_of("rejected = \"random\"\n", seed)[0].rejected)
         << "distinct is random with copies skipped";
     const auto lowest = pairs_of("rejected = \"lowest\"\n", seed);
     ASSERT_EQ(lowest.size(), 1u);
@@ -682,6 +683,16 @@ TEST(Foresight, SoftmaxRejectedDrawFollowsTheScoresAtTheSelectionTemperature) {
     const double sd = std::sqrt(p * (1 - p) / draws);
     EXPECT_NEAR(counts[text] / double(draws), p, 4 * sd) << text;
   }
+}
+
+TEST(StepPairs, SoftmaxAtZeroTemperatureTakesTheBestOfTheOthers) {
+  const ExplorationRecord rec = record_of_pools({{{"w", 0.9}, {"w", 0.8}, {"p", 0.5}, {"q", 0.7}, {"r", -0.4}}});
+  for (double tau : {0.0, -1.0, std::nan("")})
+    for (std::uint64_t seed = 0; seed < 4; ++seed) {
+      const auto pairs = genius::step_pairs(rec, seed, genius::PairRule{genius::RejectedRule::Softmax, tau, true});
+      ASSERT_EQ(pairs.size(), 1u);
+      EXPECT_EQ(pairs[0].rejected, "q") << "tau " << tau;
+    }
 }
 
 // --------------------------------------------------------------- best-of-n

@@ -190,6 +190,9 @@ class ForesightSampler final : public genius::Sampler {
                                    selection_temperature_)) {
     // Without a delimiter a "step" would run to max_step_tokens: no steps at all.
     if (delimiter_.empty()) throw PluginError("foresight", "step_delimiter must not be empty");
+    if (cfg.get<std::string>("rejected") == "distinct" && cfg.get<std::string>("rejected_copies") == "keep")
+      throw PluginError("foresight", "rejected = \"distinct\" skips copies of the chosen text by definition; with "
+                                     "rejected_copies = \"keep\" use rejected = \"random\"");
   }
 
   std::size_t queries_per_call() const override { return concurrent_queries_; }

@@ -43,7 +43,8 @@ enum class RejectedRule {
 /// How step_pairs() builds a step's pair.
 struct PairRule {
   RejectedRule rejected = RejectedRule::Softmax;
-  double temperature = 0.1;  ///< tau of the Softmax draw (the sampler's selection temperature)
+  double temperature = 0.1;  ///< tau of the Softmax draw (the sampler's selection temperature);
+                             ///< tau <= 0 (or not finite) takes its limit, the highest score
   /// Leave out of the rejected draw every member whose trajectory text equals
   /// the chosen one. Such a pair prefers a response to itself: no preference
   /// at all (DPO's gradient is zero there, ACO's pushes or pulls the response
@@ -79,6 +80,8 @@ inline std::vector<PreferencePair> step_pairs(const ExplorationRecord& record, s
     std::size_t rejected = others.back();
     if (rule.rejected == RejectedRule::Random) {
       rejected = others[static_cast<std::size_t>(rng() % others.size())];
+    } else if (rule.rejected == RejectedRule::Softmax && !(rule.temperature > 0 && std::isfinite(rule.temperature))) {
+      rejected = others.front();  // the tau -> 0 limit of the draw: the best of the others
     } else if (rule.rejected == RejectedRule::Softmax) {
       // w_i = exp((f_i - f_max) / tau) over the others; u = uniform01 * sum(w);
       // the first member whose running sum exceeds u (others[0] holds f_max,
