@@ -180,10 +180,21 @@ TEST(Cli, LossEvalComputesLossMetricsAndGradients) {
   Output o = genius("loss eval --plugin aco --input '" + (dir / "pairs.jsonl").string() + "' --json");
   ASSERT_EQ(o.exit_code, 0) << o.err;
   const auto r = nlohmann::json::parse(o.out);
-  const double f = std::exp(0.4), z = 0.1 * (1 + f);  // worked by hand: r_w = 1, r_l = -1
-  EXPECT_NEAR(r.at("loss").get<double>(), std::log1p(std::exp(-z)), 1e-12);
+  // Worked by hand: r_w = 1, r_l = -1, A_w - A_l = 0.4. The paper's factor is 1
+  // there (A_l <= A_w: DPO), the released code's e^0.4.
+  for (const auto& [calibration, f] : {std::pair<std::string, double>{"paper", 1.0}, {"released-code", std::exp(0.4)}}) {
+    Output c = genius("loss eval --plugin aco --set loss.calibration=" + calibration + " --input '" +
+                      (dir / "pairs.jsonl").string() + "' --json");
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    const auto rc = nlohmann::json::parse(c.out);
+    const double z = 0.1 * (1 + f);
+    EXPECT_NEAR(rc.at("loss").get<double>(), std::log1p(std::exp(-z)), 1e-12) << calibration;
+    EXPECT_NEAR(rc.at("gradients").at("policy_rejected_logps")[0].get<double>(), 0.1 * f / (1 + std::exp(z)), 1e-12)
+        << calibration;
+    EXPECT_NEAR(rc.at("metrics").at("aco/factor").get<double>(), f, 1e-12) << calibration;
+  }
+  EXPECT_NEAR(r.at("loss").get<double>(), std::log1p(std::exp(-0.2)), 1e-12) << "the default is the paper's form";
   EXPECT_NEAR(r.at("metrics").at("rewards/margins").get<double>(), 0.2, 1e-12);
-  EXPECT_NEAR(r.at("gradients").at("policy_rejected_logps")[0].get<double>(), 0.1 * f / (1 + std::exp(z)), 1e-12);
   EXPECT_EQ(r.at("pairs"), 1);
 
   Output with_key = genius("loss eval --plugin dpo --set loss.beta=1 --input '" + (dir / "pairs.jsonl").string() +
