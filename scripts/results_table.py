@@ -97,9 +97,11 @@ lines = [
 ]
 seeds = sorted(base)
 lines += [
+    "The base model itself (accuracy, not a change; pass@1 varies with the seed's eval samples):",
+    "",
     "| base model (before training) | seeds | greedy | pass@1 | hard greedy | hard pass@1 |",
     "|---|---|---|---|---|---|",
-    f"| levels as stated | {len(seeds)} | {stat([base[s].get('greedy_accuracy') for s in seeds], False)} | "
+    f"| examples/arith/base-model | {len(seeds)} | {stat([base[s].get('greedy_accuracy') for s in seeds], False)} | "
     f"{stat([base[s].get('pass@1') for s in seeds], False)} | {stat([base[s].get(HARD + 'greedy_accuracy') for s in seeds], False)} | "
     f"{stat([base[s].get(HARD + 'pass@1') for s in seeds], False)} |",
     "",
