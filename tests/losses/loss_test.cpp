@@ -308,6 +308,7 @@ TEST(RopoLoss, MatchesReferenceWithTheReleasedCodesConstants) {
   const Result r = run(*make_loss("ropo"), {wrong});
   EXPECT_NEAR(r.loss, 0.2 * sigmoid(10) - 0.1 * log_sigmoid(-10), 1e-12);
   EXPECT_LT(std::abs(r.grads[0].lp_w), 0.1 * 0.1 * 1.0001);
+  EXPECT_THROW(make_loss("ropo", {"alpha=0.0", "gamma=0.0"}), PluginError);
 }
 
 TEST(SimpoLoss, MatchesReferenceAndAveragesOverLength) {

@@ -3,6 +3,7 @@
 // released code (aco_utils.py: alpha 0.2, gamma 0.1).
 #include <ATen/ATen.h>
 
+#include <genius/error.hpp>
 #include <genius/loss.hpp>
 #include <genius/preference_metrics.hpp>
 #include <genius/registration.hpp>
@@ -29,7 +30,10 @@ class RopoLoss final : public genius::Loss {
         alpha_(cfg.get<double>("alpha")),
         gamma_(cfg.get<double>("gamma")),
         reference_free_(cfg.get<bool>("reference_free")),
-        nll_weight_(cfg.get<double>("nll_weight")) {}
+        nll_weight_(cfg.get<double>("nll_weight")) {
+    if (alpha_ == 0 && gamma_ == 0)
+      throw genius::PluginError("ropo", "alpha and gamma are both 0: the loss would be 0 for every pair");
+  }
 
   bool needs_reference() const override { return !reference_free_; }
 
