@@ -7,10 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include <genius/atomic_file.hpp>
-#include <genius/error.hpp>
 
 #include "jsonl.hpp"
 #include "records_io.hpp"
+#include "sampler_check.hpp"
 
 namespace genius::core {
 namespace fs = std::filesystem;
@@ -209,15 +209,8 @@ json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, c
     const std::size_t end = std::min(queries.size(), begin + per_call);
     const std::vector<Query> chunk(queries.begin() + static_cast<std::ptrdiff_t>(begin),
                                    queries.begin() + static_cast<std::ptrdiff_t>(end));
-    std::vector<ExplorationRecord> records = sampler.explore(chunk, policy, values);
-    if (records.size() != chunk.size())
-      throw PluginError(sampler.name(), "explore returned " + std::to_string(records.size()) + " records for " +
-                                            std::to_string(chunk.size()) + " queries");
-    for (std::size_t k = 0; k < records.size(); ++k) {
-      if (records[k].query.id != chunk[k].id)
-        throw PluginError(sampler.name(), "explore returned the records out of order (query '" + chunk[k].id + "')");
-      audited[begin + k].record = std::move(records[k]);
-    }
+    std::vector<ExplorationRecord> records = explore_checked(sampler, chunk, policy, values);
+    for (std::size_t k = 0; k < records.size(); ++k) audited[begin + k].record = std::move(records[k]);
   }
   std::vector<json> record_lines, pair_lines, item_lines;
   const AnswerExtractor extract = answer_extractor(options.probe.answer_regex);

@@ -13,6 +13,7 @@
 #include "progress.hpp"
 #include "records_io.hpp"
 #include "report.hpp"
+#include "sampler_check.hpp"
 #include "timed_backend.hpp"
 #include "trainer.hpp"
 
@@ -140,8 +141,9 @@ json RunDriver::run() {
   // A probe file the audit cannot read fails the run now, not after the
   // base evaluation and the first exploration.
   // So does an unreadable extra eval set, before the base evaluation.
-  const bool auditing = AuditOptions::from_config(config_, seed_).enabled();
-  if (auditing) load_probe_items(AuditOptions::from_config(config_, seed_));
+  const AuditOptions audit_options = AuditOptions::from_config(config_, seed_);
+  const bool auditing = audit_options.enabled();
+  if (auditing) load_probe_items(audit_options);
   if (config_.view("eval").get<bool>("enabled")) {
     EvalOptions extra = EvalOptions::from_config(config_.view("eval"), config_.view("data"), seed_);
     extra.max_items = 0;
@@ -216,16 +218,11 @@ void RunDriver::explore(int iteration) {
   std::int64_t finished = static_cast<std::int64_t>(done.size()), tokens = 0;
   std::size_t explored = 0;
   for (const std::vector<Query>& chunk : chunks) {
-    const std::vector<ExplorationRecord> records = sampler_->explore(chunk, policy, *values_);
-    if (records.size() != chunk.size())
-      throw PluginError(sampler_->name(), "explore returned " + std::to_string(records.size()) + " records for " +
-                                              std::to_string(chunk.size()) + " queries");
+    const std::vector<ExplorationRecord> records = explore_checked(*sampler_, chunk, policy, *values_);
     std::vector<json> lines;
-    for (std::size_t k = 0; k < records.size(); ++k) {
-      if (records[k].query.id != chunk[k].id)
-        throw PluginError(sampler_->name(), "explore returned the records out of order (query '" + chunk[k].id + "')");
-      lines.push_back(to_json(records[k]));
-      tokens += records[k].generated_tokens;
+    for (const ExplorationRecord& record : records) {
+      lines.push_back(to_json(record));
+      tokens += record.generated_tokens;
     }
     out.append(lines);
     explored += chunk.size();
