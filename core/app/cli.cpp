@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "../src/logging.hpp"
+#include "io/logging.hpp"
 
 namespace genius::cli {
 

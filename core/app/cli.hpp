@@ -10,7 +10,7 @@
 
 #include <boost/program_options.hpp>
 
-#include "../src/exit_codes.hpp"
+#include "io/exit_codes.hpp"
 
 namespace genius::cli {
 
@@ -28,26 +28,6 @@ std::optional<po::variables_map> parse(const std::string& name, const std::strin
 
 /// Report a usage error for `command` and return kExitUsageError.
 int usage_error(const std::string& command, const std::string& message);
-
-/// A new model directory's tokenizer and config.json, before any weights
-/// (`genius init-model`, `genius pretrain`).
-struct ModelSkeleton {
-  std::string arch = "llama";  ///< llama | qwen2
-  std::int64_t hidden = 128;
-  std::int64_t layers = 4;
-  std::int64_t heads = 4;
-  std::int64_t kv_heads = 0;      ///< 0 = heads
-  std::int64_t intermediate = 0;  ///< 0 = 8/3 hidden, rounded up to 32
-  std::string vocab = "bytes";    ///< "bytes" or the path of a tokenizer.json to copy
-  std::string chat_template = "plain";  ///< byte vocabulary only: plain | chatml
-  std::int64_t max_positions = 2048;
-  double rope_theta = 10000.0;
-  bool tied = true;
-};
-
-/// Write spec's tokenizer files and config.json into `out` (created).
-/// Throws po::error for a bad chat template, std::runtime_error on I/O.
-void write_model_skeleton(const ModelSkeleton& spec, const std::filesystem::path& out);
 
 int plugins_command(const Args& args);
 int config_command(const Args& args);

@@ -3,9 +3,9 @@
 // one of its cells.
 #include <iostream>
 
-#include "../src/config.hpp"
-#include "../src/plugin_registry.hpp"
-#include "../src/sweep.hpp"
+#include "config/config.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "sweep/sweep.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {

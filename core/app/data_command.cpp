@@ -11,10 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
-#include "../src/suggest.hpp"
-#include "../src/tasks.hpp"
+#include "config/suggest.hpp"
+#include "eval/tasks.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {

@@ -12,9 +12,9 @@
 
 #include <genius/loss.hpp>
 
-#include "../src/config.hpp"
-#include "../src/loss_check.hpp"
-#include "../src/plugin_registry.hpp"
+#include "config/config.hpp"
+#include "plugins/checked_loss.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {

@@ -6,7 +6,7 @@
 
 #include <genius/abi.hpp>
 
-#include "../src/logging.hpp"
+#include "io/logging.hpp"
 #include "cli.hpp"
 
 namespace {

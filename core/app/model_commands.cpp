@@ -16,11 +16,9 @@
 
 #include <genius/model_backend.hpp>
 
-#include "../src/config.hpp"
-#include "../src/plugin_registry.hpp"
-#include "chat_template.hpp"
+#include "config/config.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "cli.hpp"
-#include "tokenizer.hpp"
 
 namespace genius::cli {
 namespace {
@@ -30,7 +28,8 @@ namespace fs = std::filesystem;
 // Options shared by every model command.
 void add_model_options(po::options_description& options) {
   options.add_options()("model", po::value<std::string>()->value_name("DIR"), "model directory (Hugging Face format)")(
-      "backend", po::value<std::string>()->default_value("torch-llama")->value_name("NAME"), "model backend plugin")(
+      "backend", po::value<std::string>()->default_value("")->value_name("NAME"),
+      "model backend plugin (default: the only one installed)")(
       "set", po::value<std::vector<std::string>>()->value_name("model.KEY=VALUE"),
       "backend key, e.g. model.dtype=bfloat16 (repeatable)");
 }
@@ -43,10 +42,11 @@ std::vector<std::string> overrides(const po::variables_map& vm) {
 std::shared_ptr<ModelBackend> load_backend(const std::string& backend, const std::string& dir,
                                            std::vector<std::string> extra) {
   extra.insert(extra.begin(), "model.path=" + fs::absolute(dir).string());
-  const core::RawConfig raw =
-      core::RawConfig::parse("[model]\nplugin = " + format_value(backend) + "\n", "--backend", extra);
-  core::PluginRegistry registry = core::discover_plugins(raw.plugin_path());
+  core::PluginRegistry registry = core::discover_plugins({});
   registry.throw_if_errors();
+  const std::string name = core::choose_backend(registry, backend);
+  const core::RawConfig raw =
+      core::RawConfig::parse("[model]\nplugin = " + format_value(name) + "\n", "--backend", extra);
   const core::ResolvedConfig config = core::validate(raw, registry);
   return core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend);
 }
@@ -204,126 +204,6 @@ int logprobs_command(const Args& args) {
         std::printf("%8d  %12.6f  %s\n", t["id"].get<int>(), t["logprob"].get<double>(), t["text"].dump().c_str());
       std::printf("sum %.6f over %zu tokens\n", sum, logps.size());
     }
-    return int(core::kExitOk);
-  });
-}
-
-// ----------------------------------------------------------------- init-model
-
-void write_model_skeleton(const ModelSkeleton& spec, const fs::path& out) {
-  fs::create_directories(out);
-  // 1. The tokenizer (and its chat template).
-  std::int64_t vocab_size = 0;
-  std::optional<std::int64_t> bos, eos;
-  if (spec.vocab == "bytes") {
-    const auto family = llama::parse_chat_family(spec.chat_template);
-    if (!family) throw po::error("the chat template of a byte vocabulary must be plain or chatml, not '" +
-                                 spec.chat_template + "'");
-    llama::Tokenizer tok = llama::Tokenizer::byte_level({"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, "",
-                                                        *family == llama::ChatFamily::ChatML ? "<|im_end|>" : "<|endoftext|>");
-    tok.save(out);
-    nlohmann::json config = nlohmann::json::parse(std::ifstream(out / "tokenizer_config.json"));
-    config["chat_template"] = llama::jinja_chat_template(*family);
-    std::ofstream(out / "tokenizer_config.json") << config.dump(2) << "\n";
-    vocab_size = tok.vocab_size();
-    if (auto id = tok.eos_id()) eos = *id;
-  } else {
-    const fs::path file = spec.vocab, dir = file.parent_path();
-    const llama::Tokenizer tok = llama::Tokenizer::from_file(file, fs::exists(dir / "tokenizer_config.json")
-                                                                       ? dir / "tokenizer_config.json"
-                                                                       : fs::path());
-    fs::copy_file(file, out / "tokenizer.json", fs::copy_options::overwrite_existing);
-    if (fs::exists(dir / "tokenizer_config.json"))
-      fs::copy_file(dir / "tokenizer_config.json", out / "tokenizer_config.json", fs::copy_options::overwrite_existing);
-    vocab_size = tok.vocab_size();
-    if (auto id = tok.bos_id()) bos = *id;
-    if (auto id = tok.eos_id()) eos = *id;
-  }
-  // 2. config.json (the backend rewrites it when it saves the weights).
-  const std::int64_t intermediate =
-      spec.intermediate > 0 ? spec.intermediate : (spec.hidden * 8 / 3 + 31) / 32 * 32;
-  nlohmann::json config = {
-      {"model_type", spec.arch},
-      {"vocab_size", vocab_size},
-      {"hidden_size", spec.hidden},
-      {"intermediate_size", intermediate},
-      {"num_hidden_layers", spec.layers},
-      {"num_attention_heads", spec.heads},
-      {"num_key_value_heads", spec.kv_heads > 0 ? spec.kv_heads : spec.heads},
-      {"max_position_embeddings", spec.max_positions},
-      {"rope_theta", spec.rope_theta},
-      {"rms_norm_eps", 1e-6},
-      {"hidden_act", "silu"},
-      {"initializer_range", 0.02},
-      {"tie_word_embeddings", spec.tied},
-      {"torch_dtype", "float32"},
-  };
-  if (bos) config["bos_token_id"] = *bos;
-  if (eos) config["eos_token_id"] = *eos;
-  std::ofstream(out / "config.json") << config.dump(2) << "\n";
-}
-
-int init_model_command(const Args& args) {
-  po::options_description options("Options");
-  options.add_options()("arch", po::value<std::string>()->default_value("llama"), "llama | qwen2")(
-      "hidden", po::value<std::int64_t>(), "hidden size")("layers", po::value<std::int64_t>(), "decoder layers")(
-      "heads", po::value<std::int64_t>(), "attention heads")(
-      "kv-heads", po::value<std::int64_t>(), "key/value heads (default: --heads)")(
-      "intermediate", po::value<std::int64_t>(), "MLP width (default: 8/3 hidden, rounded up to 32)")(
-      "vocab", po::value<std::string>()->default_value("bytes"),
-      "bytes (256 byte tokens + <|endoftext|> <|im_start|> <|im_end|>) or PATH/tokenizer.json")(
-      "chat-template", po::value<std::string>()->default_value("plain"), "bytes vocab: plain | chatml")(
-      "max-positions", po::value<std::int64_t>()->default_value(2048), "max_position_embeddings")(
-      "rope-theta", po::value<double>()->default_value(10000.0), "rotary base")(
-      "untied", "separate lm_head (default: tied to the embedding)")(
-      "seed", po::value<std::int64_t>()->default_value(0), "initialisation seed")(
-      "out", po::value<std::string>(), "output directory (must not hold a model)")(
-      "backend", po::value<std::string>()->default_value("torch-llama"), "backend that writes the weights");
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("init-model", "--arch llama|qwen2 --hidden H --layers L --heads A [--kv-heads K] "
-                             "[--vocab bytes|PATH] --out DIR",
-               args, options);
-    if (vm)
-      for (const char* required : {"hidden", "layers", "heads", "out"})
-        if (!vm->count(required)) throw po::error(std::string("missing --") + required);
-    if (vm && (*vm)["arch"].as<std::string>() != "llama" && (*vm)["arch"].as<std::string>() != "qwen2")
-      throw po::error("--arch must be llama or qwen2");
-  } catch (const po::error& e) {
-    return usage_error("init-model", e.what());
-  }
-  if (!vm) return core::kExitOk;
-  const fs::path out = (*vm)["out"].as<std::string>();
-  if (fs::exists(out / "config.json")) {
-    std::cerr << "init-model: '" << out.string() << "' already holds a model (config.json); choose another --out\n";
-    return core::kExitUsageError;
-  }
-  ModelSkeleton spec;
-  spec.arch = (*vm)["arch"].as<std::string>();
-  spec.hidden = (*vm)["hidden"].as<std::int64_t>();
-  spec.layers = (*vm)["layers"].as<std::int64_t>();
-  spec.heads = (*vm)["heads"].as<std::int64_t>();
-  if (vm->count("kv-heads")) spec.kv_heads = (*vm)["kv-heads"].as<std::int64_t>();
-  if (vm->count("intermediate")) spec.intermediate = (*vm)["intermediate"].as<std::int64_t>();
-  spec.vocab = (*vm)["vocab"].as<std::string>();
-  spec.chat_template = (*vm)["chat-template"].as<std::string>();
-  spec.max_positions = (*vm)["max-positions"].as<std::int64_t>();
-  spec.rope_theta = (*vm)["rope-theta"].as<double>();
-  spec.tied = !vm->count("untied");
-  return guarded("init-model", [&]() -> int {
-    try {
-      write_model_skeleton(spec, out);
-    } catch (const po::error& e) {
-      return usage_error("init-model", e.what());
-    }
-    // Random weights, written by the backend (which also rewrites config.json).
-    auto backend = load_backend((*vm)["backend"].as<std::string>(), out.string(),
-                                {"model.init_random=true", "model.init_seed=" + std::to_string((*vm)["seed"].as<std::int64_t>())});
-    backend->save(out);
-    std::int64_t params = 0;
-    for (const auto& p : backend->parameters()) params += p.numel();
-    std::cout << "wrote " << out.string() << ": " << spec.arch << ", " << params << " parameters, vocabulary "
-              << backend->vocab_size() << "\n";
     return int(core::kExitOk);
   });
 }

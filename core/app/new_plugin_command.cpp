@@ -15,7 +15,7 @@
 #include <genius/abi.hpp>
 #include <genius/manifest.hpp>
 
-#include "../src/plugin_registry.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "cli.hpp"
 #include "scaffold_files.hpp"
 

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../src/config.hpp"
-#include "../src/plugin_registry.hpp"
-#include "../src/suggest.hpp"
+#include "config/config.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "config/suggest.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {

@@ -1,7 +1,8 @@
 // genius pretrain CONFIG [--set section.key=value]... [--force]
 //
 // Makes the base model of the embedded quickstart (docs/tasks.md): a fresh
-// byte-level Llama-architecture model, trained with plain supervised
+// model made by the [model] backend from the [pretrain] model keys (the
+// backend's own, PluginManifest::model_keys), trained with plain supervised
 // next-token loss on solved problems of a synthetic task, then evaluated on
 // the config's [data] eval set. It stands in for the pretraining a real LLM
 // already had, and is the only place besides evaluation where labels are
@@ -17,17 +18,17 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 #include <genius/model_backend.hpp>
 
-#include "../src/config.hpp"
-#include "../src/durable_dir.hpp"
-#include "../src/evaluator.hpp"
-#include "../src/plugin_registry.hpp"
-#include "../src/progress.hpp"
-#include "../src/records_io.hpp"
-#include "../src/supervised.hpp"
-#include "../src/tasks.hpp"
+#include "config/config.hpp"
+#include "io/durable_dir.hpp"
+#include "eval/evaluator.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "io/progress.hpp"
+#include "io/records_io.hpp"
+#include "train/supervised.hpp"
+#include "eval/tasks.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {
@@ -43,7 +44,7 @@ core::ResolvedConfig load_config(const fs::path& file, const std::vector<std::st
   core::ResolvedConfig config = core::validate(raw, registry);
   if (config.plugin("model").empty())
     throw core::ConfigValidationError(
-        {{{file.string(), 0, 0}, "model", "pretrain needs a [model] section with plugin = \"torch-llama\""}});
+        {{{file.string(), 0, 0}, "model", "pretrain needs a [model] section naming the backend that makes the model"}});
   return config;
 }
 
@@ -102,8 +103,6 @@ int pretrain_command(const Args& args) {
     }
     core::check_levels(*task, levels);
     overrides.push_back("model.path=" + format_value(fs::absolute(staging).string()));
-    overrides.push_back("model.init_random=true");
-    overrides.push_back("model.init_seed=" + std::to_string(config->view("run").get<std::int64_t>("seed")));
     recipe = config->to_toml();
     config.emplace(load_config(file, overrides, registry));
   } catch (const std::invalid_argument& e) {
@@ -139,18 +138,16 @@ int pretrain_command(const Args& args) {
     examples.push_back({p.prompt, p.solution});
   }
 
-  // 3. A fresh model in the staging directory.
+  // 3. A fresh model in the staging directory, made by the backend from the
+  // [pretrain] keys it declares, its weights drawn from [run] seed.
   fs::remove_all(staging);
-  ModelSkeleton spec;
-  spec.arch = pre.get<std::string>("arch");
-  spec.hidden = pre.get<std::int64_t>("hidden_size");
-  spec.layers = pre.get<std::int64_t>("num_hidden_layers");
-  spec.heads = pre.get<std::int64_t>("num_attention_heads");
-  spec.kv_heads = pre.get<std::int64_t>("num_key_value_heads");
-  spec.intermediate = pre.get<std::int64_t>("intermediate_size");
-  spec.max_positions = pre.get<std::int64_t>("max_position_embeddings");
-  spec.tied = pre.get<bool>("tie_word_embeddings");
-  write_model_skeleton(spec, staging);
+  {
+    const core::PluginInfo* info = registry.find(PluginKind::ModelBackend, config->plugin("model"));
+    std::map<std::string, ConfigValue> model_keys;
+    for (const ConfigKey& key : info->manifest.model_keys) model_keys[key.name] = pre.values().at(key.name);
+    registry.create_model(config->plugin("model"), ConfigView("pretrain", model_keys), run.get<std::uint64_t>("seed"),
+                          staging);
+  }
   auto backend = core::create_configured<ModelBackend>(registry, *config, PluginKind::ModelBackend);
   std::int64_t parameters = 0;
   for (const auto& p : backend->parameters()) parameters += p.numel();

@@ -7,15 +7,15 @@
 
 #include <ATen/Parallel.h>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 #include <genius/sdk.hpp>
 
-#include "../src/audit.hpp"
-#include "../src/config.hpp"
-#include "../src/logging.hpp"
-#include "../src/plugin_registry.hpp"
-#include "../src/run_driver.hpp"
-#include "../src/suggest.hpp"
+#include "eval/audit.hpp"
+#include "config/config.hpp"
+#include "io/logging.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "run/run_driver.hpp"
+#include "config/suggest.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {
@@ -43,7 +43,7 @@ void require_plugin_sections(const core::ResolvedConfig& config, const core::Plu
 struct Prepared {
   std::optional<core::ResolvedConfig> config;
   std::optional<core::PluginRegistry> registry;
-  fs::path dir;
+  std::optional<core::RunDirectory> dir;
   // `run` creates every plugin before writing anything, so a bad model path
   // or a plugin that refuses its keys leaves no half-started run directory.
   std::shared_ptr<ModelBackend> backend;
@@ -52,11 +52,11 @@ struct Prepared {
   std::shared_ptr<Loss> loss;
 };
 
-// Parse, validate and open the run directory. `continuing`: the directory may
-// already hold this run (resume, or a stage of it); otherwise it must be new.
-// Returns an exit code when something is wrong, after printing why.
-std::optional<int> prepare(const po::variables_map& vm, const std::vector<PluginKind>& needed, bool continuing,
-                           bool must_exist, bool create_plugins, Prepared& out) {
+// Parse, validate and open the run directory as `mode` allows (the resume
+// policy is RunDirectory's). Returns an exit code when something is wrong,
+// after printing why.
+std::optional<int> prepare(const po::variables_map& vm, const std::vector<PluginKind>& needed,
+                           core::RunDirectory::Mode mode, bool create_plugins, Prepared& out) {
   try {
     const auto overrides = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     const core::RawConfig raw = core::RawConfig::load(vm["file"].as<std::string>(), overrides);
@@ -69,23 +69,12 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
     return core::kExitUsageError;
   }
   const ConfigView run = out.config->view("run");
-  out.dir = vm.count("out") ? fs::path(vm["out"].as<std::string>())
-                            : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
-  const fs::path resolved = out.dir / "config.resolved.toml";
-  const std::string resolved_text = out.config->to_toml();
-  if (fs::exists(resolved) && !continuing) {
-    std::cerr << "run directory '" << out.dir.string()
-              << "' already holds a run; pass --resume to continue it or --out DIR to start a new one\n";
-    return core::kExitUsageError;
-  }
-  if (must_exist && !fs::exists(resolved)) {
-    std::cerr << "--resume: '" << out.dir.string() << "' holds no run to resume (no config.resolved.toml)\n";
-    return core::kExitUsageError;
-  }
-  if (fs::exists(resolved) && !core::same_resolved_config(read_file(resolved), resolved_text)) {
-    std::cerr << "the config differs from the one '" << out.dir.string()
-              << "' was started with (see its config.resolved.toml); continue it with the same config and --set "
-                 "options, or use --out DIR for a new run\n";
+  const fs::path dir = vm.count("out") ? fs::path(vm["out"].as<std::string>())
+                                       : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
+  try {
+    out.dir.emplace(core::RunDirectory::open(dir, *out.config, mode));
+  } catch (const core::RunDirectoryError& e) {
+    std::cerr << e.what() << "\n";
     return core::kExitUsageError;
   }
   if (auto level = core::parse_log_level(run.get<std::string>("log_level")); level && !vm.count("log-level"))
@@ -112,10 +101,8 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
       return core::kExitRunFailed;
     }
   }
-  fs::create_directories(out.dir);
-  core::add_log_file(out.dir / "genius.log");
-  if (!fs::exists(resolved)) write_file_atomic(resolved, resolved_text);
-  spdlog::info("run directory: {}", out.dir.string());
+  out.dir->create(*out.config);
+  spdlog::info("run directory: {}", out.dir->path().string());
   return std::nullopt;
 }
 
@@ -162,13 +149,14 @@ int run_command(const Args& args) {
   Prepared p;
   if (auto code = prepare(*vm,
                           {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss},
-                          resume, resume, /*create_plugins=*/true, p))
+                          resume ? core::RunDirectory::Mode::Resume : core::RunDirectory::Mode::New,
+                          /*create_plugins=*/true, p))
     return *code;
-  core::RunDriver driver(*p.config, *p.registry, p.dir);
+  core::RunDriver driver(*p.config, *p.registry, *p.dir);
   driver.use_plugins(p.backend, p.sampler, p.values, p.loss);
   const nlohmann::json summary = driver.run();
   print_results(summary);
-  std::printf("\nrun directory: %s\nreport: %s\n", p.dir.string().c_str(), (p.dir / "report.html").string().c_str());
+  std::printf("\nrun directory: %s\nreport: %s\n", p.dir->path().string().c_str(), p.dir->report().string().c_str());
   return core::kExitOk;
 }
 
@@ -191,11 +179,10 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
   }
   if (!vm) return core::kExitOk;
   Prepared p;
-  if (auto code = prepare(*vm, needed, /*continuing=*/true, /*must_exist=*/false, /*create_plugins=*/false, p))
-    return *code;
-  core::RunDriver driver(*p.config, *p.registry, p.dir);
+  if (auto code = prepare(*vm, needed, core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p)) return *code;
+  core::RunDriver driver(*p.config, *p.registry, *p.dir);
   driver.run_stage(stage, (*vm)["iteration"].as<int>());
-  std::printf("%s done; run directory: %s\n", name.c_str(), p.dir.string().c_str());
+  std::printf("%s done; run directory: %s\n", name.c_str(), p.dir->path().string().c_str());
   return core::kExitOk;
 }
 
@@ -224,7 +211,7 @@ int audit_command(const Args& args) {
   if (!vm) return core::kExitOk;
   Prepared p;
   if (auto code = prepare(*vm, {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator},
-                          /*continuing=*/true, /*must_exist=*/false, /*create_plugins=*/false, p))
+                          core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p))
     return *code;
   // --items and --probe change what is measured, not the run: they do not
   // enter the resolved config, so an existing run directory accepts them.
@@ -232,7 +219,7 @@ int audit_command(const Args& args) {
   if (vm->count("items")) audit.items = static_cast<std::size_t>((*vm)["items"].as<std::int64_t>());
   if (!audit.enabled()) audit.items = 200;
   if (vm->count("probe")) audit.probe.items_file = (*vm)["probe"].as<std::string>();
-  core::RunDriver driver(*p.config, *p.registry, p.dir);
+  core::RunDriver driver(*p.config, *p.registry, *p.dir);
   const nlohmann::json m = driver.audit((*vm)["iteration"].as<int>(), audit);
   auto cell = [&](const std::string& key) {
     if (!m.contains(key) || !m[key].is_number()) return std::string("-");
@@ -247,7 +234,7 @@ int audit_command(const Args& args) {
                 cell(std::string(key) + "/greedy_right").c_str(), cell(std::string(key) + "/greedy_wrong").c_str());
   std::printf("\n%s items (%s greedy right); details: %s\n", m["items"].dump().c_str(),
               cell("audit/greedy_accuracy").c_str(),
-              (driver.iteration_dir((*vm)["iteration"].as<int>()) / "audit").string().c_str());
+              driver.dir().audit((*vm)["iteration"].as<int>()).string().c_str());
   return core::kExitOk;
 }
 

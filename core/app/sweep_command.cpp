@@ -17,10 +17,11 @@
 #include <iostream>
 #include <thread>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
-#include "../src/sweep.hpp"
-#include "../src/sweep_report.hpp"
+#include "run/run_directory.hpp"
+#include "sweep/sweep.hpp"
+#include "sweep/sweep_report.hpp"
 #include "cli.hpp"
 
 namespace genius::cli {
@@ -43,7 +44,8 @@ struct CellRun {
 
 std::string summary_status(const fs::path& dir) {
   try {
-    if (fs::exists(dir / "summary.json")) return json::parse(read_file(dir / "summary.json")).value("status", "");
+    if (fs::exists(core::RunDirectory::at(dir).summary()))
+      return json::parse(read_file(core::RunDirectory::at(dir).summary())).value("status", "");
   } catch (const std::exception&) {
   }
   return "";
@@ -135,10 +137,7 @@ class Sweep {
   }
 
  private:
-  static std::string explored_by(const CellRun& c) {
-    const json stages = core::read_run_state(c.dir)["stages"];
-    return stages.contains("explore-1") ? stages["explore-1"].value("shared_from", "") : "";
-  }
+  static std::string explored_by(const CellRun& c) { return core::RunDirectory::at(c.dir).explored_by(); }
 
   // Starts cell i unless it must wait for a peer that is exploring.
   bool try_start(std::size_t i) {
@@ -158,7 +157,7 @@ class Sweep {
     c.explored_by = explored_by(c);
     write_file_atomic(c.dir / "cell.toml", "# Cell " + c.plan->cell.name + " of the sweep " + plan_.spec.file.string() +
                                                "\n" + c.plan->config.to_toml());
-    const bool resume = fs::exists(c.dir / "config.resolved.toml");
+    const bool resume = fs::exists(core::RunDirectory::at(c.dir).resolved_config());
     c.pid = spawn_cell(c, resume);
     c.status = "running";
     ++c.attempts;
@@ -208,7 +207,7 @@ class Sweep {
                        {"exit_code", c.exit_code},
                        {"explored_by", c.explored_by}});
       results.push_back({cell.name, cell.group, value_texts, cell.seed, c.status, c.explored_by,
-                         read_json_or_null(c.dir / "summary.json")});
+                         read_json_or_null(core::RunDirectory::at(c.dir).summary())});
     }
     const json state = {{"name", plan_.spec.name},
                         {"file", fs::absolute(plan_.spec.file).lexically_normal().string()},
@@ -296,7 +295,7 @@ int sweep_command(const Args& args) {
   // changed base or sweep file would otherwise mix configs in one table.
   std::vector<std::string> changed;
   for (const core::PlannedCell& c : plan->cells) {
-    const fs::path resolved = dir / c.cell.name / "config.resolved.toml";
+    const fs::path resolved = core::RunDirectory::at(dir / c.cell.name).resolved_config();
     if (fs::exists(resolved) && !core::same_resolved_config(read_file(resolved), c.config.to_toml()))
       changed.push_back(c.cell.name);
   }

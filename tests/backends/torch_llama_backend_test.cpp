@@ -11,8 +11,8 @@
 
 #include <genius/model_backend.hpp>
 
-#include "config.hpp"
-#include "plugin_registry.hpp"
+#include "config/config.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "test_support.hpp"
 #include "safetensors.hpp"
 

@@ -1,4 +1,4 @@
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "audit.hpp"
+#include "eval/audit.hpp"
 
 namespace genius::core {
 namespace {

@@ -1,6 +1,6 @@
 // Config loading and validation: bad configs (table-driven), overrides,
 // defaults, path resolution and the resolved-config round trip.
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <fstream>
 #include <set>
@@ -8,8 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config_schema.hpp"
-#include "plugin_registry.hpp"
+#include "config/config_schema.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "test_support.hpp"
 
 namespace genius::core {

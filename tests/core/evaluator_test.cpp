@@ -13,13 +13,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 #include <genius/error.hpp>
 #include <genius/model_backend.hpp>
 
-#include "config.hpp"
-#include "evaluator.hpp"
-#include "plugin_registry.hpp"
+#include "config/config.hpp"
+#include "eval/evaluator.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "test_support.hpp"
 
 namespace genius::core {

@@ -1,6 +1,6 @@
 // JSONL reading (line numbers, torn tails), crash-safe appends, and the
 // record / pair / query formats.
-#include "jsonl.hpp"
+#include "io/jsonl.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "records_io.hpp"
+#include "io/records_io.hpp"
 
 namespace genius::core {
 namespace {

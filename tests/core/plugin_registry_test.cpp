@@ -1,6 +1,6 @@
 // Plugin discovery and loading through the real Boost.DLL path, including the
 // ways a library can be refused.
-#include "plugin_registry.hpp"
+#include "plugins/plugin_registry.hpp"
 
 #include <fstream>
 

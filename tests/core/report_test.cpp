@@ -17,9 +17,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
-#include "report.hpp"
+#include "run/report.hpp"
 #include "screenshot.hpp"
 
 namespace genius::core {

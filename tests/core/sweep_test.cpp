@@ -11,13 +11,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
 #include "csv.hpp"
-#include "report.hpp"
+#include "run/report.hpp"
 #include "screenshot.hpp"
-#include "sweep.hpp"
-#include "sweep_report.hpp"
+#include "sweep/sweep.hpp"
+#include "sweep/sweep_report.hpp"
 #include "test_support.hpp"
 
 namespace genius::core {

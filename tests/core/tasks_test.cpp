@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tasks.hpp"
+#include "eval/tasks.hpp"
 
 namespace genius::core {
 namespace {

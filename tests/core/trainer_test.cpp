@@ -17,11 +17,11 @@
 #include <genius/loss.hpp>
 #include <genius/model_backend.hpp>
 
-#include "config.hpp"
-#include "jsonl.hpp"
-#include "plugin_registry.hpp"
+#include "config/config.hpp"
+#include "io/jsonl.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "test_support.hpp"
-#include "trainer.hpp"
+#include "train/trainer.hpp"
 
 namespace genius::core {
 namespace {

@@ -12,9 +12,9 @@
 
 #include <genius/loss.hpp>
 
-#include "config.hpp"
-#include "loss_check.hpp"
-#include "plugin_registry.hpp"
+#include "config/config.hpp"
+#include "plugins/checked_loss.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "test_support.hpp"
 
 namespace genius::core {

@@ -18,7 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
 #include "csv.hpp"
 #include "genius_process.hpp"

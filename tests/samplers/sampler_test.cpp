@@ -1,225 +1,31 @@
-// The samplers (foresight, best-of-n, self-consistency) and value estimators
-// (foresight-logprob, sequence-logprob, majority-vote) through the real
-// plugin path: libraries found by core::PluginRegistry, configs validated by
-// core::validate, a tiny model made by `genius init-model` and run by the
-// torch-llama plugin. A recording decorator around the backend counts the
-// generate calls and can replace the model by scripted samples.
-#include <chrono>
+// The foresight sampler through the real plugin path: libraries found by
+// core::PluginRegistry, configs validated by core::validate, a tiny model made
+// by `genius init-model` and run by the torch-llama plugin. A recording
+// decorator around the backend counts the generate calls and can replace the
+// model by scripted samples (sampler_test_util.hpp). The other samplers are
+// tested in best_of_n_test.cpp and self_consistency_test.cpp, the value
+// estimators in tests/values/value_test.cpp; all of them in this executable.
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <numeric>
 #include <random>
-#include <map>
 #include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
 
-#include <genius/model_backend.hpp>
-#include <genius/pairs.hpp>
+#include <genius/helpers/pairs.hpp>
 #include <genius/sampler.hpp>
 #include <genius/value_estimator.hpp>
 
-#include "config.hpp"
-#include "plugin_registry.hpp"
-#include "test_support.hpp"
+#include "plugins/checked_sampler.hpp"
+#include "sampler_test_util.hpp"
 
-namespace genius {
+namespace genius::sampler_test {
 namespace {
-
-namespace fs = std::filesystem;
-using ::testing::HasSubstr;
-
-// ------------------------------------------------------------------ set-up
-
-fs::path scratch(const std::string& name) { return test::scratch_dir("genius_sampler_test", name); }
-
-const core::PluginRegistry& registry() { return test::builtin_registry(); }
-
-const fs::path& model_dir() {
-  static const fs::path d = [] {
-    const fs::path dir = scratch("tiny");
-    test::init_model(dir, "--arch llama --hidden 32 --layers 2 --heads 4 --seed 7");
-    return dir;
-  }();
-  return d;
-}
-
-core::ResolvedConfig config(const std::string& section, const std::string& plugin, const std::string& keys) {
-  const std::string toml = "[" + section + "]\nplugin = \"" + plugin + "\"\n" + keys;
-  return core::validate(core::RawConfig::parse(toml, "test.toml"), registry());
-}
-
-std::shared_ptr<ModelBackend> tiny_model() {
-  static const std::shared_ptr<ModelBackend> m = registry().create_as<ModelBackend>(
-      PluginKind::ModelBackend, "torch-llama",
-      config("model", "torch-llama", "path = \"" + model_dir().string() + "\"\n").view("model"));
-  return m;
-}
-
-std::shared_ptr<Sampler> sampler(const std::string& plugin, const std::string& keys = "") {
-  return registry().create_as<Sampler>(PluginKind::Sampler, plugin, config("sampler", plugin, keys).view("sampler"));
-}
-
-std::shared_ptr<ValueEstimator> value(const std::string& plugin, const std::string& keys = "") {
-  return registry().create_as<ValueEstimator>(PluginKind::ValueEstimator, plugin,
-                                              config("value", plugin, keys).view("value"));
-}
-
-/// A ModelBackend that forwards to another and records every generate call
-/// (its requests and results). `ignore_eos` makes the model run past its
-/// end-of-sequence token, so that no candidate is complete by accident and
-/// every pool has K*M members; `script` replaces the model's samples.
-class RecordingBackend final : public ModelBackend {
- public:
-  using Script = std::function<std::vector<GenerationResult>(std::size_t call, const std::vector<GenerationRequest>&)>;
-
-  explicit RecordingBackend(std::shared_ptr<ModelBackend> inner) : inner_(std::move(inner)) {}
-
-  std::vector<std::vector<GenerationRequest>> calls;
-  std::vector<std::vector<GenerationResult>> results;
-  bool ignore_eos = false;
-  Script script;
-  double generate_seconds = 0;
-  std::vector<double> call_seconds;
-
-  std::vector<TokenId> encode(std::string_view text) const override { return inner_->encode(text); }
-  std::string decode(const std::vector<TokenId>& ids) const override { return inner_->decode(ids); }
-  std::string format_chat(std::string_view m) const override { return inner_->format_chat(m); }
-  std::vector<TokenId> eos_token_ids() const override { return inner_->eos_token_ids(); }
-  std::int64_t vocab_size() const override { return inner_->vocab_size(); }
-
-  std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& requests) override {
-    const auto start = std::chrono::steady_clock::now();
-    std::vector<GenerationResult> out;
-    if (script) {
-      out = script(calls.size(), requests);
-    } else {
-      std::vector<GenerationRequest> forwarded = requests;
-      for (auto& r : forwarded) r.ignore_eos = r.ignore_eos || ignore_eos;
-      out = inner_->generate(forwarded);
-    }
-    call_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    generate_seconds += call_seconds.back();
-    calls.push_back(requests);
-    results.push_back(out);
-    return out;
-  }
-
-  at::Tensor sequence_logprobs(const std::vector<ScoringExample>& b) override { return inner_->sequence_logprobs(b); }
-  std::vector<std::vector<double>> token_logprobs(const std::vector<ScoringExample>& b) override {
-    return inner_->token_logprobs(b);
-  }
-  std::vector<at::Tensor> parameters() override { return inner_->parameters(); }
-  void set_training(bool training) override { inner_->set_training(training); }
-  std::unique_ptr<ModelBackend> frozen_copy() const override { return inner_->frozen_copy(); }
-  void save(const fs::path& dir) const override { inner_->save(dir); }
-  void load_weights(const fs::path& dir) override { inner_->load_weights(dir); }
-  std::string device() const override { return inner_->device(); }
-  std::string dtype() const override { return inner_->dtype(); }
-
-  std::int64_t generated_tokens() const {
-    std::int64_t n = 0;
-    for (const auto& call : results)
-      for (const auto& r : call)
-        for (const auto& s : r.samples) n += s.num_tokens();
-    return n;
-  }
-
- private:
-  std::shared_ptr<ModelBackend> inner_;
-};
-
-GeneratedSample sample(const std::string& text, int tokens, double logprob, FinishReason finish) {
-  GeneratedSample s;
-  s.text = text;
-  s.token_ids.assign(static_cast<std::size_t>(tokens), 65);
-  s.cumulative_logprob = logprob;
-  s.finish_reason = finish;
-  return s;
-}
-
-const std::vector<Query> kQueries = {{"q0", "Q:7-1+9-7", 11}, {"q1", "Q:3+4", 22}, {"q2", "Q:9-2-5+1", 33}};
-
-// ------------------------------------------------- the documented seed rule
-// An independent copy of docs/samplers.md "Seeds": splitmix64 children, the
-// 53-bit uniform, and the sequential draw without replacement.
-
-std::uint64_t child(std::uint64_t seed, std::uint64_t index) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (index + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-std::uint64_t derive(std::uint64_t seed, std::vector<std::uint64_t> path) {
-  for (auto i : path) seed = child(seed, i);
-  return seed;
-}
-
-// softmax(keys / tau) draw of `count` indices without replacement.
-std::vector<int> expected_draw(const std::vector<double>& keys, std::size_t count, double tau, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  const double top = *std::max_element(keys.begin(), keys.end());
-  std::vector<double> w;
-  for (double k : keys) w.push_back(std::exp((k - top) / tau));
-  std::vector<int> out;
-  while (out.size() < count) {
-    double total = 0;
-    for (double x : w) total += x;
-    int pick = -1;
-    if (total > 0) {
-      const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53 * total;
-      double run = 0;
-      for (std::size_t i = 0; i < w.size() && pick < 0; ++i)
-        if (w[i] > 0 && u < (run += w[i])) pick = static_cast<int>(i);
-      for (std::size_t i = w.size(); pick < 0 && i-- > 0;)
-        if (w[i] > 0) pick = static_cast<int>(i);
-    } else {  // every weight underflowed: the highest remaining key
-      for (std::size_t i = 0; i < keys.size(); ++i)
-        if (std::find(out.begin(), out.end(), static_cast<int>(i)) == out.end() &&
-            (pick < 0 || keys[i] > keys[static_cast<std::size_t>(pick)]))
-          pick = static_cast<int>(i);
-    }
-    w[static_cast<std::size_t>(pick)] = 0;
-    out.push_back(pick);
-  }
-  return out;
-}
-
-std::vector<double> scores_of(const StepRecord& s) {
-  std::vector<double> v;
-  for (const auto& c : s.candidates) v.push_back(c.score);
-  return v;
-}
-
-void expect_same_record(const ExplorationRecord& a, const ExplorationRecord& b, double tol) {
-  EXPECT_EQ(a.query.id, b.query.id);
-  EXPECT_EQ(a.response, b.response);
-  EXPECT_EQ(a.generated_tokens, b.generated_tokens);
-  ASSERT_EQ(a.steps.size(), b.steps.size());
-  for (std::size_t t = 0; t < a.steps.size(); ++t) {
-    const StepRecord &x = a.steps[t], &y = b.steps[t];
-    EXPECT_EQ(x.beams, y.beams);
-    EXPECT_EQ(x.selected, y.selected);
-    EXPECT_EQ(x.foresight_skipped, y.foresight_skipped);
-    ASSERT_EQ(x.candidates.size(), y.candidates.size());
-    for (std::size_t i = 0; i < x.candidates.size(); ++i) {
-      const Candidate &c = x.candidates[i], &d = y.candidates[i];
-      EXPECT_EQ(c.trajectory, d.trajectory) << "step " << t + 1 << " candidate " << i;
-      EXPECT_EQ(c.step_tokens, d.step_tokens);
-      EXPECT_EQ(c.rollout_tokens, d.rollout_tokens);
-      EXPECT_NEAR(c.step_logprob, d.step_logprob, tol);
-      EXPECT_NEAR(c.rollout_logprob, d.rollout_logprob, tol);
-      EXPECT_NEAR(c.score, d.score, tol);
-      EXPECT_NEAR(c.advantage, d.advantage, tol);
-    }
-  }
-}
 
 const std::string kSmallForesight =
     "step_beam_size = 2\nnum_rollout = 4\nnum_foresight = 2\nmax_step_tokens = 8\nmax_rollout_tokens = 16\n";
@@ -548,7 +354,7 @@ TEST(Foresight, RefusesABackendThatReturnsTheWrongNumberOfSamples) {
   };
   auto values = value("foresight-logprob");
   try {
-    sampler("foresight", kSmallForesight)->explore({kQueries[0]}, backend, *values);
+    core::explore_checked(*sampler("foresight", kSmallForesight), {kQueries[0]}, backend, *values);
     FAIL() << "expected a PluginError";
   } catch (const PluginError& e) {
     EXPECT_EQ(e.plugin(), "foresight");
@@ -567,7 +373,7 @@ TEST(Foresight, RefusesANonFiniteScore) {
   RecordingBackend backend(tiny_model());
   backend.ignore_eos = true;
   NanValue nan;
-  EXPECT_THROW(sampler("foresight", kSmallForesight)->explore({kQueries[0]}, backend, nan), PluginError);
+  EXPECT_THROW(core::explore_checked(*sampler("foresight", kSmallForesight), {kQueries[0]}, backend, nan), PluginError);
 }
 
 TEST(Foresight, BadConfigIsRefusedByTheManifest) {
@@ -695,185 +501,6 @@ TEST(StepPairs, SoftmaxAtZeroTemperatureTakesTheBestOfTheOthers) {
     }
 }
 
-// --------------------------------------------------------------- best-of-n
-
-TEST(BestOfN, SamplesNResponsesInOneCallAndPairsHighestWithLowest) {
-  RecordingBackend backend(tiny_model());
-  auto values = value("sequence-logprob");
-  auto s = sampler("best-of-n", "n = 4\nmax_tokens = 16\n");
-  const auto records = s->explore({kQueries[0], kQueries[1]}, backend, *values);
-  ASSERT_EQ(backend.calls.size(), 1u);
-  ASSERT_EQ(backend.calls[0].size(), 2u);
-  EXPECT_EQ(backend.calls[0][0].n, 4);
-  EXPECT_DOUBLE_EQ(backend.calls[0][0].temperature, 0.6);
-  EXPECT_EQ(backend.calls[0][0].seed, derive(kQueries[0].seed, {1}));
-  for (const auto& rec : records) {
-    ASSERT_EQ(rec.steps.size(), 1u);
-    const auto& pool = rec.steps[0].candidates;
-    ASSERT_EQ(pool.size(), 4u);
-    std::size_t hi = 0, lo = 0;
-    for (std::size_t i = 0; i < pool.size(); ++i) {
-      EXPECT_TRUE(pool[i].complete);
-      EXPECT_EQ(pool[i].trajectory, pool[i].step);
-      EXPECT_EQ(pool[i].rollout_tokens, 0);
-      EXPECT_DOUBLE_EQ(pool[i].score, pool[i].step_logprob / pool[i].step_tokens);
-      EXPECT_DOUBLE_EQ(pool[i].advantage, pool[i].score);
-      if (pool[i].score > pool[hi].score) hi = i;
-      if (pool[i].score < pool[lo].score) lo = i;
-    }
-    EXPECT_EQ(rec.steps[0].selected, std::vector<int>{static_cast<int>(hi)});
-    EXPECT_EQ(rec.response, pool[hi].trajectory);
-    const auto pairs = s->make_pairs(rec, 3);
-    ASSERT_EQ(pairs.size(), 1u);
-    EXPECT_EQ(pairs[0].chosen, pool[hi].trajectory);
-    EXPECT_EQ(pairs[0].rejected, pool[lo].trajectory);
-    EXPECT_DOUBLE_EQ(pairs[0].chosen_weight, pool[hi].score);
-    EXPECT_DOUBLE_EQ(pairs[0].rejected_weight, pool[lo].score);
-  }
-  auto random = sampler("best-of-n", "n = 4\nmax_tokens = 16\nrejected = \"random\"\n");
-  const auto& pool = records[0].steps[0].candidates;
-  for (std::uint64_t seed = 0; seed < 10; ++seed) {
-    const auto pairs = random->make_pairs(records[0], seed);
-    ASSERT_EQ(pairs.size(), 1u);
-    const auto chosen = static_cast<std::size_t>(records[0].steps[0].selected[0]);
-    EXPECT_EQ(pairs[0].chosen, pool[chosen].trajectory);
-    bool member = false;
-    for (std::size_t i = 0; i < pool.size(); ++i)
-      member = member || (i != chosen && pool[i].trajectory == pairs[0].rejected);
-    EXPECT_TRUE(member);
-  }
-}
-
-// ---------------------------------------------------------- self-consistency
-
-TEST(SelfConsistency, PrefersAMajorityAnswerOverADifferentOne) {
-  RecordingBackend backend(tiny_model());
-  backend.script = [](std::size_t, const std::vector<GenerationRequest>& requests) {
-    std::vector<GenerationResult> out(requests.size());
-    for (auto& r : out)
-      r.samples = {sample("a \\boxed{3}", 2, -4.0, FinishReason::Eos),    // score -2
-                   sample("b \\boxed{5}", 2, -1.0, FinishReason::Eos),    // -0.5
-                   sample("c \\boxed{3.0}", 2, -2.0, FinishReason::Eos),  // -1, same answer as a
-                   sample("d no answer", 2, -0.2, FinishReason::Eos),     // -0.1
-                   sample("e \\boxed{7}", 2, -3.0, FinishReason::Eos)};   // -1.5
-    return out;
-  };
-  auto values = value("sequence-logprob");
-  auto s = sampler("self-consistency", "n = 5\n");
-  const auto records = s->explore({kQueries[0], kQueries[1]}, backend, *values);
-  ASSERT_EQ(backend.calls.size(), 1u);
-  for (const auto& rec : records) {
-    const auto& pool = rec.steps[0].candidates;
-    EXPECT_EQ(pool[0].answer, "3");
-    EXPECT_EQ(pool[2].answer, "3.0");
-    EXPECT_EQ(pool[3].answer, "");
-    EXPECT_EQ(rec.response, "c \\boxed{3.0}") << "the majority answer's highest score";
-    for (std::uint64_t seed = 0; seed < 20; ++seed) {
-      const auto pairs = s->make_pairs(rec, seed);
-      ASSERT_EQ(pairs.size(), 1u);
-      EXPECT_EQ(pairs[0].chosen, "c \\boxed{3.0}");
-      EXPECT_THAT(pairs[0].rejected, ::testing::AnyOf("b \\boxed{5}", "d no answer", "e \\boxed{7}"));
-    }
-  }
-  // No pair when every answer agrees, or when there is no answer at all.
-  ExplorationRecord agree = records[0];
-  for (auto& c : agree.steps[0].candidates) c.answer = "3";
-  EXPECT_TRUE(s->make_pairs(agree, 1).empty());
-  ExplorationRecord none = records[0];
-  for (auto& c : none.steps[0].candidates) c.answer = "";
-  EXPECT_TRUE(s->make_pairs(none, 1).empty());
-}
-
-// ------------------------------------------------------------- value plugins
-
-Candidate candidate(int parent, std::string trajectory = "") {
-  Candidate c;
-  c.parent_beam = parent;
-  c.beam_logprob = -6.0;
-  c.beam_tokens = 3;
-  c.step_logprob = -2.0;
-  c.step_tokens = 2;
-  c.rollout_logprob = -3.0;
-  c.rollout_tokens = 6;
-  c.trajectory = std::move(trajectory);
-  return c;
-}
-
-TEST(ForesightLogprob, ScopesCoverTheRolloutTheStepAndTheWholeResponseOnOneBasisPerPool) {
-  const std::vector<double> parents = {0.0, -0.5};
-  auto scored = [&](const std::string& scope) {
-    std::vector<Candidate> cs = {candidate(0), candidate(1), candidate(1)};
-    cs[2].rollout_logprob = 0;
-    cs[2].rollout_tokens = 0;  // complete or light mode: no rollout
-    value("foresight-logprob", "scope = \"" + scope + "\"\n")->score(kQueries[0], cs, parents, *tiny_model());
-    return cs;
-  };
-  // A pool with a member that has no rollout: every member on step + rollout.
-  const auto rollout = scored("rollout");
-  EXPECT_DOUBLE_EQ(rollout[0].score, -5.0 / 8) << "the pool's basis: step + rollout";
-  EXPECT_DOUBLE_EQ(rollout[1].advantage, -5.0 / 8 + 0.5);
-  EXPECT_DOUBLE_EQ(rollout[2].score, -2.0 / 2) << "scored on the step";
-  // A pool whose members all have rollouts: the rollouts alone (the paper).
-  std::vector<Candidate> rolled = {candidate(0), candidate(1)};
-  rolled[1].rollout_logprob = -1.0;
-  rolled[1].rollout_tokens = 4;
-  value("foresight-logprob")->score(kQueries[0], rolled, parents, *tiny_model());
-  EXPECT_DOUBLE_EQ(rolled[0].score, -3.0 / 6);
-  EXPECT_DOUBLE_EQ(rolled[1].score, -1.0 / 4);
-  EXPECT_DOUBLE_EQ(rolled[1].advantage, -1.0 / 4 + 0.5);
-  const auto step_rollout = scored("step_rollout");
-  EXPECT_DOUBLE_EQ(step_rollout[0].score, -5.0 / 8);
-  EXPECT_DOUBLE_EQ(step_rollout[2].score, -2.0 / 2);
-  const auto response = scored("response");
-  EXPECT_DOUBLE_EQ(response[0].score, -11.0 / 11);
-  EXPECT_DOUBLE_EQ(response[1].advantage, -1.0 + 0.5);
-  EXPECT_DOUBLE_EQ(response[2].score, -8.0 / 5);
-}
-
-TEST(ForesightLogprob, RefusesCandidatesItCannotScore) {
-  auto v = value("foresight-logprob");
-  std::vector<Candidate> bad_parent = {candidate(2)};
-  try {
-    v->score(kQueries[0], bad_parent, {0.0}, *tiny_model());
-    FAIL() << "expected a PluginError";
-  } catch (const PluginError& e) {
-    EXPECT_EQ(e.plugin(), "foresight-logprob");
-    EXPECT_THAT(e.what(), HasSubstr("parent beam 2"));
-  }
-  std::vector<Candidate> empty = {Candidate{}};
-  EXPECT_THROW(v->score(kQueries[0], empty, {0.0}, *tiny_model()), PluginError);
-  std::vector<Candidate> nan = {candidate(0)};
-  nan[0].step_logprob = std::nan("");
-  EXPECT_THROW(v->score(kQueries[0], nan, {0.0}, *tiny_model()), PluginError);
-}
-
-TEST(SequenceLogprob, IsTheMeanLogprobOfTheWholeResponse) {
-  std::vector<Candidate> cs = {candidate(0), candidate(1)};
-  value("sequence-logprob")->score(kQueries[0], cs, {0.0, -2.0}, *tiny_model());
-  EXPECT_DOUBLE_EQ(cs[0].score, -11.0 / 11);
-  EXPECT_DOUBLE_EQ(cs[1].advantage, -1.0 + 2.0);
-}
-
-TEST(MajorityVote, ScoresAreTheShareOfThePoolWithTheSameAnswer) {
-  std::vector<Candidate> cs = {candidate(0, "x \\boxed{3}"), candidate(0, "y \\boxed{ 3.0 }"),
-                               candidate(1, "z \\boxed{5}"), candidate(1, "no answer")};
-  value("majority-vote")->score(kQueries[0], cs, {0.25, 0.0}, *tiny_model());
-  EXPECT_DOUBLE_EQ(cs[0].score, 0.5);
-  EXPECT_DOUBLE_EQ(cs[1].score, 0.5);
-  EXPECT_DOUBLE_EQ(cs[2].score, 0.25);
-  EXPECT_DOUBLE_EQ(cs[3].score, 0.0);
-  EXPECT_DOUBLE_EQ(cs[0].advantage, 0.25);
-  EXPECT_DOUBLE_EQ(cs[2].advantage, 0.25);
-  EXPECT_EQ(cs[1].answer, " 3.0 ");
-  EXPECT_EQ(cs[3].answer, "");
-  // A regex answer pattern: the first group of the last match.
-  std::vector<Candidate> rs = {candidate(0, "answer: 4"), candidate(0, "answer: 2 then answer: 4")};
-  value("majority-vote", "answer_pattern = \"answer: (\\\\d+)\"\n")->score(kQueries[0], rs, {0.0}, *tiny_model());
-  EXPECT_EQ(rs[1].answer, "4");
-  EXPECT_DOUBLE_EQ(rs[1].score, 1.0);
-  EXPECT_THROW(value("majority-vote", "answer_pattern = \"(\"\n"), PluginError);
-}
-
 // ------------------------------------------------------------ measurement
 // Cost of the reference settings (K=2, M=4, T=4, default token limits) on the
 // tiny random model; prints a table, asserts nothing. Run with
@@ -923,4 +550,4 @@ TEST(Foresight, DISABLED_MeasureCostOfTheReferenceSettings) {
 }
 
 }  // namespace
-}  // namespace genius
+}  // namespace genius::sampler_test

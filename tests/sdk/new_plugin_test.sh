@@ -117,7 +117,7 @@ PY
 # writes the same start model, which the trained checkpoint must differ from.
 queries "$work/backend"
 run_example backend
-"$genius" init-model --backend bigram --hidden 1 --layers 1 --heads 1 --seed 1 --out "$work/backend/start" >/dev/null
+"$genius" init-model --backend bigram --seed 1 --out "$work/backend/start" >/dev/null
 logprob() { "$genius" logprobs --backend bigram --model "$1" --prompt "3+4=" --completion "7" --json; }
 [[ "$(logprob "$work/backend/start")" != "$(logprob "$work/backend/runs/try/iter-1/checkpoint")" ]] ||
   { echo "bigram: training did not change the model"; exit 1; }

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
 namespace genius::test {
 

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "plugin_registry.hpp"
+#include "plugins/plugin_registry.hpp"
 
 namespace genius::test {
 

@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-#include <genius/atomic_file.hpp>
+#include <genius/helpers/atomic_file.hpp>
 #include <genius/error.hpp>
 #include <genius/model_backend.hpp>
 #include <genius/registration.hpp>
@@ -13,6 +13,7 @@
 #include "chat_template.hpp"
 #include "generation.hpp"
 #include "llama_model.hpp"
+#include "model_creation.hpp"
 #include "scoring.hpp"
 #include "tokenizer.hpp"
 #include "weights_io.hpp"
@@ -37,8 +38,8 @@ std::string dtype_name(at::ScalarType t) {
 class TorchLlamaBackend final : public genius::ModelBackend {
  public:
   static const genius::PluginManifest& manifest() {
-    static const auto m =
-        genius::PluginManifest(genius::PluginKind::ModelBackend, "torch-llama", "1.0.0",
+    static const genius::PluginManifest m = [] {
+      auto built = genius::PluginManifest(genius::PluginKind::ModelBackend, "torch-llama", "1.1.0",
                                "Hugging Face Llama / Qwen2 / Mistral models (config.json, safetensors, "
                                "tokenizer.json) in libtorch, with batched KV-cache generation")
             .path("path", std::string(""), "model directory in the Hugging Face format")
@@ -53,9 +54,16 @@ class TorchLlamaBackend final : public genius::ModelBackend {
             .key("max_shard_bytes", std::int64_t{5'000'000'000},
                  "save: largest safetensors shard (transformers' max_shard_size)", genius::at_least(1))
             .key("init_random", false,
-                 "ignore the checkpoint and initialise the weights randomly (used by `genius init-model`)")
+                 "ignore the checkpoint's weights and initialise them randomly")
             .key("init_seed", 0, "seed of the random initialisation", genius::at_least(0));
+      llama::add_model_keys(built);  // `genius init-model`, [pretrain]: model_creation.cpp
+      return built;
+    }();
     return m;
+  }
+
+  static void create_model(const genius::ConfigView& keys, std::uint64_t seed, const fs::path& out) {
+    llama::create_model(keys, seed, out, manifest().name);
   }
 
   explicit TorchLlamaBackend(const genius::ConfigView& cfg)

@@ -17,7 +17,7 @@
 
 #include <genius/error.hpp>
 #include <genius/loss.hpp>
-#include <genius/preference_metrics.hpp>
+#include <genius/helpers/preference_metrics.hpp>
 #include <genius/registration.hpp>
 
 namespace {

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <genius/loss.hpp>
-#include <genius/preference_metrics.hpp>
+#include <genius/helpers/preference_metrics.hpp>
 #include <genius/registration.hpp>
 
 namespace {

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include <genius/pairs.hpp>
+#include <genius/helpers/pairs.hpp>
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>
 
-#include "../common/whole_responses.hpp"
+#include <genius/helpers/whole_responses.hpp>
 
 namespace {
 
@@ -40,10 +40,10 @@ class BestOfNSampler final : public genius::Sampler {
   // Sample, score (parent value 0, so A = score), and keep the best response.
   std::vector<ExplorationRecord> explore(const std::vector<genius::Query>& queries, genius::ModelBackend& backend,
                                          genius::ValueEstimator& values) override {
-    auto records = genius::samplers::sample_whole_responses(queries, backend, options_, name());
+    auto records = genius::samplers::sample_whole_responses(queries, backend, options_);
     for (ExplorationRecord& record : records) {
       genius::StepRecord& step = record.steps.front();
-      genius::samplers::checked_score(values, record.query, step.candidates, step.beam_values, backend, name());
+      values.score(record.query, step.candidates, step.beam_values, backend);
       const int best = genius::samplers::highest_score(step.candidates);
       step.selected = {best};
       record.response = step.candidates[static_cast<std::size_t>(best)].trajectory;

@@ -16,12 +16,11 @@
 #include <vector>
 
 #include <genius/error.hpp>
-#include <genius/pairs.hpp>
+#include <genius/helpers/pairs.hpp>
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>
 
-#include "../common/checks.hpp"
-#include "../common/seeds.hpp"
+#include <genius/helpers/seeds.hpp>
 
 namespace {
 
@@ -294,7 +293,7 @@ class ForesightSampler final : public genius::Sampler {
       }
     }
     const std::vector<GenerationResult> results =
-        genius::samplers::checked_generate(backend, requests, name(), "candidate-step");
+        requests.empty() ? std::vector<GenerationResult>{} : backend.generate(requests);
     for (std::size_t r = 0; r < results.size(); ++r) {
       QueryState& s = states[owner[r].first];
       const Beam& beam = s.beams[owner[r].second];
@@ -345,7 +344,7 @@ class ForesightSampler final : public genius::Sampler {
       }
     }
     const std::vector<GenerationResult> results =
-        genius::samplers::checked_generate(backend, requests, name(), "rollout");
+        requests.empty() ? std::vector<GenerationResult>{} : backend.generate(requests);
     for (std::size_t r = 0; r < results.size(); ++r) {
       QueryState& s = states[owner[r].first];
       Candidate& c = s.pool[owner[r].second];
@@ -363,7 +362,7 @@ class ForesightSampler final : public genius::Sampler {
   // with q = its score; a complete candidate makes a complete beam.
   void score_and_select(QueryState& s, int t, ModelBackend& backend, ValueEstimator& values) {
     const std::vector<double> parent_values = s.beam_values();
-    genius::samplers::checked_score(values, s.record.query, s.pool, parent_values, backend, name());
+    values.score(s.record.query, s.pool, parent_values, backend);
 
     std::vector<double> scores, advantages;
     for (const Candidate& c : s.pool) {
@@ -425,7 +424,7 @@ class ForesightSampler final : public genius::Sampler {
       }
     }
     const std::vector<GenerationResult> results =
-        genius::samplers::checked_generate(backend, requests, name(), "final-completion");
+        requests.empty() ? std::vector<GenerationResult>{} : backend.generate(requests);
     std::vector<std::vector<Candidate>> finals(states.size());
     for (std::size_t r = 0; r < results.size(); ++r) {
       QueryState& s = states[owner[r].first];
@@ -445,7 +444,7 @@ class ForesightSampler final : public genius::Sampler {
     }
     for (std::size_t q = 0; q < states.size(); ++q) {
       QueryState& s = states[q];
-      genius::samplers::checked_score(values, s.record.query, finals[q], s.beam_values(), backend, name());
+      values.score(s.record.query, finals[q], s.beam_values(), backend);
       std::vector<std::string> texts;
       std::vector<double> scores, advantages;
       for (const Beam& b : s.beams) {

@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include <genius/answer.hpp>
+#include <genius/helpers/answer.hpp>
 #include <genius/error.hpp>
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>
 
-#include <genius/pairs.hpp>
+#include <genius/helpers/pairs.hpp>
 
-#include "../common/whole_responses.hpp"
+#include <genius/helpers/whole_responses.hpp>
 
 namespace {
 
@@ -78,11 +78,11 @@ class SelfConsistencySampler final : public genius::Sampler {
   // has an answer).
   std::vector<ExplorationRecord> explore(const std::vector<genius::Query>& queries, genius::ModelBackend& backend,
                                          genius::ValueEstimator& values) override {
-    auto records = genius::samplers::sample_whole_responses(queries, backend, options_, name());
+    auto records = genius::samplers::sample_whole_responses(queries, backend, options_);
     for (ExplorationRecord& record : records) {
       genius::StepRecord& step = record.steps.front();
       for (Candidate& c : step.candidates) c.answer = extract_(c.trajectory).value_or("");
-      genius::samplers::checked_score(values, record.query, step.candidates, step.beam_values, backend, name());
+      values.score(record.query, step.candidates, step.beam_values, backend);
       const auto pick = majority_choice(step.candidates);
       const auto best = pick ? *pick : static_cast<std::size_t>(genius::samplers::highest_score(step.candidates));
       step.selected = {static_cast<int>(best)};

@@ -24,7 +24,6 @@
 #include <genius/registration.hpp>
 #include <genius/value_estimator.hpp>
 
-#include "../common/candidate_checks.hpp"
 
 namespace {
 
@@ -47,9 +46,8 @@ class ForesightLogprobValue final : public genius::ValueEstimator {
 
   explicit ForesightLogprobValue(const genius::ConfigView& cfg) : scope_(parse(cfg.get<std::string>("scope"))) {}
 
-  void score(const genius::Query&, std::vector<Candidate>& candidates, const std::vector<double>& parent_values,
+  void score(const genius::Query&, std::vector<Candidate>& candidates, const std::vector<double>& /*parent_values*/,
              genius::ModelBackend&) override {
-    genius::values::check_candidates(name(), candidates, parent_values);
     const bool rollouts_only =
         scope_ == Scope::Rollout &&
         std::all_of(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.rollout_tokens > 0; });
@@ -68,7 +66,6 @@ class ForesightLogprobValue final : public genius::ValueEstimator {
       if (tokens == 0) throw genius::PluginError(name(), "candidate " + std::to_string(i) + " has no tokens to score");
       c.score = logprob / tokens;
     }
-    genius::values::set_advantages(candidates, parent_values);
   }
 
  private:

@@ -9,12 +9,11 @@
 #include <string>
 #include <vector>
 
-#include <genius/answer.hpp>
+#include <genius/helpers/answer.hpp>
 #include <genius/error.hpp>
 #include <genius/registration.hpp>
 #include <genius/value_estimator.hpp>
 
-#include "../common/candidate_checks.hpp"
 
 namespace {
 
@@ -34,9 +33,8 @@ class MajorityVoteValue final : public genius::ValueEstimator {
       : extract_(make_extractor(cfg.get<std::string>("answer_pattern"))) {}
 
   // Sets each candidate's `answer` (as extracted, "" = none) as well.
-  void score(const genius::Query&, std::vector<genius::Candidate>& candidates, const std::vector<double>& parent_values,
+  void score(const genius::Query&, std::vector<genius::Candidate>& candidates, const std::vector<double>& /*parent_values*/,
              genius::ModelBackend&) override {
-    genius::values::check_candidates(name(), candidates, parent_values);
     std::map<std::string, int> votes;
     std::vector<std::string> key(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) {
@@ -49,7 +47,6 @@ class MajorityVoteValue final : public genius::ValueEstimator {
       candidates[i].score = candidates[i].answer.empty()
                                 ? 0.0
                                 : static_cast<double>(votes[key[i]]) / static_cast<double>(candidates.size());
-    genius::values::set_advantages(candidates, parent_values);
   }
 
  private:

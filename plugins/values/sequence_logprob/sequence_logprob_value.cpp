@@ -10,7 +10,6 @@
 #include <genius/registration.hpp>
 #include <genius/value_estimator.hpp>
 
-#include "../common/candidate_checks.hpp"
 
 namespace {
 
@@ -25,16 +24,14 @@ class SequenceLogprobValue final : public genius::ValueEstimator {
 
   explicit SequenceLogprobValue(const genius::ConfigView&) {}
 
-  void score(const genius::Query&, std::vector<genius::Candidate>& candidates, const std::vector<double>& parent_values,
+  void score(const genius::Query&, std::vector<genius::Candidate>& candidates, const std::vector<double>& /*parent_values*/,
              genius::ModelBackend&) override {
-    genius::values::check_candidates(name(), candidates, parent_values);
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       genius::Candidate& c = candidates[i];
       const int tokens = c.beam_tokens + c.step_tokens + c.rollout_tokens;
       if (tokens == 0) throw genius::PluginError(name(), "candidate " + std::to_string(i) + " has no tokens to score");
       c.score = (c.beam_logprob + c.step_logprob + c.rollout_logprob) / tokens;
     }
-    genius::values::set_advantages(candidates, parent_values);
   }
 };
 

@@ -4,8 +4,10 @@
 // host and the plugin exchange C++ objects (std::string, std::vector, virtual
 // interfaces, at::Tensor), so both sides must agree on three things:
 //
-//   1. the SDK ABI version below: bumped whenever a header in sdk/include/genius
-//      changes the layout of a type or the vtable of an interface;
+//   1. the SDK ABI version below: bumped whenever a contract header (the list in
+//      sdk/contract.lock; not the helpers in genius/helpers/) changes the layout
+//      of a type, the vtable of an interface or the meaning of a call — a test
+//      fails when a contract header changes without the lock being renewed;
 //   2. the libtorch version (tensors cross the boundary);
 //   3. the C++ standard library ABI (libstdc++'s _GLIBCXX_USE_CXX11_ABI).
 //
@@ -23,7 +25,12 @@
 ///   1  the first SDK
 ///   2  pairs.hpp: step_pairs() takes a PairRule; RejectedRule gains Softmax
 ///      (the paper's draw) and loses Distinct (now PairRule::skip_copies)
-#define GENIUS_SDK_ABI_VERSION 2
+///   3  the contract is the headers listed in sdk/contract.lock; answer, atomic_file,
+///      pairs and preference_metrics moved to <genius/helpers/> (the old paths
+///      forward until ABI 4); ConfigKey gains `flag`, PluginManifest gains
+///      `model_keys`; libraries export genius_plugin_create_model; the host, not
+///      the ValueEstimator, sets Candidate::advantage
+#define GENIUS_SDK_ABI_VERSION 3
 
 /// Version of the Genius SDK release (informational; compatibility is decided
 /// by GENIUS_SDK_ABI_VERSION alone).

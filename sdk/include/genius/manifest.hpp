@@ -72,6 +72,9 @@ struct ConfigKey {
   std::vector<std::string> choices;  ///< string keys: allowed values (empty = any)
   bool is_path = false;              ///< string (list) of file paths: the host makes
                                      ///< relative paths relative to the config file
+  std::string flag;                  ///< model keys: the `genius init-model --FLAG` spelling
+                                     ///< ("" = the name with '-' for '_'); a bool key's flag
+                                     ///< takes no value and sets the opposite of the default
 
   ValueType type() const { return type_of(default_value); }
 };
@@ -83,6 +86,10 @@ struct PluginManifest {
   std::string version;      ///< the plugin's own version, e.g. "1.0.0"
   std::string description;  ///< one line
   std::vector<ConfigKey> keys;
+  /// Backends that create new models (a static `create_model`, see
+  /// registration.hpp): the keys describing a new model, set by
+  /// `genius init-model` flags and the [pretrain.model] section.
+  std::vector<ConfigKey> model_keys;
 
   PluginManifest() = default;
   PluginManifest(PluginKind k, std::string n, std::string v, std::string d)
@@ -92,7 +99,7 @@ struct PluginManifest {
   /// a float key, `4` an int key, `true` a bool key, `"text"` a string key,
   /// `std::vector<std::string>{...}` a string list.
   PluginManifest& key(std::string key_name, ConfigValue default_value, std::string doc, Bounds bounds = {}) {
-    keys.push_back({std::move(key_name), std::move(default_value), std::move(doc), bounds, {}, false});
+    target().push_back({std::move(key_name), std::move(default_value), std::move(doc), bounds, {}, false, {}});
     return *this;
   }
   // Exact overloads, so that a literal never converts to the wrong alternative
@@ -115,15 +122,26 @@ struct PluginManifest {
   /// Declare a string key restricted to `choices` (the default must be one).
   PluginManifest& choice(std::string key_name, std::string default_value, std::vector<std::string> choices,
                          std::string doc) {
-    keys.push_back({std::move(key_name), ConfigValue(std::move(default_value)), std::move(doc), {},
-                    std::move(choices), false});
+    target().push_back({std::move(key_name), ConfigValue(std::move(default_value)), std::move(doc), {},
+                        std::move(choices), false, {}});
     return *this;
   }
   /// Declare a file-path key (a string, or a string list). Relative values are
   /// resolved against the config file's directory before the plugin sees them,
   /// so the plugin always receives an absolute path (or "" when unset).
   PluginManifest& path(std::string key_name, ConfigValue default_value, std::string doc) {
-    keys.push_back({std::move(key_name), std::move(default_value), std::move(doc), {}, {}, true});
+    target().push_back({std::move(key_name), std::move(default_value), std::move(doc), {}, {}, true, {}});
+    return *this;
+  }
+  /// Every key declared after this call is a model key (`model_keys`), not a
+  /// config key of the plugin's section.
+  PluginManifest& model_creation() {
+    declaring_model_keys_ = true;
+    return *this;
+  }
+  /// The command-line flag of the key declared last (see ConfigKey::flag).
+  PluginManifest& flag(std::string flag_name) {
+    if (!target().empty()) target().back().flag = std::move(flag_name);
     return *this;
   }
 
@@ -132,6 +150,10 @@ struct PluginManifest {
       if (k.name == key_name) return &k;
     return nullptr;
   }
+
+ private:
+  std::vector<ConfigKey>& target() { return declaring_model_keys_ ? model_keys : keys; }
+  bool declaring_model_keys_ = false;
 };
 
 }  // namespace genius

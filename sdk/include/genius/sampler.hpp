@@ -32,7 +32,7 @@ class Sampler : public Plugin {
   virtual std::size_t queries_per_call() const { return 1; }
 
   /// Preference pairs of one record (may be empty); the usual implementation
-  /// is genius::step_pairs (<genius/pairs.hpp>), the re-sampling of the paper.
+  /// is genius::step_pairs (<genius/helpers/pairs.hpp>), the re-sampling of the paper.
   virtual std::vector<PreferencePair> make_pairs(const ExplorationRecord& record, std::uint64_t seed) const = 0;
 };
 

@@ -79,9 +79,16 @@ class @CLASS@ final : public genius::ModelBackend {
         genius::PluginManifest(genius::PluginKind::ModelBackend, "@NAME@", "0.1.0",
                                "byte-level bigram table model (scaffold)")
             .path("path", std::string(""), "model directory written by this backend (config.json, bigram.f32)")
-            .key("init_random", false, "start from random weights instead of reading path (`genius init-model` sets it)")
+            .key("init_random", false, "start from random weights instead of reading path")
             .key("init_seed", 0, "seed of the random weights", genius::at_least(0));
     return m;
+  }
+
+  // `genius init-model --backend @NAME@ --seed N --out DIR`: a new model in DIR.
+  // A model with a shape would declare its keys after .model_creation() in
+  // the manifest and read them from `keys`; a bigram table has none.
+  static void create_model(const genius::ConfigView& /*keys*/, std::uint64_t seed, const fs::path& out) {
+    @CLASS@(random_table(seed)).save(out);
   }
 
   // name() is still empty while the constructor runs: use manifest().name.

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <genius/error.hpp>
-#include <genius/pairs.hpp>
+#include <genius/helpers/pairs.hpp>
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>
 

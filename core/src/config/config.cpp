@@ -1,0 +1,550 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "config/config_schema.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "config/suggest.hpp"
+
+namespace genius::core {
+
+namespace fs = std::filesystem;
+
+// ------------------------------------------------------------ diagnostics
+
+std::string SourceLocation::str() const {
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line);
+  if (line > 0 && column > 0) s += ":" + std::to_string(column);
+  return s;
+}
+
+std::string ConfigDiagnostic::str() const {
+  std::string s = where.str() + ": ";
+  if (!key.empty()) s += key + ": ";
+  return s + message;
+}
+
+namespace {
+std::string join_diagnostics(const std::vector<ConfigDiagnostic>& ds) {
+  std::string out;
+  for (const auto& d : ds) out += (out.empty() ? "" : "\n") + d.str();
+  return out;
+}
+}  // namespace
+
+ConfigValidationError::ConfigValidationError(std::vector<ConfigDiagnostic> diagnostics)
+    : std::runtime_error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+// ------------------------------------------------------------- raw config
+
+struct Override {
+  std::string text;   ///< the whole option, "loss.beta=0.2"
+  std::string value;  ///< the raw value text, "0.2"
+};
+
+struct RawConfig::Impl {
+  fs::path file;
+  std::vector<std::string> overrides;
+  toml::table table;
+  std::map<std::pair<std::string, std::string>, Override> overridden;  ///< (section, key) -> option
+};
+
+RawConfig::RawConfig(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RawConfig::RawConfig(RawConfig&&) noexcept = default;
+RawConfig& RawConfig::operator=(RawConfig&&) noexcept = default;
+RawConfig::~RawConfig() = default;
+const fs::path& RawConfig::file() const { return impl_->file; }
+const std::vector<std::string>& RawConfig::overrides() const { return impl_->overrides; }
+
+namespace {
+
+SourceLocation location_of(const fs::path& file, const toml::source_region& region) {
+  return {file.string(), static_cast<long>(region.begin.line), static_cast<long>(region.begin.column)};
+}
+
+// "section.key=value" -> inserted into `table`; problems go to `out`.
+void apply_override(RawConfig::Impl& impl, const std::string& option, std::vector<ConfigDiagnostic>& out) {
+  const SourceLocation where{"--set " + option, 0, 0};
+  const auto eq = option.find('=');
+  if (eq == std::string::npos) {
+    out.push_back({where, "", "expected section.key=value (for example loss.beta=0.2)"});
+    return;
+  }
+  const std::string path = option.substr(0, eq), value = option.substr(eq + 1);
+  const auto dot = path.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == path.size() ||
+      path.find('.', dot + 1) != std::string::npos) {
+    out.push_back({where, path, "expected section.key=value (for example loss.beta=0.2)"});
+    return;
+  }
+  const std::string section = path.substr(0, dot), key = path.substr(dot + 1);
+
+  // Typed like a TOML value: 0.2 is a float, 3 an int, true a bool, [..] an
+  // array, "x" a string. Anything TOML cannot read is taken as a plain string
+  // (so `--set data.train=queries.jsonl` needs no quotes).
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value, std::string_view{"--set"});
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{};
+  }
+  if (parsed.size() != 1 || !parsed.contains("v")) parsed = toml::table{{"v", value}};
+
+  toml::node* existing = impl.table.get(section);
+  if (existing && !existing->is_table()) {
+    out.push_back({where, section, "is not a section in " + impl.file.string()});
+    return;
+  }
+  if (!existing) impl.table.insert(section, toml::table{});
+  toml::table& t = *impl.table.get(section)->as_table();
+  parsed.get("v")->visit([&](auto& node) { t.insert_or_assign(key, std::move(node)); });
+  impl.overridden[{section, key}] = Override{option, value};
+}
+
+}  // namespace
+
+RawConfig RawConfig::parse(const std::string& text, const fs::path& file, const std::vector<std::string>& overrides) {
+  auto impl = std::make_unique<Impl>();
+  impl->file = file;
+  impl->overrides = overrides;
+  try {
+    impl->table = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    throw ConfigValidationError({{location_of(file, e.source()), "", "invalid TOML: " + std::string(e.description())}});
+  }
+  std::vector<ConfigDiagnostic> problems;
+  for (const auto& option : overrides) apply_override(*impl, option, problems);
+  if (!problems.empty()) throw ConfigValidationError(std::move(problems));
+  return RawConfig(std::move(impl));
+}
+
+RawConfig RawConfig::load(const fs::path& file, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    throw ConfigValidationError({{{file.string(), 0, 0}, "", fs::exists(file) ? "not a regular file" : "no such file"}});
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) throw ConfigValidationError({{{file.string(), 0, 0}, "", "cannot read the file"}});
+  return parse(ss.str(), file, overrides);
+}
+
+namespace {
+
+fs::path config_dir(const fs::path& file) {
+  const fs::path dir = fs::absolute(file).parent_path();
+  return dir.empty() ? fs::current_path() : dir;
+}
+
+std::string resolve_path(const fs::path& file, const std::string& value) {
+  if (value.empty()) return value;
+  const fs::path p(value);
+  return p.is_absolute() ? value : (config_dir(file) / p).lexically_normal().string();
+}
+
+}  // namespace
+
+std::vector<fs::path> RawConfig::plugin_path() const {
+  std::vector<fs::path> out;
+  const toml::array* arr = impl_->table["run"]["plugin_path"].as_array();
+  if (!arr) return out;
+  for (const auto& item : *arr)
+    if (auto s = item.value<std::string>()) out.emplace_back(resolve_path(impl_->file, *s));
+  return out;
+}
+
+std::string RawConfig::plugin_name(const std::string& section) const {
+  const toml::node* node = impl_->table[section]["plugin"].node();
+  return node && node->is_string() ? node->as_string()->get() : std::string();
+}
+
+void RawConfig::drop_file_keys(const std::string& section) {
+  toml::table* table = impl_->table[section].as_table();
+  if (!table) return;
+  std::vector<std::string> dropped;
+  for (const auto& [k, node] : *table)
+    if (k.str() != "plugin" && !impl_->overridden.count({section, std::string(k.str())})) dropped.emplace_back(k.str());
+  for (const std::string& key : dropped) table->erase(key);
+}
+
+// -------------------------------------------------------------- validation
+
+namespace {
+
+const char* toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "int";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "bool";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    default: return "nothing";
+  }
+}
+
+std::string format_bound(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// Range check for one number; "" when fine.
+std::string check_bounds(double v, const Bounds& b) {
+  const bool below = b.min && (b.min_inclusive ? v < *b.min : v <= *b.min);
+  const bool above = b.max && (b.max_inclusive ? v > *b.max : v >= *b.max);
+  if (!below && !above) return "";
+  std::string range;
+  if (b.min && b.max)
+    range = std::string(b.min_inclusive ? "[" : "(") + format_bound(*b.min) + ", " + format_bound(*b.max) +
+            (b.max_inclusive ? "]" : ")");
+  else if (b.min)
+    range = std::string(b.min_inclusive ? ">= " : "> ") + format_bound(*b.min);
+  else
+    range = std::string(b.max_inclusive ? "<= " : "< ") + format_bound(*b.max);
+  return "value " + format_bound(v) + " is out of range; expected " + range;
+}
+
+// Convert a TOML node to the key's type; on failure return nullopt and set `error`.
+std::optional<ConfigValue> convert(const toml::node& node, const ConfigKey& spec, std::string& error) {
+  auto number = [&](const toml::node& n, bool integer_only) -> std::optional<double> {
+    if (auto i = n.as_integer()) return static_cast<double>(i->get());
+    if (auto f = n.as_floating_point(); f && !integer_only) {
+      if (!std::isfinite(f->get())) {
+        error = "must be a finite number";
+        return std::nullopt;
+      }
+      return f->get();
+    }
+    return std::nullopt;
+  };
+  const ValueType type = spec.type();
+  auto wrong_type = [&] {
+    error = std::string("expected ") + (type == ValueType::Int ? "an " : "a ") + to_string(type) + ", got " +
+            (node.is_array() ? "an " : "a ") + toml_type_name(node);
+    if (type == ValueType::Int && node.is_floating_point()) error += " (write a whole number without a decimal point)";
+    return std::nullopt;
+  };
+  switch (type) {
+    case ValueType::Bool:
+      if (auto b = node.as_boolean()) return ConfigValue(b->get());
+      return wrong_type();
+    case ValueType::Int:
+    case ValueType::Float: {
+      auto v = number(node, type == ValueType::Int);
+      if (!v) return error.empty() ? wrong_type() : std::nullopt;
+      if (error = check_bounds(*v, spec.bounds); !error.empty()) return std::nullopt;
+      if (type == ValueType::Int) return ConfigValue(node.as_integer()->get());
+      return ConfigValue(*v);
+    }
+    case ValueType::String: {
+      auto s = node.as_string();
+      if (!s) return wrong_type();
+      if (!spec.choices.empty() &&
+          std::find(spec.choices.begin(), spec.choices.end(), s->get()) == spec.choices.end()) {
+        error = "'" + s->get() + "' is not one of: " + join(spec.choices);
+        if (auto n = nearest(s->get(), spec.choices); !n.empty()) error += "; did you mean '" + n + "'?";
+        return std::nullopt;
+      }
+      return ConfigValue(s->get());
+    }
+    case ValueType::StringList:
+    case ValueType::IntList:
+    case ValueType::FloatList: {
+      auto arr = node.as_array();
+      if (!arr) return wrong_type();
+      std::vector<std::string> strings;
+      std::vector<std::int64_t> ints;
+      std::vector<double> floats;
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& item = *arr->get(i);
+        const std::string at = "element " + std::to_string(i) + ": ";
+        if (type == ValueType::StringList) {
+          auto s = item.as_string();
+          if (!s) return error = at + "expected a string, got a " + toml_type_name(item), std::nullopt;
+          strings.push_back(s->get());
+          continue;
+        }
+        auto v = number(item, type == ValueType::IntList);
+        if (!v) {
+          if (error.empty()) error = std::string("expected ") + (type == ValueType::IntList ? "an int" : "a float") +
+                                     ", got a " + toml_type_name(item);
+          return error = at + error, std::nullopt;
+        }
+        if (auto bad = check_bounds(*v, spec.bounds); !bad.empty()) return error = at + bad, std::nullopt;
+        if (type == ValueType::IntList) ints.push_back(item.as_integer()->get());
+        else floats.push_back(*v);
+      }
+      if (type == ValueType::StringList) return ConfigValue(std::move(strings));
+      if (type == ValueType::IntList) return ConfigValue(std::move(ints));
+      return ConfigValue(std::move(floats));
+    }
+  }
+  return wrong_type();
+}
+
+std::vector<std::string> key_names(const std::vector<ConfigKey>& keys, bool with_plugin) {
+  std::vector<std::string> out;
+  if (with_plugin) out.emplace_back("plugin");
+  for (const auto& k : keys) out.push_back(k.name);
+  return out;
+}
+
+}  // namespace
+
+ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
+  const RawConfig::Impl& in = raw.impl();
+  std::vector<ConfigDiagnostic> problems;
+  ResolvedConfig out;
+  out.file_ = in.file;
+  out.overrides_ = in.overrides;
+
+  auto where = [&](const std::string& section, const std::string& key, const toml::node& node) -> SourceLocation {
+    if (auto it = in.overridden.find({section, key}); it != in.overridden.end())
+      return {"--set " + it->second.text, 0, 0};
+    return location_of(in.file, node.source());
+  };
+  const std::vector<std::string>& sections = config_sections();
+
+  // Top level: only known sections, each a table. A section that exists only
+  // because of a --set option is reported against that option.
+  auto section_location = [&](const std::string& section, const toml::node& node) -> SourceLocation {
+    if (node.source().begin.line == 0)  // created by apply_override, not read from the file
+      for (const auto& [where_key, o] : in.overridden)
+        if (where_key.first == section) return {"--set " + o.text, 0, 0};
+    return location_of(in.file, node.source());
+  };
+  for (const auto& [k, node] : in.table) {
+    const std::string name(k.str());
+    const SourceLocation loc = section_location(name, node);
+    if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
+      std::string message = node.is_table() ? "unknown section [" + name + "]" : "key outside of any section";
+      if (auto n = nearest(name, sections); !n.empty()) message += "; did you mean [" + n + "]?";
+      else message += "; sections are: " + join(sections);
+      problems.push_back({loc, name, message});
+    } else if (!node.is_table()) {
+      problems.push_back({loc, name, "must be a section ([" + name + "]), not a " + toml_type_name(node)});
+    }
+  }
+
+  for (const std::string& section : sections) {
+    const toml::table* table = in.table[section].as_table();
+    const std::optional<PluginKind> kind = plugin_kind_of_section(section);
+    const std::vector<ConfigKey>* keys = &core_keys(section);
+
+    // [pretrain] also takes the model keys of the [model] backend (the new
+    // model's shape), when the file has a [pretrain] section.
+    std::vector<ConfigKey> pretrain_keys;
+    if (section == "pretrain" && table && out.plugins_.count("model")) {
+      pretrain_keys = *keys;
+      if (const PluginInfo* backend = registry.find(PluginKind::ModelBackend, out.plugins_.at("model")))
+        for (const ConfigKey& k : backend->manifest.model_keys) {
+          const bool clash = std::any_of(pretrain_keys.begin(), pretrain_keys.end(),
+                                         [&](const ConfigKey& c) { return c.name == k.name; });
+          if (clash)
+            problems.push_back({location_of(in.file, table->source()), "pretrain." + k.name,
+                                "backend '" + backend->manifest.name + "' declares a model key named like a [pretrain] "
+                                "key; rename it in the plugin"});
+          else
+            pretrain_keys.push_back(k);
+        }
+      keys = &pretrain_keys;
+    }
+
+    if (kind) {
+      if (!table) continue;  // plugin sections are optional; the stage that needs one says so
+      const toml::node* plugin_node = table->get("plugin");
+      const std::vector<std::string> available = registry.names(*kind);
+      const std::string available_text = available.empty() ? "none installed" : "available: " + join(available);
+      if (!plugin_node) {
+        problems.push_back({location_of(in.file, table->source()), section,
+                            "missing key 'plugin' (which " + std::string(to_string(*kind)) + " plugin to use; " +
+                                available_text + ")"});
+        continue;
+      }
+      const SourceLocation loc = where(section, "plugin", *plugin_node);
+      auto name = plugin_node->value<std::string>();
+      if (!name || !plugin_node->is_string()) {
+        problems.push_back({loc, section + ".plugin", std::string("expected a string, got a ") +
+                                                          toml_type_name(*plugin_node)});
+        continue;
+      }
+      const PluginInfo* info = registry.find(*kind, *name);
+      if (!info) {
+        std::string message = "no " + std::string(to_string(*kind)) + " plugin named '" + *name + "'";
+        if (auto n = nearest(*name, available); !n.empty()) message += "; did you mean '" + n + "'?";
+        problems.push_back({loc, section + ".plugin", message + " (" + available_text + ")"});
+        continue;
+      }
+      out.plugins_[section] = *name;
+      keys = &info->manifest.keys;
+    }
+
+    auto resolve_paths = [&](const ConfigKey& spec, ConfigValue& value) {
+      if (!spec.is_path) return;
+      if (auto s = std::get_if<std::string>(&value)) *s = resolve_path(in.file, *s);
+      if (auto list = std::get_if<std::vector<std::string>>(&value))
+        for (auto& s : *list) s = resolve_path(in.file, s);
+    };
+    auto& values = out.sections_[section];
+    for (const ConfigKey& spec : *keys) resolve_paths(spec, values[spec.name] = spec.default_value);
+    if (!table) continue;
+
+    const std::vector<std::string> names = key_names(*keys, kind.has_value());
+    for (const auto& [k, node] : *table) {
+      const std::string key(k.str());
+      if (kind && key == "plugin") continue;
+      const std::string qualified = section + "." + key;
+      const auto spec = std::find_if(keys->begin(), keys->end(), [&](const ConfigKey& c) { return c.name == key; });
+      if (spec == keys->end()) {
+        std::string message = "unknown key '" + key + "'";
+        if (auto n = nearest(key, names); !n.empty()) message += "; did you mean '" + n + "'?";
+        else message += names.empty() ? "; [" + section + "] takes no keys" : "; valid keys: " + join(names);
+        problems.push_back({where(section, key, node), qualified, message});
+        continue;
+      }
+      // A --set string value that TOML read as another type: keep the raw text.
+      const toml::value<std::string> raw_text(
+          in.overridden.count({section, key}) ? in.overridden.at({section, key}).value : std::string());
+      const bool use_raw = spec->type() == ValueType::String && !node.is_string() && in.overridden.count({section, key});
+      std::string error;
+      auto value = convert(use_raw ? static_cast<const toml::node&>(raw_text) : node, *spec, error);
+      if (!value) {
+        problems.push_back({where(section, key, node), qualified, error});
+        continue;
+      }
+      resolve_paths(*spec, *value);
+      values[key] = std::move(*value);
+    }
+  }
+  if (!problems.empty()) throw ConfigValidationError(std::move(problems));
+  return out;
+}
+
+ConfigView ResolvedConfig::view(const std::string& section) const {
+  auto it = sections_.find(section);
+  return ConfigView(section, it == sections_.end() ? std::map<std::string, ConfigValue>{} : it->second);
+}
+
+std::string ResolvedConfig::plugin(const std::string& section) const {
+  auto it = plugins_.find(section);
+  return it == plugins_.end() ? "" : it->second;
+}
+
+std::string ResolvedConfig::to_toml() const {
+  std::ostringstream os;
+  os << "# Resolved configuration: every key with its effective value (defaults filled in,\n"
+     << "# paths made absolute). Source: " << file_.string() << "\n";
+  for (const auto& o : overrides_) os << "# --set " << o << "\n";
+  for (const std::string& section : config_sections()) {
+    auto it = sections_.find(section);
+    if (it == sections_.end()) continue;
+    os << "\n[" << section << "]\n";
+    if (auto p = plugins_.find(section); p != plugins_.end()) os << "plugin = " << format_value(p->second) << "\n";
+    for (const auto& [key, value] : it->second) os << key << " = " << format_value(value) << "\n";
+  }
+  return os.str();
+}
+
+bool same_resolved_config(const std::string& a, const std::string& b) {
+  auto without_comments = [](const std::string& toml) {
+    std::string out;
+    std::istringstream in(toml);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind('#', 0) != 0) out += line + "\n";
+    return out;
+  };
+  return without_comments(a) == without_comments(b);
+}
+
+PluginRegistry discover_plugins(const std::vector<fs::path>& config_plugin_path) {
+  PluginRegistry registry;
+  registry.add_directory(PluginRegistry::builtin_directory(), /*required=*/false);
+  for (const auto& p : PluginRegistry::environment_path()) registry.add_path(p, /*required=*/false);
+  for (const auto& p : config_plugin_path) registry.add_path(p, /*required=*/true);
+  return registry;
+}
+
+}  // namespace genius::core
+
+namespace genius::core {
+
+std::optional<std::filesystem::path> find_model_recipe(const std::filesystem::path& config_file,
+                                                       const std::filesystem::path& model_dir) {
+  namespace fs = std::filesystem;
+  // "model/" and "model" name the same directory.
+  const auto canonical = [](const fs::path& p) -> std::optional<fs::path> {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(fs::absolute(p, ec), ec);
+    if (ec) return std::nullopt;
+    if (!c.has_filename()) c = c.parent_path();
+    return c;
+  };
+  const auto wanted = canonical(model_dir);
+  if (!wanted) return std::nullopt;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(config_file, ec).parent_path();
+  std::vector<fs::path> candidates;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".toml") candidates.push_back(it->path());
+  std::sort(candidates.begin(), candidates.end());
+  for (const fs::path& file : candidates) {
+    try {
+      const toml::table table = toml::parse_file(file.string());
+      const auto out = table["pretrain"]["out"].value<std::string>();
+      if (out && canonical(dir / *out) == wanted) return file;
+    } catch (const toml::parse_error&) {
+      // Not ours to report: only a hint is being looked for.
+    }
+  }
+  return std::nullopt;
+}
+
+ConfigView resolve_keys(const std::string& section, const std::vector<ConfigKey>& keys,
+                        const std::vector<std::pair<std::string, std::string>>& given, const std::string& source) {
+  std::map<std::string, ConfigValue> values;
+  for (const ConfigKey& k : keys) values[k.name] = k.default_value;
+  std::vector<ConfigDiagnostic> problems;
+  const std::vector<std::string> names = key_names(keys, false);
+  for (const auto& [key, text] : given) {
+    const SourceLocation where{source + " " + key + "=" + text, 0, 0};
+    const auto spec = std::find_if(keys.begin(), keys.end(), [&](const ConfigKey& c) { return c.name == key; });
+    if (spec == keys.end()) {
+      std::string message = "unknown key '" + key + "'";
+      if (auto n = nearest(key, names); !n.empty()) message += "; did you mean '" + n + "'?";
+      else message += names.empty() ? "; there are no keys" : "; valid keys: " + join(names);
+      problems.push_back({where, section + "." + key, message});
+      continue;
+    }
+    // Typed like a --set value: TOML when it reads as TOML, else a string.
+    toml::table parsed;
+    try {
+      parsed = toml::parse("v = " + text, std::string_view{"--set"});
+    } catch (const toml::parse_error&) {
+      parsed = toml::table{};
+    }
+    if (parsed.size() != 1 || !parsed.contains("v") || spec->type() == ValueType::String)
+      parsed = toml::table{{"v", text}};
+    std::string error;
+    auto value = convert(*parsed.get("v"), *spec, error);
+    if (!value) {
+      problems.push_back({where, section + "." + key, error});
+      continue;
+    }
+    values[key] = std::move(*value);
+  }
+  if (!problems.empty()) throw ConfigValidationError(std::move(problems));
+  return ConfigView(section, std::move(values));
+}
+
+}  // namespace genius::core

@@ -1,0 +1,284 @@
+#include "eval/evaluator.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <stdexcept>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include <genius/helpers/answer.hpp>
+#include <genius/helpers/atomic_file.hpp>
+#include <genius/error.hpp>
+
+namespace genius::core {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// splitmix64 of (seed, item index): each item's samples depend on the run
+// seed and the item alone, not on which items share a generate call.
+std::uint64_t item_seed(std::uint64_t seed, std::uint64_t index) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (index + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+std::string where(const fs::path& file, std::size_t line) {
+  return file.string() + ":" + std::to_string(line);
+}
+
+// The reference answer as text: JSON strings as they are, numbers as written
+// in a dataset (GSM8K-style `"answer": 18`).
+std::optional<std::string> answer_text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_integer()) return value.dump();
+  if (value.is_number_float()) return value.dump();
+  return std::nullopt;
+}
+
+// One item from one JSONL line, or an error naming file:line.
+EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t line, const EvalOptions& options) {
+  json object;
+  try {
+    object = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(where(file, line) + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!object.is_object())
+    throw std::runtime_error(where(file, line) + ": expected a JSON object, got " + object.type_name());
+  auto field = [&](const std::string& key) -> const json& {
+    const auto it = object.find(key);
+    if (it == object.end()) throw std::runtime_error(where(file, line) + ": no '" + key + "' field");
+    return *it;
+  };
+  const json& prompt = field(options.prompt_key);
+  if (!prompt.is_string())
+    throw std::runtime_error(where(file, line) + ": '" + options.prompt_key + "' must be a string, got " +
+                             prompt.type_name());
+  const json& answer = field(options.answer_key);
+  const std::optional<std::string> reference = answer_text(answer);
+  if (!reference)
+    throw std::runtime_error(where(file, line) + ": '" + options.answer_key + "' must be a string or a number, got " +
+                             answer.type_name());
+  if (normalize_answer(*reference).empty())
+    throw std::runtime_error(where(file, line) + ": '" + options.answer_key + "' is empty (an item needs an answer)");
+  EvalItem item{prompt.get<std::string>(), *reference, "line-" + std::to_string(line), std::nullopt};
+  if (const auto id = object.find("id"); id != object.end()) item.id = id->is_string() ? id->get<std::string>() : id->dump();
+  if (const auto level = object.find("level"); level != object.end() && level->is_number_integer())
+    item.level = level->get<std::int64_t>();
+  return item;
+}
+
+// What one item's generations came to.
+struct ItemOutcome {
+  std::optional<GeneratedSample> greedy;
+  std::optional<std::string> greedy_answer;
+  bool greedy_correct = false;
+  std::vector<std::optional<std::string>> sample_answers;
+  std::vector<bool> sample_correct;
+};
+
+json answer_json(const std::optional<std::string>& answer) {
+  return answer ? json(*answer) : json(nullptr);
+}
+
+json item_json(std::size_t index, const EvalItem& item, const ItemOutcome& outcome) {
+  json line = {{"index", index}, {"instruction", item.instruction}, {"reference", item.reference}};
+  if (outcome.greedy) {
+    line["greedy"] = {{"response", outcome.greedy->text},
+                      {"answer", answer_json(outcome.greedy_answer)},
+                      {"correct", outcome.greedy_correct},
+                      {"finish_reason", to_string(outcome.greedy->finish_reason)},
+                      {"tokens", outcome.greedy->num_tokens()}};
+  }
+  if (!outcome.sample_answers.empty()) {
+    json samples = json::array();
+    std::size_t correct = 0;
+    for (std::size_t s = 0; s < outcome.sample_answers.size(); ++s) {
+      samples.push_back(
+          {{"answer", answer_json(outcome.sample_answers[s])}, {"correct", bool(outcome.sample_correct[s])}});
+      correct += outcome.sample_correct[s] ? 1 : 0;
+    }
+    line["samples"] = std::move(samples);
+    line["samples_correct"] = correct;
+  }
+  return line;
+}
+
+// Which item a request answers, and whether it is the greedy one.
+struct RequestSlot {
+  std::size_t item = 0;
+  bool greedy = false;
+};
+
+}  // namespace
+
+AnswerExtractor answer_extractor(const std::string& pattern) {
+  try {
+    return AnswerExtractor(pattern);
+  } catch (const std::regex_error& e) {
+    throw ConfigError("eval.answer_regex: invalid regular expression '" + pattern + "': " + e.what());
+  }
+}
+
+std::optional<std::string> final_answer(const AnswerExtractor& extract, const std::string& text) {
+  std::optional<std::string> answer = extract(text);
+  if (answer && normalize_answer(*answer).empty()) return std::nullopt;
+  return answer;
+}
+
+EvalOptions EvalOptions::from_config(const ConfigView& eval, const ConfigView& data, std::uint64_t seed) {
+  EvalOptions o;
+  o.items_file = data.get<std::string>("eval");
+  o.prompt_key = data.get<std::string>("prompt_key");
+  o.answer_key = data.get<std::string>("answer_key");
+  o.max_items = data.get<std::size_t>("max_eval_queries");
+  o.greedy = eval.get<bool>("greedy");
+  o.samples = eval.get<int>("samples");
+  o.temperature = eval.get<double>("temperature");
+  o.max_new_tokens = eval.get<int>("max_new_tokens");
+  o.answer_regex = eval.get<std::string>("answer_regex");
+  o.seed = seed;
+  return o;
+}
+
+json EvalResult::to_json() const {
+  json j = {{"items", items}, {"samples", samples_per_item}};
+  if (greedy_accuracy) j["greedy_accuracy"] = *greedy_accuracy;
+  if (greedy_answered) j["greedy_answered"] = *greedy_answered;
+  if (pass_at_1) j["pass@1"] = *pass_at_1;
+  if (sampled_answered) j["sampled_answered"] = *sampled_answered;
+  j["generated_tokens"] = generated_tokens;
+  j["generate_calls"] = generate_calls;
+  return j;
+}
+
+std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
+  const fs::path& file = options.items_file;
+  if (file.empty()) throw std::runtime_error("no evaluation file: set [data] eval");
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("cannot read evaluation file '" + file.string() + "'");
+  std::vector<EvalItem> items;
+  std::size_t line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines separate nothing
+    items.push_back(parse_item(line, file, line_number, options));
+    if (options.max_items > 0 && items.size() == options.max_items) break;
+  }
+  if (in.bad()) throw std::runtime_error("cannot read evaluation file '" + file.string() + "'");
+  if (items.empty()) throw std::runtime_error(file.string() + ": no evaluation items (the file is empty)");
+  return items;
+}
+
+EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
+                    const fs::path& items_out) {
+  const AnswerExtractor extract = answer_extractor(options.answer_regex);
+  const std::size_t k = options.samples > 0 ? static_cast<std::size_t>(options.samples) : 0;
+  const std::size_t per_call = std::max<std::size_t>(1, options.requests_per_call);
+
+  // One greedy request and one request for the k samples per item (the
+  // samples share the prompt's prefill).
+  std::vector<GenerationRequest> requests;
+  std::vector<RequestSlot> slots;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    GenerationRequest r;
+    r.prompt_ids = backend.encode(backend.format_chat(items[i].instruction));
+    r.max_new_tokens = options.max_new_tokens;
+    r.seed = item_seed(options.seed, i);
+    if (options.greedy) {
+      r.n = 1;
+      r.temperature = 0.0;
+      requests.push_back(r);
+      slots.push_back({i, true});
+    }
+    if (k > 0) {
+      r.n = static_cast<int>(k);
+      r.temperature = options.temperature;
+      requests.push_back(std::move(r));
+      slots.push_back({i, false});
+    }
+  }
+
+  EvalResult result;
+  result.items = items.size();
+  result.samples_per_item = k;
+  std::vector<ItemOutcome> outcomes(items.size());
+  for (std::size_t begin = 0; begin < requests.size(); begin += per_call) {
+    const std::size_t end = std::min(requests.size(), begin + per_call);
+    const std::vector<GenerationRequest> call(requests.begin() + static_cast<std::ptrdiff_t>(begin),
+                                              requests.begin() + static_cast<std::ptrdiff_t>(end));
+    std::vector<GenerationResult> results = backend.generate(call);
+    ++result.generate_calls;
+    if (results.size() != call.size())
+      throw PluginError(backend.name(), "generate returned " + std::to_string(results.size()) + " results for " +
+                                            std::to_string(call.size()) + " requests");
+    for (std::size_t j = 0; j < call.size(); ++j) {
+      auto& samples = results[j].samples;
+      if (samples.size() != static_cast<std::size_t>(call[j].n))
+        throw PluginError(backend.name(), "generate returned " + std::to_string(samples.size()) +
+                                              " samples for a request of n = " + std::to_string(call[j].n));
+      const RequestSlot slot = slots[begin + j];
+      const std::string& reference = items[slot.item].reference;
+      ItemOutcome& outcome = outcomes[slot.item];
+      for (const GeneratedSample& s : samples) result.generated_tokens += s.num_tokens();
+      if (slot.greedy) {
+        outcome.greedy_answer = final_answer(extract, samples[0].text);
+        outcome.greedy_correct = outcome.greedy_answer && same_answer(*outcome.greedy_answer, reference);
+        outcome.greedy = std::move(samples[0]);
+      } else {
+        for (const GeneratedSample& s : samples) {
+          outcome.sample_answers.push_back(final_answer(extract, s.text));
+          outcome.sample_correct.push_back(outcome.sample_answers.back() &&
+                                           same_answer(*outcome.sample_answers.back(), reference));
+        }
+      }
+    }
+    spdlog::debug("eval: {}/{} generation requests done", end, requests.size());
+  }
+
+  // Metrics: greedy accuracy, and pass@1 = mean over items of (right samples / k).
+  const double n_items = static_cast<double>(items.size());
+  if (options.greedy && !items.empty()) {
+    std::size_t correct = 0, answered = 0;
+    for (const ItemOutcome& o : outcomes) {
+      correct += o.greedy_correct ? 1 : 0;
+      answered += o.greedy_answer ? 1 : 0;
+      result.greedy_correct.push_back(o.greedy_correct);
+    }
+    result.greedy_accuracy = static_cast<double>(correct) / n_items;
+    result.greedy_answered = static_cast<double>(answered) / n_items;
+  }
+  if (k > 0 && !items.empty()) {
+    double pass_sum = 0;
+    std::size_t answered = 0;
+    for (const ItemOutcome& o : outcomes) {
+      pass_sum += static_cast<double>(std::count(o.sample_correct.begin(), o.sample_correct.end(), true)) /
+                  static_cast<double>(k);
+      answered += static_cast<std::size_t>(
+          std::count_if(o.sample_answers.begin(), o.sample_answers.end(), [](const auto& a) { return a.has_value(); }));
+    }
+    result.pass_at_1 = pass_sum / n_items;
+    result.sampled_answered = static_cast<double>(answered) / (n_items * static_cast<double>(k));
+  }
+
+  // Model output may be any bytes: invalid UTF-8 is written as U+FFFD rather
+  // than failing the run at the last moment.
+  std::string lines;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    lines += item_json(i, items[i], outcomes[i]).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (items_out.has_parent_path()) fs::create_directories(items_out.parent_path());
+  write_file_atomic(items_out, lines);
+  return result;
+}
+
+EvalResult evaluate(ModelBackend& backend, const EvalOptions& options, const fs::path& items_out) {
+  return evaluate(backend, load_eval_items(options), options, items_out);
+}
+
+}  // namespace genius::core

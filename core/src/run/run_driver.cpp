@@ -1,0 +1,395 @@
+#include "run/run_driver.hpp"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "eval/audit.hpp"
+#include "io/durable_dir.hpp"
+#include "eval/evaluator.hpp"
+#include "io/jsonl.hpp"
+#include "io/progress.hpp"
+#include "io/records_io.hpp"
+#include "run/report.hpp"
+#include "plugins/checked_sampler.hpp"
+#include "plugins/checked_backend.hpp"
+#include "train/trainer.hpp"
+
+namespace genius::core {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// The [data] train queries a run explores: all of them, or max_train_queries
+// of them, a random subset (the same in every iteration: it depends on the
+// run seed alone) or the first ones, in the file's order.
+std::vector<Query> train_queries(const ConfigView& data, std::uint64_t run_seed) {
+  const auto limit = static_cast<std::size_t>(data.get<std::int64_t>("max_train_queries"));
+  const bool first = data.get<std::string>("train_subset") == "first";
+  std::vector<Query> all = load_queries(data.get<std::string>("train"), data.get<std::string>("prompt_key"), first ? limit : 0);
+  if (first || limit == 0 || limit >= all.size()) return all;
+  std::vector<Query> subset;
+  for (std::size_t i : random_subset(all.size(), limit, run_seed ^ 0x7375627365740000ULL)) subset.push_back(std::move(all[i]));
+  return subset;
+}
+
+// [data] extra_eval as (stem, file): the stem names the set's metrics, so
+// each stem may appear once.
+std::vector<std::pair<std::string, std::string>> extra_eval_sets(const ConfigView& data) {
+  std::vector<std::pair<std::string, std::string>> sets;
+  std::set<std::string> stems;
+  for (const std::string& file : data.get<std::vector<std::string>>("extra_eval")) {
+    const std::string stem = fs::path(file).stem().string();
+    if (!stems.insert(stem).second)
+      throw ConfigError("data.extra_eval: two files named '" + stem + "' (their metrics would share a name)");
+    sets.emplace_back(stem, file);
+  }
+  if (!sets.empty() && data.get<std::string>("eval").empty())
+    throw ConfigError("data.extra_eval is set but [data] eval is not: the extra sets are evaluated beside it");
+  return sets;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+RunDriver::RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, RunDirectory dir)
+    : config_(config),
+      registry_(registry),
+      dir_(std::move(dir)),
+      seed_(static_cast<std::uint64_t>(config.view("run").get<std::int64_t>("seed"))),
+      iterations_(config.view("run").get<int>("iterations")),
+      start_(std::chrono::steady_clock::now()) {}
+
+RunDriver::~RunDriver() = default;
+
+void RunDriver::use_plugins(std::shared_ptr<ModelBackend> backend, std::shared_ptr<Sampler> sampler,
+                            std::shared_ptr<ValueEstimator> values, std::shared_ptr<Loss> loss) {
+  policy_ = std::make_shared<CheckedBackend>(std::move(backend));
+  policy_iteration_ = 1;
+  sampler_ = std::move(sampler);
+  values_ = std::move(values);
+  loss_ = std::move(loss);
+}
+
+void RunDriver::finish_stage(Stage stage, int iteration, const json& info) {
+  dir_.mark_done(stage, iteration, info);
+  write_outputs(dir_.recorded_status());
+}
+
+CheckedBackend& RunDriver::policy_at(int iteration) {
+  if (!policy_) {
+    auto backend = create_configured<ModelBackend>(registry_, config_, PluginKind::ModelBackend);
+    policy_ = std::make_shared<CheckedBackend>(std::move(backend));
+    policy_iteration_ = 1;  // the configured weights start iteration 1 (and are the base for eval-0)
+  }
+  const int wanted = std::max(iteration, 1);
+  if (policy_iteration_ != wanted) {
+    // Start of iteration i = end of iteration i - 1.
+    const fs::path checkpoint = dir_.checkpoint(wanted - 1);
+    if (wanted > 1) {
+      if (!fs::exists(checkpoint / "config.json"))
+        throw std::runtime_error("iteration " + std::to_string(wanted) + " needs the checkpoint of iteration " +
+                                 std::to_string(wanted - 1) + " at '" + checkpoint.string() + "', which is missing");
+      policy_->load_weights(checkpoint);
+    } else {
+      policy_->load_weights(config_.view("model").get<std::string>("path"));
+    }
+    policy_iteration_ = wanted;
+  }
+  return *policy_;
+}
+
+void RunDriver::run_stage(Stage stage, int iteration) {
+  switch (stage) {
+    case Stage::Explore: explore(iteration); break;
+    case Stage::Pairs: build_pairs(iteration); break;
+    case Stage::Audit: audit(iteration); break;
+    case Stage::Train: train(iteration); break;
+    case Stage::Eval: evaluate(iteration); break;
+  }
+}
+
+json RunDriver::run() {
+  // A probe file the audit cannot read fails the run now, not after the
+  // base evaluation and the first exploration.
+  // So does an unreadable extra eval set, before the base evaluation.
+  const AuditOptions audit_options = AuditOptions::from_config(config_, seed_);
+  const bool auditing = audit_options.enabled();
+  if (auditing) load_probe_items(audit_options);
+  if (config_.view("eval").get<bool>("enabled")) {
+    EvalOptions extra = EvalOptions::from_config(config_.view("eval"), config_.view("data"), seed_);
+    extra.max_items = 0;
+    for (const auto& [stem, file] : extra_eval_sets(config_.view("data"))) {
+      extra.items_file = file;
+      load_eval_items(extra);
+    }
+  }
+  write_outputs("running");
+  evaluate(0);
+  for (int i = 1; i <= iterations_; ++i) {
+    explore(i);
+    build_pairs(i);
+    if (auditing) audit(i);
+    train(i);
+    evaluate(i);
+  }
+  write_outputs("finished");
+  return json::parse(read_file(dir_.summary()));
+}
+
+// ---------------------------------------------------------------- explore
+
+void RunDriver::explore(int iteration) {
+  if (dir_.done(Stage::Explore, iteration)) return;
+  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
+  if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
+  const ConfigView data = config_.view("data");
+  const std::string train_file = data.get<std::string>("train");
+  if (train_file.empty()) throw std::runtime_error("[data] train is not set: no queries to explore");
+  std::vector<Query> queries = train_queries(data, seed_);
+  for (Query& q : queries) q.seed = query_seed(seed_, iteration, q.id);
+
+  // Queries are explored in fixed chunks of the full list, so a resumed run
+  // hands the sampler exactly the batches an uninterrupted run does (batch
+  // composition can change floating-point results). A chunk is appended
+  // with one write; a chunk that a crash left incomplete is explored again.
+  const std::size_t per_call = std::max<std::size_t>(1, sampler_->queries_per_call());
+  fs::create_directories(dir_.iteration(iteration));
+  const fs::path records_file = dir_.records(iteration);
+  std::set<std::string> done;
+  if (fs::exists(records_file)) {
+    const JsonlContents existing = repair_jsonl(records_file);
+    if (existing.torn_tail) spdlog::warn("{}: dropped a torn last line (the run was interrupted)", records_file.string());
+    std::map<std::string, json> by_id;
+    for (const JsonlLine& line : existing.lines)
+      by_id[record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number)).query.id] = line.value;
+    std::vector<json> kept;
+    for (std::size_t i = 0; i < queries.size(); i += per_call) {
+      const std::size_t end = std::min(queries.size(), i + per_call);
+      bool complete = true;
+      for (std::size_t k = i; k < end; ++k) complete = complete && by_id.count(queries[k].id);
+      if (!complete) continue;
+      for (std::size_t k = i; k < end; ++k) kept.push_back(by_id[queries[k].id]), done.insert(queries[k].id);
+    }
+    if (kept.size() != existing.lines.size()) write_jsonl_atomic(records_file, kept);
+    if (!done.empty()) spdlog::info("explore {}: resuming, {} of {} queries already explored", iteration, done.size(), queries.size());
+  }
+  std::vector<std::vector<Query>> chunks;
+  for (std::size_t i = 0; i < queries.size(); i += per_call)
+    if (!done.count(queries[i].id))
+      chunks.emplace_back(queries.begin() + static_cast<std::ptrdiff_t>(i),
+                          queries.begin() + static_cast<std::ptrdiff_t>(std::min(queries.size(), i + per_call)));
+
+  CheckedBackend& policy = policy_at(iteration);
+  policy.reset_counters();
+  policy.set_training(false);
+  JsonlAppender out(records_file);
+  const auto start = std::chrono::steady_clock::now();
+  Progress progress("explore", static_cast<std::int64_t>(queries.size()), "queries");
+  std::int64_t finished = static_cast<std::int64_t>(done.size()), tokens = 0;
+  std::size_t explored = 0;
+  for (const std::vector<Query>& chunk : chunks) {
+    const std::vector<ExplorationRecord> records = explore_checked(*sampler_, chunk, policy, *values_);
+    std::vector<json> lines;
+    for (const ExplorationRecord& record : records) {
+      lines.push_back(to_json(record));
+      tokens += record.generated_tokens;
+    }
+    out.append(lines);
+    explored += chunk.size();
+    finished += static_cast<std::int64_t>(chunk.size());
+    progress.update(finished);
+  }
+  const double seconds = seconds_since(start);
+  progress.finish();
+  const json info = {{"queries", queries.size()},
+                     {"explored_now", explored},
+                     {"seconds", seconds},
+                     {"generated_tokens", tokens},
+                     {"tokens_per_query", explored == 0 ? 0.0 : double(tokens) / double(explored)},
+                     {"generate_seconds", policy.generate_seconds()},
+                     {"generate_share", seconds > 0 ? policy.generate_seconds() / seconds : 0.0},
+                     {"generate_calls", policy.generate_calls()}};
+  spdlog::info("explore {}: {} queries in {:.1f} s, {:.0f} tokens/query, {:.0f}% of the time in generate", iteration,
+               explored, seconds, info["tokens_per_query"].get<double>(), 100 * info["generate_share"].get<double>());
+  finish_stage(Stage::Explore, iteration, info);
+}
+
+// ------------------------------------------------------------------ pairs
+
+void RunDriver::build_pairs(int iteration) {
+  if (dir_.done(Stage::Pairs, iteration)) return;
+  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
+  dir_.require_inputs(Stage::Pairs, iteration);
+  const fs::path records_file = dir_.records(iteration);
+  const JsonlContents records = read_jsonl(records_file);
+  std::vector<json> lines;
+  for (const JsonlLine& line : records.lines) {
+    const ExplorationRecord record = record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number));
+    for (const PreferencePair& p : make_pairs_checked(*sampler_, record, pair_seed(record.query.seed))) lines.push_back(to_json(p));
+  }
+  write_jsonl_atomic(dir_.pairs(iteration), lines);
+  spdlog::info("pairs {}: {} pairs from {} records", iteration, lines.size(), records.lines.size());
+  finish_stage(Stage::Pairs, iteration, {{"pairs", lines.size()}, {"records", records.lines.size()}});
+}
+
+// ------------------------------------------------------------------ audit
+
+// The self-reward audit of the policy that starts `iteration` (audit.hpp):
+// after its pairs are made and before it trains, so it measures the pairs the
+// iteration trains on, and writes nothing the training reads.
+void RunDriver::audit(int iteration) {
+  if (dir_.done(Stage::Audit, iteration)) return;
+  audit(iteration, AuditOptions::from_config(config_, seed_));
+}
+
+json RunDriver::audit(int iteration, const AuditOptions& options) {
+  if (!options.enabled())
+    throw std::runtime_error("the audit is off: set [audit] items to the number of probe items (e.g. --set audit.items=200)");
+  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
+  if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
+  CheckedBackend& policy = policy_at(iteration);
+  policy.set_training(false);
+  const auto start = std::chrono::steady_clock::now();
+  json metrics = run_audit(policy, *sampler_, *values_, options, iteration, dir_.audit(iteration));
+  metrics["seconds"] = seconds_since(start);
+  auto show = [&](const char* k) {
+    const json& v = metrics[k];
+    return v.is_number() ? fmt::format("{:.3f}", v.get<double>()) : std::string("-");
+  };
+  spdlog::info("audit {}: value AUC {}, pair precision {} (greedy-wrong items {}), same-answer pairs {}, {} items in {:.1f} s",
+               iteration, show("audit/value_auc"), show("audit/pair_precision"), show("audit/pair_precision/greedy_wrong"),
+               show("audit/same_answer_pairs"), metrics["items"].get<std::size_t>(), metrics["seconds"].get<double>());
+  finish_stage(Stage::Audit, iteration, metrics);
+  return metrics;
+}
+
+// ------------------------------------------------------------------ train
+
+void RunDriver::train(int iteration) {
+  if (dir_.done(Stage::Train, iteration)) return;
+  dir_.require_inputs(Stage::Train, iteration);
+  const std::vector<PreferencePair> pairs = load_pairs(dir_.pairs(iteration));
+  if (!loss_) loss_ = create_configured<Loss>(registry_, config_, PluginKind::Loss);
+  CheckedBackend& policy = policy_at(iteration);
+
+  Trainer trainer(policy, *loss_, TrainOptions::from_config(config_.view("train"), seed_ + static_cast<std::uint64_t>(iteration)),
+                  dir_.train_state(iteration));
+  // Step records of an interrupted attempt past its last checkpoint are
+  // replayed by the resumed trainer: drop them so none is duplicated.
+  const fs::path metrics_file = dir_.train_metrics(iteration);
+  if (fs::exists(metrics_file)) {
+    std::vector<json> kept;
+    for (const JsonlLine& line : repair_jsonl(metrics_file).lines)
+      if (line.value.value("step", std::int64_t{0}) <= trainer.resume_step()) kept.push_back(line.value);
+    write_jsonl_atomic(metrics_file, kept);
+  }
+  JsonlAppender metrics(metrics_file);
+  const TrainSummary summary = trainer.run(pairs, [&](const json& record) {
+    json r = record;
+    r["iteration"] = iteration;
+    metrics.append(r);
+  });
+
+  // The iteration's policy, in the backend's own format, for the next
+  // iteration, for `genius eval`, and for users.
+  const fs::path checkpoint = dir_.checkpoint(iteration);
+  const fs::path staging = checkpoint.parent_path() / "checkpoint.partial";
+  fs::remove_all(staging);
+  policy.save(staging);
+  replace_directory(staging, checkpoint);
+  policy_iteration_ = iteration + 1;
+
+  const json info = {{"pairs", pairs.size()},
+                     {"pairs_used", summary.pairs_used},
+                     {"pairs_dropped", summary.pairs_dropped},
+                     {"responses_truncated", summary.responses_truncated},
+                     {"steps", summary.steps},
+                     {"resumed_from_step", summary.resumed_from_step},
+                     {"last_loss", summary.last_loss},
+                     {"seconds", summary.seconds},
+                     {"tokens_per_second", summary.tokens_per_second}};
+  spdlog::info("train {}: {} steps on {} pairs in {:.1f} s ({:.0f} tokens/s)", iteration, summary.steps,
+               summary.pairs_used, summary.seconds, summary.tokens_per_second);
+  finish_stage(Stage::Train, iteration, info);
+}
+
+// ------------------------------------------------------------------- eval
+
+void RunDriver::evaluate(int iteration) {
+  if (dir_.done(Stage::Eval, iteration)) return;
+  const ConfigView eval = config_.view("eval");
+  const ConfigView data = config_.view("data");
+  if (!eval.get<bool>("enabled") || data.get<std::string>("eval").empty()) {
+    spdlog::info("eval {}: skipped ({})", iteration, eval.get<bool>("enabled") ? "[data] eval is not set" : "[eval] enabled = false");
+    return;
+  }
+  // Iteration 0 is the base model; iteration i the policy after training i.
+  CheckedBackend& policy = policy_at(iteration + 1);
+  policy.set_training(false);
+  const EvalOptions options = EvalOptions::from_config(eval, data, seed_);
+  fs::create_directories(dir_.iteration(iteration));
+  const auto start = std::chrono::steady_clock::now();
+  const EvalResult result = core::evaluate(policy, options, dir_.eval(iteration));
+  json record = result.to_json();
+  record["iteration"] = iteration;
+  // Each [data] extra_eval set: eval-<stem>.jsonl, metrics as "<stem>/<metric>".
+  for (const auto& [stem, file] : extra_eval_sets(data)) {
+    EvalOptions extra = options;
+    extra.items_file = file;
+    extra.max_items = 0;
+    const json r = core::evaluate(policy, extra, dir_.eval(iteration, stem)).to_json();
+    for (const auto& [k, v] : r.items()) record[stem + "/" + k] = v;
+  }
+  record["seconds"] = seconds_since(start);
+  spdlog::info("eval {}: {}", iteration, record.dump());
+  finish_stage(Stage::Eval, iteration, record);
+}
+
+// ---------------------------------------------------------------- outputs
+
+void RunDriver::write_outputs(const std::string& status) {
+  std::vector<json> evals, audits, steps, lines;
+  for (int i = 0; i <= iterations_ + 1; ++i) {
+    const json& stages = dir_.stages();
+    if (auto it = stages.find(RunDirectory::stage_key(Stage::Eval, i)); it != stages.end()) evals.push_back(*it);
+    if (auto it = stages.find(RunDirectory::stage_key(Stage::Audit, i)); it != stages.end()) audits.push_back(*it);
+    const fs::path train_metrics = dir_.train_metrics(i);
+    if (i > 0 && fs::exists(train_metrics))
+      for (const JsonlLine& line : read_jsonl(train_metrics).lines) steps.push_back(line.value);
+  }
+  for (const json& s : steps) {
+    json r = s;
+    r["kind"] = "train";
+    lines.push_back(r);
+  }
+  for (const json& e : evals) {
+    json r = e;
+    r["kind"] = "eval";
+    lines.push_back(r);
+  }
+  for (const json& a : audits) {
+    json r = a;
+    r["kind"] = "audit";
+    lines.push_back(r);
+  }
+  write_jsonl_atomic(dir_.metrics(), lines);
+  const json summary = {{"name", config_.view("run").get<std::string>("name")},
+                        {"status", status},
+                        {"iterations", iterations_},
+                        {"wall_seconds", seconds_since(start_)},
+                        {"eval", evals},
+                        {"audit", audits},
+                        {"stages", dir_.stages()}};
+  write_file_atomic(dir_.summary(), summary.dump(2) + "\n");
+  write_file_atomic(dir_.report(), render_report(summary, steps, evals, config_.to_toml(), audits));
+}
+
+}  // namespace genius::core

@@ -1,0 +1,86 @@
+// The self-training loop of one run directory (algorithm.md §1):
+//
+//   eval-0 (the base model), then for each iteration i = 1..[run] iterations:
+//     explore  queries -> iter-i/records.jsonl   (appended per batch, fsync'd)
+//     pairs    records -> iter-i/pairs.jsonl     (rewritten atomically)
+//     audit    ([audit] items > 0) labeled probe items -> iter-i/audit/ (audit.hpp)
+//     train    pairs   -> iter-i/checkpoint/     (the policy, Hugging Face layout)
+//     eval     checkpoint -> iter-i/eval.jsonl + metrics
+//   metrics.jsonl, summary.json and report.html are rewritten after every stage.
+//
+// Every stage is resumable: state.json records finished stages; an
+// interrupted explore skips the queries already in records.jsonl (a torn last
+// line is dropped), an interrupted train resumes from its last checkpoint.
+// With the same config and seed a resumed run writes the same records and
+// pairs as an uninterrupted one (every query's randomness comes from its own
+// seed, derived from the run seed, the iteration and the query id).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <genius/sdk.hpp>
+
+#include "config/config.hpp"
+#include "plugins/plugin_registry.hpp"
+#include "run/run_directory.hpp"
+
+namespace genius::core {
+
+class CheckedBackend;
+struct AuditOptions;
+
+class RunDriver {
+ public:
+  /// `dir` was opened (RunDirectory::open) and created for this config.
+  RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, RunDirectory dir);
+  ~RunDriver();
+
+  /// Use plugins created by the caller (e.g. to fail on a bad model path
+  /// before the run directory is written) instead of creating them lazily.
+  /// `backend` must hold the configured starting weights.
+  void use_plugins(std::shared_ptr<ModelBackend> backend, std::shared_ptr<Sampler> sampler,
+                   std::shared_ptr<ValueEstimator> values, std::shared_ptr<Loss> loss);
+
+  /// The whole loop; returns the summary.
+  nlohmann::json run();
+  /// One stage of one iteration (0 = the base model, for Eval only).
+  void run_stage(Stage stage, int iteration);
+  /// The self-reward audit of the policy that starts `iteration`, with
+  /// `options` (which may differ from the config's [audit]), run again even
+  /// when the run already audited that iteration; returns its metrics.
+  nlohmann::json audit(int iteration, const AuditOptions& options);
+
+  const RunDirectory& dir() const { return dir_; }
+
+ private:
+  void explore(int iteration);
+  void build_pairs(int iteration);
+  void audit(int iteration);  ///< the stage: the config's [audit], once
+  void train(int iteration);
+  void evaluate(int iteration);
+
+  /// The policy as it is at the start of `iteration` (after training
+  /// iteration - 1); loaded lazily and kept across stages.
+  CheckedBackend& policy_at(int iteration);
+  /// Record a finished stage and rewrite metrics.jsonl, summary.json and report.html.
+  void finish_stage(Stage stage, int iteration, const nlohmann::json& info);
+  void write_outputs(const std::string& status);
+
+  const ResolvedConfig& config_;
+  const PluginRegistry& registry_;
+  RunDirectory dir_;
+  std::uint64_t seed_;
+  int iterations_;
+  std::shared_ptr<CheckedBackend> policy_;
+  int policy_iteration_ = -1;  ///< the iteration whose starting weights policy_ holds
+  std::shared_ptr<Sampler> sampler_;
+  std::shared_ptr<ValueEstimator> values_;
+  std::shared_ptr<Loss> loss_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace genius::core
