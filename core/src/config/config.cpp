@@ -343,16 +343,16 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
     const std::vector<ConfigKey>* keys = &core_keys(section);
 
     // [pretrain] also takes the model keys of the [model] backend (the new
-    // model's shape), when the file has a [pretrain] section.
+    // model's shape). Always, so that to_toml() loads back as the same config.
     std::vector<ConfigKey> pretrain_keys;
-    if (section == "pretrain" && table && out.plugins_.count("model")) {
+    if (section == "pretrain" && out.plugins_.count("model")) {
       pretrain_keys = *keys;
       if (const PluginInfo* backend = registry.find(PluginKind::ModelBackend, out.plugins_.at("model")))
         for (const ConfigKey& k : backend->manifest.model_keys) {
           const bool clash = std::any_of(pretrain_keys.begin(), pretrain_keys.end(),
                                          [&](const ConfigKey& c) { return c.name == k.name; });
           if (clash)
-            problems.push_back({location_of(in.file, table->source()), "pretrain." + k.name,
+            problems.push_back({SourceLocation{in.file.string(), 0, 0}, "pretrain." + k.name,
                                 "backend '" + backend->manifest.name + "' declares a model key named like a [pretrain] "
                                 "key; rename it in the plugin"});
           else
