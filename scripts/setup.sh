@@ -13,6 +13,7 @@ packages=(
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  clang-format                            # the format_check test (scripts/lint.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,24 +14,36 @@ po::options_description common_options() {
   return o;
 }
 
-std::optional<po::variables_map> parse(const std::string& name, const std::string& usage, const Args& args,
-                                       const po::options_description& options,
-                                       const po::positional_options_description& positional) {
+Parsed parse(const std::string& name, const std::string& usage, const Args& args,
+             const po::options_description& options, const po::positional_options_description& positional,
+             const UsageCheck& check) {
   po::options_description all;
   all.add(options).add(common_options());
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  if (vm.count("help")) {
-    std::cout << "Usage: genius " << name << " " << usage << "\n\n" << all << "\n";
-    return std::nullopt;
+  Parsed out;
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "Usage: genius " << name << " " << usage << "\n\n" << all << "\n";
+      return out;
+    }
+    po::notify(vm);
+    if (vm.count("log-level")) {
+      const auto level = core::parse_log_level(vm["log-level"].as<std::string>());
+      if (!level) throw po::error("--log-level: unknown level '" + vm["log-level"].as<std::string>() + "'");
+      spdlog::default_logger()->sinks().front()->set_level(*level);
+    }
+    if (check) check(vm);
+    out.options = std::move(vm);
+  } catch (const po::error& e) {
+    out.exit_code = usage_error(name, e.what());
   }
-  po::notify(vm);
-  if (vm.count("log-level")) {
-    const auto level = core::parse_log_level(vm["log-level"].as<std::string>());
-    if (!level) throw po::error("--log-level: unknown level '" + vm["log-level"].as<std::string>() + "'");
-    spdlog::default_logger()->sinks().front()->set_level(*level);
-  }
-  return vm;
+  return out;
+}
+
+Parsed parse(const std::string& name, const std::string& usage, const Args& args,
+             const po::options_description& options, const UsageCheck& check) {
+  return parse(name, usage, args, options, po::positional_options_description{}, check);
 }
 
 int usage_error(const std::string& command, const std::string& message) {

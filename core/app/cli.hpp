@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +13,13 @@
 #include <boost/program_options.hpp>
 
 #include "io/exit_codes.hpp"
+
+namespace genius {
+class ModelBackend;
+}
+namespace genius::core {
+class PluginRegistry;
+}
 
 namespace genius::cli {
 
@@ -20,11 +29,35 @@ using Args = std::vector<std::string>;
 /// Options every subcommand accepts: --help, --log-level.
 po::options_description common_options();
 
-/// Parse `args` for subcommand `name`. Returns nullopt after printing the
-/// help text when --help was given. Throws po::error on bad usage.
-std::optional<po::variables_map> parse(const std::string& name, const std::string& usage, const Args& args,
-                                       const po::options_description& options,
-                                       const po::positional_options_description& positional = {});
+/// Extra checks of a command's parsed options: throw po::error on bad usage.
+using UsageCheck = std::function<void(const po::variables_map&)>;
+
+/// A command's parsed options, or, when there are none to act on, the exit
+/// code to return at once: 0 after --help, kExitUsageError after a usage error
+/// (already printed with `genius NAME: ...` and the pointer to --help).
+struct Parsed {
+  std::optional<po::variables_map> options;
+  int exit_code = 0;
+
+  explicit operator bool() const { return options.has_value(); }
+  const po::variables_map& operator*() const { return *options; }
+  const po::variables_map* operator->() const { return &*options; }
+};
+
+/// Parse `args` for subcommand `name` (with the common options), run
+/// `check`, and turn --help and every usage error into Parsed::exit_code:
+/// the one parse/usage/error path of every subcommand.
+Parsed parse(const std::string& name, const std::string& usage, const Args& args,
+             const po::options_description& options, const po::positional_options_description& positional,
+             const UsageCheck& check = {});
+Parsed parse(const std::string& name, const std::string& usage, const Args& args,
+             const po::options_description& options, const UsageCheck& check = {});
+
+/// The backend `backend` ("" = core::choose_backend's default) on the model
+/// directory `dir`, configured like a run's [model] section plus `extra`
+/// --set options (model.KEY=VALUE). The model commands and init-model use it.
+std::shared_ptr<ModelBackend> load_backend(const core::PluginRegistry& registry, const std::string& backend,
+                                           const std::filesystem::path& dir, std::vector<std::string> extra = {});
 
 /// Report a usage error for `command` and return kExitUsageError.
 int usage_error(const std::string& command, const std::string& message);

@@ -18,13 +18,8 @@ int config_command(const Args& args) {
       "print", "print the resolved config (every key, defaults filled in)");
   po::positional_options_description positional;
   positional.add("action", 1).add("file", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("config", "check FILE [--set SECTION.KEY=VALUE]... [--print]", args, options, positional);
-  } catch (const po::error& e) {
-    return usage_error("config", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("config", "check FILE [--set SECTION.KEY=VALUE]... [--print]", args, options, positional);
+  if (!vm) return vm.exit_code;
   if (!vm->count("action") || (*vm)["action"].as<std::string>() != "check")
     return usage_error("config", "expected `genius config check FILE`");
   if (!vm->count("file")) return usage_error("config check", "missing the config FILE");

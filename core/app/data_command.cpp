@@ -78,16 +78,12 @@ int data_command(const Args& args) {
       "out", po::value<std::string>(), "output directory")("list", "list the tasks and exit");
   po::positional_options_description positional;
   positional.add("task", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("data", "TASK --train N --eval N [--seed S] [--levels MIN-MAX] --out DIR", args, options, positional);
-    if (vm && !vm->count("list"))
+  const Parsed vm = parse("data", "TASK --train N --eval N [--seed S] [--levels MIN-MAX] --out DIR", args, options, positional, [&](const po::variables_map& given) {
+    if (!given.count("list"))
       for (const char* required : {"task", "out"})
-        if (!vm->count(required)) throw po::error(std::string("missing ") + (required == std::string("task") ? "TASK" : "--out"));
-  } catch (const po::error& e) {
-    return usage_error("data", e.what());
-  }
-  if (!vm) return core::kExitOk;
+        if (!given.count(required)) throw po::error(std::string("missing ") + (required == std::string("task") ? "TASK" : "--out"));
+  });
+  if (!vm) return vm.exit_code;
   if (vm->count("list")) {
     for (const auto& name : core::task_names())
       std::cout << name << "  " << core::find_task(name).description() << "\n";

@@ -67,15 +67,11 @@ int init_model_command(const Args& args) {
       keys.add_options()(flag_of(key).c_str(), po::value<std::string>()->value_name("VALUE"), doc.c_str());
   }
   options.add(keys);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("init-model", "--out DIR [--backend NAME] [--seed N] [--<model key> VALUE]...", args, options);
-    if (vm && !vm->count("out")) throw po::error("missing --out");
-    if (vm && (*vm)["seed"].as<std::int64_t>() < 0) throw po::error("--seed must be >= 0");
-  } catch (const po::error& e) {
-    return usage_error("init-model", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("init-model", "--out DIR [--backend NAME] [--seed N] [--<model key> VALUE]...", args, options, [&](const po::variables_map& given) {
+    if (!given.count("out")) throw po::error("missing --out");
+    if (given["seed"].as<std::int64_t>() < 0) throw po::error("--seed must be >= 0");
+  });
+  if (!vm) return vm.exit_code;
   const fs::path out = fs::path((*vm)["out"].as<std::string>()).lexically_normal();
   if (fs::exists(out / "config.json")) {
     std::cerr << "init-model: '" << out.string() << "' already holds a model (config.json); choose another --out\n";
@@ -103,11 +99,7 @@ int init_model_command(const Args& args) {
     registry->create_model(backend, model_keys, static_cast<std::uint64_t>((*vm)["seed"].as<std::int64_t>()), staging);
     core::replace_directory(staging, out);
     // Loaded back as a run would load it: the model is usable, and its size.
-    const core::RawConfig raw = core::RawConfig::parse(
-        "[model]\nplugin = " + format_value(backend) + "\npath = " + format_value(fs::absolute(out).string()) + "\n",
-        "init-model");
-    const core::ResolvedConfig config = core::validate(raw, *registry);
-    const auto model = core::create_configured<ModelBackend>(*registry, config, PluginKind::ModelBackend);
+    const std::shared_ptr<ModelBackend> model = load_backend(*registry, backend, out);
     std::int64_t params = 0;
     for (const auto& p : model->parameters()) params += p.numel();
     std::cout << "wrote " << out.string() << ": " << backend;

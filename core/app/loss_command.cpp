@@ -87,14 +87,9 @@ int loss_command(const Args& args) {
       "json", "print JSON: loss, metrics, gradients");
   po::positional_options_description positional;
   positional.add("action", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("loss", "eval (--plugin NAME | --config FILE) --input FILE [--set loss.KEY=VALUE]... [--json]", args,
+  const Parsed vm = parse("loss", "eval (--plugin NAME | --config FILE) --input FILE [--set loss.KEY=VALUE]... [--json]", args,
                options, positional);
-  } catch (const po::error& e) {
-    return usage_error("loss", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  if (!vm) return vm.exit_code;
   if (!vm->count("action") || (*vm)["action"].as<std::string>() != "eval")
     return usage_error("loss", "expected `genius loss eval ...`");
   if (vm->count("plugin") == vm->count("config")) return usage_error("loss eval", "give exactly one of --plugin, --config");

@@ -21,6 +21,17 @@
 #include "cli.hpp"
 
 namespace genius::cli {
+
+std::shared_ptr<ModelBackend> load_backend(const core::PluginRegistry& registry, const std::string& backend,
+                                           const std::filesystem::path& dir, std::vector<std::string> extra) {
+  extra.insert(extra.begin(), "model.path=" + std::filesystem::absolute(dir).string());
+  const std::string name = core::choose_backend(registry, backend);
+  const core::RawConfig raw =
+      core::RawConfig::parse("[model]\nplugin = " + format_value(name) + "\n", "--backend", extra);
+  const core::ResolvedConfig config = core::validate(raw, registry);
+  return core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend);
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -38,17 +49,12 @@ std::vector<std::string> overrides(const po::variables_map& vm) {
   return vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
-// The backend for `dir`, configured like a run's [model] section.
+// The backend for `dir`, from the installed plugins.
 std::shared_ptr<ModelBackend> load_backend(const std::string& backend, const std::string& dir,
-                                           std::vector<std::string> extra) {
-  extra.insert(extra.begin(), "model.path=" + fs::absolute(dir).string());
+                                           const std::vector<std::string>& extra) {
   core::PluginRegistry registry = core::discover_plugins({});
   registry.throw_if_errors();
-  const std::string name = core::choose_backend(registry, backend);
-  const core::RawConfig raw =
-      core::RawConfig::parse("[model]\nplugin = " + format_value(name) + "\n", "--backend", extra);
-  const core::ResolvedConfig config = core::validate(raw, registry);
-  return core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend);
+  return cli::load_backend(registry, backend, dir, extra);
 }
 
 template <class Body>
@@ -82,15 +88,11 @@ int tokenize_command(const Args& args) {
   add_model_options(options);
   options.add_options()("text", po::value<std::string>(), "text to encode")(
       "file", po::value<std::string>(), "encode the content of this file")("json", "print a JSON object");
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("tokenize", "--model DIR (--text T | --file F) [--json]", args, options);
-    if (vm && !vm->count("model")) throw po::error("missing --model DIR");
-    if (vm && vm->count("text") == vm->count("file")) throw po::error("give exactly one of --text, --file");
-  } catch (const po::error& e) {
-    return usage_error("tokenize", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("tokenize", "--model DIR (--text T | --file F) [--json]", args, options, [&](const po::variables_map& given) {
+    if (!given.count("model")) throw po::error("missing --model DIR");
+    if (given.count("text") == given.count("file")) throw po::error("give exactly one of --text, --file");
+  });
+  if (!vm) return vm.exit_code;
   return guarded("tokenize", [&] {
     std::string text;
     try {
@@ -123,16 +125,12 @@ int generate_command(const Args& args) {
       "max-new-tokens", po::value<int>()->default_value(128), "generation budget")(
       "stop", po::value<std::vector<std::string>>(), "stop string (repeatable)")(
       "seed", po::value<std::uint64_t>()->default_value(0), "sampling seed")("json", "print JSON");
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("generate", "--model DIR --prompt T [--chat] [--n N] [--temperature X] [--max-new-tokens N] "
+  const Parsed vm = parse("generate", "--model DIR --prompt T [--chat] [--n N] [--temperature X] [--max-new-tokens N] "
                            "[--stop S]... [--seed S] [--json]",
-               args, options);
-    if (vm && (!vm->count("model") || !vm->count("prompt"))) throw po::error("--model and --prompt are required");
-  } catch (const po::error& e) {
-    return usage_error("generate", e.what());
-  }
-  if (!vm) return core::kExitOk;
+               args, options, [&](const po::variables_map& given) {
+    if (!given.count("model") || !given.count("prompt")) throw po::error("--model and --prompt are required");
+  });
+  if (!vm) return vm.exit_code;
   return guarded("generate", [&] {
     auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
     const std::string prompt = (*vm)["prompt"].as<std::string>();
@@ -173,15 +171,11 @@ int logprobs_command(const Args& args) {
   options.add_options()("prompt", po::value<std::string>(), "prompt text")(
       "completion", po::value<std::string>(), "text whose tokens are scored")(
       "chat", "wrap the prompt with the model's chat template")("json", "print JSON");
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("logprobs", "--model DIR --prompt T --completion T [--chat] [--json]", args, options);
-    if (vm && (!vm->count("model") || !vm->count("prompt") || !vm->count("completion")))
+  const Parsed vm = parse("logprobs", "--model DIR --prompt T --completion T [--chat] [--json]", args, options, [&](const po::variables_map& given) {
+    if (!given.count("model") || !given.count("prompt") || !given.count("completion"))
       throw po::error("--model, --prompt and --completion are required");
-  } catch (const po::error& e) {
-    return usage_error("logprobs", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  });
+  if (!vm) return vm.exit_code;
   return guarded("logprobs", [&] {
     auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
     const std::string prompt = (*vm)["prompt"].as<std::string>();
@@ -239,17 +233,13 @@ int bench_command(const Args& args) {
       "new-tokens", po::value<int>()->default_value(64), "tokens generated per sequence");
   po::positional_options_description positional;
   positional.add("what", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("bench", "generate --model DIR [--batch B...] [--prompt-tokens P] [--new-tokens N]", args, options,
-               positional);
-    if (vm && (!vm->count("what") || (*vm)["what"].as<std::string>() != "generate"))
+  const Parsed vm = parse("bench", "generate --model DIR [--batch B...] [--prompt-tokens P] [--new-tokens N]", args, options,
+               positional, [&](const po::variables_map& given) {
+    if (!given.count("what") || given["what"].as<std::string>() != "generate")
       throw po::error("expected `genius bench generate ...`");
-    if (vm && !vm->count("model")) throw po::error("missing --model DIR");
-  } catch (const po::error& e) {
-    return usage_error("bench", e.what());
-  }
-  if (!vm) return core::kExitOk;
+    if (!given.count("model")) throw po::error("missing --model DIR");
+  });
+  if (!vm) return vm.exit_code;
   return guarded("bench", [&] {
     auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
     std::int64_t params = 0;

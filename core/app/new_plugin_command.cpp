@@ -111,17 +111,15 @@ int new_plugin_command(const Args& args) {
       "plugin name: lowercase letters, digits and '-', starting with a letter (e.g. my-loss)")(
       "out", po::value<std::string>()->value_name("DIR"), "project directory to create (must not exist or be empty)")(
       "force", "write into a non-empty DIR, overwriting the scaffold's files there");
-  std::optional<po::variables_map> vm;
   std::string kind, name;
   fs::path out;
-  try {
-    vm = parse("new-plugin", "--kind loss|sampler|value|backend --name NAME --out DIR [--force]", args, options);
-    if (!vm) return core::kExitOk;
+  const Parsed vm = parse("new-plugin", "--kind loss|sampler|value|backend --name NAME --out DIR [--force]", args,
+                          options, [&](const po::variables_map& given) {
     for (const char* required : {"kind", "name", "out"})
-      if (!vm->count(required)) throw po::error(std::string("missing --") + required);
-    kind = (*vm)["kind"].as<std::string>();
-    name = (*vm)["name"].as<std::string>();
-    out = (*vm)["out"].as<std::string>();
+      if (!given.count(required)) throw po::error(std::string("missing --") + required);
+    kind = given["kind"].as<std::string>();
+    name = given["name"].as<std::string>();
+    out = given["out"].as<std::string>();
     if (!class_suffixes().count(kind))
       throw po::error("--kind '" + kind + "': must be one of loss, sampler, value, backend");
     // A letter first, so the derived C++ class name is an identifier; '-' only between parts.
@@ -129,9 +127,8 @@ int new_plugin_command(const Args& args) {
       throw po::error("--name '" + name +
                       "': use lowercase letters, digits and single '-' between them, starting with a letter "
                       "(e.g. my-loss)");
-  } catch (const po::error& e) {
-    return usage_error("new-plugin", e.what());
-  }
+  });
+  if (!vm) return vm.exit_code;
 
   std::error_code ec;
   if (fs::exists(out, ec)) {

@@ -66,13 +66,8 @@ int plugins_command(const Args& args) {
   po::options_description options("Options");
   options.add_options()("json", "print a JSON array (kind, name, version, description, file, section, keys)")(
       "config", po::value<std::string>()->value_name("FILE"), "also search the [run] plugin_path of this config");
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("plugins", "[--json] [--config FILE]", args, options);
-  } catch (const po::error& e) {
-    return usage_error("plugins", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("plugins", "[--json] [--config FILE]", args, options);
+  if (!vm) return vm.exit_code;
 
   std::vector<std::filesystem::path> extra;
   if (vm->count("config")) {

@@ -56,6 +56,68 @@ std::set<std::string> prompts_of(const fs::path& file, const std::string& prompt
   return prompts;
 }
 
+// [pretrain] levels: [] (the task's default) or [min, max], checked against the task.
+core::LevelRange pretrain_levels(const ConfigView& pre, const core::Task& task, const fs::path& file) {
+  const auto level_list = pre.get<std::vector<std::int64_t>>("levels");
+  core::LevelRange levels = task.default_levels();
+  if (level_list.size() == 2) {
+    levels = {int(level_list[0]), int(level_list[1])};
+  } else if (!level_list.empty()) {
+    throw core::ConfigValidationError({{{file.string(), 0, 0}, "pretrain.levels", "must be [] or [min, max]"}});
+  }
+  core::check_levels(task, levels);
+  return levels;
+}
+
+// The solved problems to train on: a stream independent of `genius data`'s,
+// minus every prompt of the run's query files (`skipped` counts those).
+std::vector<core::TextExample> training_problems(const core::ResolvedConfig& config, const core::Task& task,
+                                                 core::LevelRange levels, std::size_t& skipped) {
+  const ConfigView data = config.view("data"), pre = config.view("pretrain");
+  const std::string prompt_key = data.get<std::string>("prompt_key");
+  std::set<std::string> excluded = prompts_of(data.get<std::string>("train"), prompt_key);
+  for (const auto& p : prompts_of(data.get<std::string>("eval"), prompt_key)) excluded.insert(p);
+  core::ProblemStream stream(task, core::task_seed(pre.get<std::uint64_t>("seed"), "pretrain"), levels);
+  std::vector<core::TextExample> examples;
+  const auto wanted = pre.get<std::size_t>("examples");
+  while (examples.size() < wanted) {
+    core::Problem p = stream.next();
+    if (excluded.count(p.prompt)) {
+      if (++skipped > 100 * wanted) throw std::runtime_error("pretrain: almost every problem is in the data files");
+      continue;
+    }
+    examples.push_back({p.prompt, p.solution});
+  }
+  return examples;
+}
+
+// A fresh model in `staging`, made by the [model] backend from the [pretrain]
+// keys it declares (its model keys), its weights drawn from [run] seed.
+void create_fresh_model(const core::PluginRegistry& registry, const core::ResolvedConfig& config,
+                        const fs::path& staging) {
+  fs::remove_all(staging);
+  const std::string backend = config.plugin("model");
+  const ConfigView pre = config.view("pretrain");
+  std::map<std::string, ConfigValue> model_keys;
+  for (const ConfigKey& key : registry.find(PluginKind::ModelBackend, backend)->manifest.model_keys)
+    model_keys[key.name] = pre.values().at(key.name);
+  registry.create_model(backend, ConfigView("pretrain", model_keys), config.view("run").get<std::uint64_t>("seed"),
+                        staging);
+}
+
+void print_outcome(const fs::path& out, std::int64_t parameters, const core::SupervisedSummary& summary,
+                   const nlohmann::json& record) {
+  std::printf("\nwrote %s: %lld parameters, %lld steps in %.0f s, loss %.3f -> %.3f\n", out.string().c_str(),
+              static_cast<long long>(parameters), static_cast<long long>(summary.steps), summary.seconds,
+              summary.first_loss, summary.last_loss);
+  if (!record.contains("eval")) return;
+  const auto& e = record["eval"];
+  std::printf("held-out (%zu items):", e["items"].get<std::size_t>());
+  if (e.contains("greedy_accuracy")) std::printf(" greedy accuracy %.1f%%", 100 * e["greedy_accuracy"].get<double>());
+  if (e.contains("pass@1")) std::printf(", sampled pass@1 %.1f%%", 100 * e["pass@1"].get<double>());
+  std::printf("\n");
+}
+
 }  // namespace
 
 int pretrain_command(const Args& args) {
@@ -65,20 +127,16 @@ int pretrain_command(const Args& args) {
       "force", "replace an existing model at [pretrain] out");
   po::positional_options_description positional;
   positional.add("file", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("pretrain", "CONFIG [--set SECTION.KEY=VALUE]... [--force]", args, options, positional);
-    if (vm && !vm->count("file")) throw po::error("missing CONFIG");
-  } catch (const po::error& e) {
-    return usage_error("pretrain", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("pretrain", "CONFIG [--set SECTION.KEY=VALUE]... [--force]", args, options, positional, [&](const po::variables_map& given) {
+    if (!given.count("file")) throw po::error("missing CONFIG");
+  });
+  if (!vm) return vm.exit_code;
   const fs::path file = (*vm)["file"].as<std::string>();
   std::vector<std::string> overrides =
       vm->count("set") ? (*vm)["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
 
   // 1. The config, twice: first to learn where the model goes, then with the
-  // backend pointed at the staging directory and told to initialise.
+  // backend pointed at the staging directory.
   core::PluginRegistry registry;
   fs::path out, staging;
   std::optional<core::ResolvedConfig> config;
@@ -92,16 +150,7 @@ int pretrain_command(const Args& args) {
     if (!out.has_filename()) out = out.parent_path();  // "model/" names "model"
     staging = out.parent_path() / (out.filename().string() + ".partial");
     task = &core::find_task(pre.get<std::string>("task"));
-    const auto level_list = pre.get<std::vector<std::int64_t>>("levels");
-    if (level_list.empty()) {
-      levels = task->default_levels();
-    } else if (level_list.size() == 2) {
-      levels = {int(level_list[0]), int(level_list[1])};
-    } else {
-      throw core::ConfigValidationError(
-          {{{file.string(), 0, 0}, "pretrain.levels", "must be [] or [min, max]"}});
-    }
-    core::check_levels(*task, levels);
+    levels = pretrain_levels(pre, *task, file);
     overrides.push_back("model.path=" + format_value(fs::absolute(staging).string()));
     recipe = config->to_toml();
     config.emplace(load_config(file, overrides, registry));
@@ -119,35 +168,13 @@ int pretrain_command(const Args& args) {
   const ConfigView pre = config->view("pretrain"), run = config->view("run");
   if (const int threads = run.get<int>("threads"); threads > 0) at::set_num_threads(threads);
 
-  // 2. The training problems: a stream independent of `genius data`'s, minus
-  // every prompt of the run's query files.
-  const ConfigView data = config->view("data");
-  const std::string prompt_key = data.get<std::string>("prompt_key");
-  std::set<std::string> excluded = prompts_of(data.get<std::string>("train"), prompt_key);
-  for (const auto& p : prompts_of(data.get<std::string>("eval"), prompt_key)) excluded.insert(p);
-  core::ProblemStream stream(*task, core::task_seed(pre.get<std::uint64_t>("seed"), "pretrain"), levels);
-  std::vector<core::TextExample> examples;
-  const auto wanted = pre.get<std::size_t>("examples");
+  // 2. The training problems.
   std::size_t skipped = 0;
-  while (examples.size() < wanted) {
-    core::Problem p = stream.next();
-    if (excluded.count(p.prompt)) {
-      if (++skipped > 100 * wanted) throw std::runtime_error("pretrain: almost every problem is in the data files");
-      continue;
-    }
-    examples.push_back({p.prompt, p.solution});
-  }
+  const std::vector<core::TextExample> examples = training_problems(*config, *task, levels, skipped);
 
   // 3. A fresh model in the staging directory, made by the backend from the
   // [pretrain] keys it declares, its weights drawn from [run] seed.
-  fs::remove_all(staging);
-  {
-    const core::PluginInfo* info = registry.find(PluginKind::ModelBackend, config->plugin("model"));
-    std::map<std::string, ConfigValue> model_keys;
-    for (const ConfigKey& key : info->manifest.model_keys) model_keys[key.name] = pre.values().at(key.name);
-    registry.create_model(config->plugin("model"), ConfigView("pretrain", model_keys), run.get<std::uint64_t>("seed"),
-                          staging);
-  }
+  create_fresh_model(registry, *config, staging);
   auto backend = core::create_configured<ModelBackend>(registry, *config, PluginKind::ModelBackend);
   std::int64_t parameters = 0;
   for (const auto& p : backend->parameters()) parameters += p.numel();
@@ -183,6 +210,7 @@ int pretrain_command(const Args& args) {
                            {"truncated_responses", summary.truncated},
                            {"dropped_examples", summary.dropped},
                            {"config", recipe}};
+  const ConfigView data = config->view("data");
   if (!data.get<std::string>("eval").empty() && config->view("eval").get<bool>("enabled")) {
     const auto eval_options = core::EvalOptions::from_config(config->view("eval"), data, run.get<std::uint64_t>("seed"));
     const core::EvalResult result = core::evaluate(*backend, eval_options, staging / "pretrain_eval.jsonl");
@@ -191,16 +219,7 @@ int pretrain_command(const Args& args) {
   write_file_atomic(staging / "pretrain.json", record.dump(2) + "\n");
   core::replace_directory(staging, out);  // an old model (--force) is replaced whole
 
-  std::printf("\nwrote %s: %lld parameters, %lld steps in %.0f s, loss %.3f -> %.3f\n", out.string().c_str(),
-              static_cast<long long>(parameters), static_cast<long long>(summary.steps), summary.seconds,
-              summary.first_loss, summary.last_loss);
-  if (record.contains("eval")) {
-    const auto& e = record["eval"];
-    std::printf("held-out (%zu items):", e["items"].get<std::size_t>());
-    if (e.contains("greedy_accuracy")) std::printf(" greedy accuracy %.1f%%", 100 * e["greedy_accuracy"].get<double>());
-    if (e.contains("pass@1")) std::printf(", sampled pass@1 %.1f%%", 100 * e["pass@1"].get<double>());
-    std::printf("\n");
-  }
+  print_outcome(out, parameters, summary, record);
   return core::kExitOk;
 }
 

@@ -137,13 +137,8 @@ int run_command(const Args& args) {
   options.add_options()("resume", "continue the run in an existing run directory");
   po::positional_options_description positional;
   positional.add("file", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("run", "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--resume]", args, options, positional);
-  } catch (const po::error& e) {
-    return usage_error("run", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("run", "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--resume]", args, options, positional);
+  if (!vm) return vm.exit_code;
   if (!vm->count("file")) return usage_error("run", "missing the config FILE");
   const bool resume = vm->count("resume") > 0;
   Prepared p;
@@ -169,15 +164,11 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
                                                    : "iteration to run the stage for");
   po::positional_options_description positional;
   positional.add("file", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse(name, "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N]", args, options, positional);
-    if (vm && !vm->count("file")) throw po::error("missing the config FILE");
-    if (vm && (*vm)["iteration"].as<int>() < (stage == core::Stage::Eval ? 0 : 1)) throw po::error("--iteration out of range");
-  } catch (const po::error& e) {
-    return usage_error(name, e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse(name, "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N]", args, options, positional, [&](const po::variables_map& given) {
+    if (!given.count("file")) throw po::error("missing the config FILE");
+    if (given["iteration"].as<int>() < (stage == core::Stage::Eval ? 0 : 1)) throw po::error("--iteration out of range");
+  });
+  if (!vm) return vm.exit_code;
   Prepared p;
   if (auto code = prepare(*vm, needed, core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p)) return *code;
   core::RunDriver driver(*p.config, *p.registry, *p.dir);
@@ -197,18 +188,14 @@ int audit_command(const Args& args) {
       "JSONL of labeled probe items (default: [audit] file, else [data] eval)");
   po::positional_options_description positional;
   positional.add("file", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("audit", "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N] [--items N] [--probe PATH]", args,
-               options, positional);
-    if (vm && !vm->count("file")) throw po::error("missing the config FILE");
-    if (vm && (*vm)["iteration"].as<int>() < 1) throw po::error("--iteration out of range (1 = the base model)");
-    if (vm && vm->count("items") && (*vm)["items"].as<std::int64_t>() < 1) throw po::error("--items must be at least 1");
-    if (vm && vm->count("probe") && (*vm)["probe"].as<std::string>().empty()) throw po::error("--probe needs a file");
-  } catch (const po::error& e) {
-    return usage_error("audit", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("audit", "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N] [--items N] [--probe PATH]", args,
+               options, positional, [&](const po::variables_map& given) {
+    if (!given.count("file")) throw po::error("missing the config FILE");
+    if (given["iteration"].as<int>() < 1) throw po::error("--iteration out of range (1 = the base model)");
+    if (given.count("items") && given["items"].as<std::int64_t>() < 1) throw po::error("--items must be at least 1");
+    if (given.count("probe") && given["probe"].as<std::string>().empty()) throw po::error("--probe needs a file");
+  });
+  if (!vm) return vm.exit_code;
   Prepared p;
   if (auto code = prepare(*vm, {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator},
                           core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p))

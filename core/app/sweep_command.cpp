@@ -256,15 +256,11 @@ int sweep_command(const Args& args) {
       "dry-run", "print the cells and which share exploration; run nothing");
   po::positional_options_description positional;
   positional.add("file", 1);
-  std::optional<po::variables_map> vm;
-  try {
-    vm = parse("sweep", "FILE [--out DIR] [--jobs N] [--resume] [--dry-run]", args, options, positional);
-    if (vm && !vm->count("file")) throw po::error("missing the sweep FILE");
-    if (vm && (*vm)["jobs"].as<int>() < 1) throw po::error("--jobs must be at least 1");
-  } catch (const po::error& e) {
-    return usage_error("sweep", e.what());
-  }
-  if (!vm) return core::kExitOk;
+  const Parsed vm = parse("sweep", "FILE [--out DIR] [--jobs N] [--resume] [--dry-run]", args, options, positional, [&](const po::variables_map& given) {
+    if (!given.count("file")) throw po::error("missing the sweep FILE");
+    if (given["jobs"].as<int>() < 1) throw po::error("--jobs must be at least 1");
+  });
+  if (!vm) return vm.exit_code;
 
   std::optional<core::SweepPlan> plan;
   try {

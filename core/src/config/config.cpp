@@ -69,6 +69,21 @@ SourceLocation location_of(const fs::path& file, const toml::source_region& regi
   return {file.string(), static_cast<long>(region.begin.line), static_cast<long>(region.begin.column)};
 }
 
+// A value given as text (--set, a command-line flag), typed like a TOML value:
+// 0.2 is a float, 3 an int, true a bool, [..] an array, "x" a string. Anything
+// TOML cannot read is taken as a plain string (so `--set
+// data.train=queries.jsonl` needs no quotes). Returns {v = <value>}.
+toml::table value_table(const std::string& text) {
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + text, std::string_view{"--set"});
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{};
+  }
+  if (parsed.size() != 1 || !parsed.contains("v")) parsed = toml::table{{"v", text}};
+  return parsed;
+}
+
 // "section.key=value" -> inserted into `table`; problems go to `out`.
 void apply_override(RawConfig::Impl& impl, const std::string& option, std::vector<ConfigDiagnostic>& out) {
   const SourceLocation where{"--set " + option, 0, 0};
@@ -86,17 +101,7 @@ void apply_override(RawConfig::Impl& impl, const std::string& option, std::vecto
   }
   const std::string section = path.substr(0, dot), key = path.substr(dot + 1);
 
-  // Typed like a TOML value: 0.2 is a float, 3 an int, true a bool, [..] an
-  // array, "x" a string. Anything TOML cannot read is taken as a plain string
-  // (so `--set data.train=queries.jsonl` needs no quotes).
-  toml::table parsed;
-  try {
-    parsed = toml::parse("v = " + value, std::string_view{"--set"});
-  } catch (const toml::parse_error&) {
-    parsed = toml::table{};
-  }
-  if (parsed.size() != 1 || !parsed.contains("v")) parsed = toml::table{{"v", value}};
-
+  toml::table parsed = value_table(value);
   toml::node* existing = impl.table.get(section);
   if (existing && !existing->is_table()) {
     out.push_back({where, section, "is not a section in " + impl.file.string()});
@@ -300,24 +305,18 @@ std::vector<std::string> key_names(const std::vector<ConfigKey>& keys, bool with
   return out;
 }
 
-}  // namespace
+// "unknown key 'k'" with the nearest valid key, or the valid keys;
+// `none` begins the message for an empty key list ("[loss] takes" no keys).
+std::string unknown_key(const std::string& key, const std::vector<std::string>& names, const std::string& none) {
+  std::string message = "unknown key '" + key + "'";
+  if (auto n = nearest(key, names); !n.empty()) return message + "; did you mean '" + n + "'?";
+  return message + (names.empty() ? "; " + none + " no keys" : "; valid keys: " + join(names));
+}
 
-ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
-  const RawConfig::Impl& in = raw.impl();
-  std::vector<ConfigDiagnostic> problems;
-  ResolvedConfig out;
-  out.file_ = in.file;
-  out.overrides_ = in.overrides;
-
-  auto where = [&](const std::string& section, const std::string& key, const toml::node& node) -> SourceLocation {
-    if (auto it = in.overridden.find({section, key}); it != in.overridden.end())
-      return {"--set " + it->second.text, 0, 0};
-    return location_of(in.file, node.source());
-  };
+// Top level: only known sections, each a table. A section that exists only
+// because of a --set option is reported against that option.
+void check_sections(const RawConfig::Impl& in, std::vector<ConfigDiagnostic>& problems) {
   const std::vector<std::string>& sections = config_sections();
-
-  // Top level: only known sections, each a table. A section that exists only
-  // because of a --set option is reported against that option.
   auto section_location = [&](const std::string& section, const toml::node& node) -> SourceLocation {
     if (node.source().begin.line == 0)  // created by apply_override, not read from the file
       for (const auto& [where_key, o] : in.overridden)
@@ -336,6 +335,43 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       problems.push_back({loc, name, "must be a section ([" + name + "]), not a " + toml_type_name(node)});
     }
   }
+}
+
+// [pretrain]'s keys: the core's, then the model keys of `backend` (none when
+// it is not installed); a model key named like a core key is a problem.
+std::vector<ConfigKey> pretrain_keys(const PluginInfo* backend, const fs::path& file,
+                                     std::vector<ConfigDiagnostic>& problems) {
+  std::vector<ConfigKey> keys = core_keys("pretrain");
+  if (!backend) return keys;
+  for (const ConfigKey& k : backend->manifest.model_keys) {
+    const bool clash = std::any_of(keys.begin(), keys.end(), [&](const ConfigKey& c) { return c.name == k.name; });
+    if (clash)
+      problems.push_back({SourceLocation{file.string(), 0, 0}, "pretrain." + k.name,
+                          "backend '" + backend->manifest.name +
+                              "' declares a model key named like a [pretrain] key; rename it in the plugin"});
+    else
+      keys.push_back(k);
+  }
+  return keys;
+}
+
+}  // namespace
+
+ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
+  const RawConfig::Impl& in = raw.impl();
+  std::vector<ConfigDiagnostic> problems;
+  ResolvedConfig out;
+  out.file_ = in.file;
+  out.overrides_ = in.overrides;
+
+  auto where = [&](const std::string& section, const std::string& key, const toml::node& node) -> SourceLocation {
+    if (auto it = in.overridden.find({section, key}); it != in.overridden.end())
+      return {"--set " + it->second.text, 0, 0};
+    return location_of(in.file, node.source());
+  };
+  const std::vector<std::string>& sections = config_sections();
+
+  check_sections(in, problems);
 
   for (const std::string& section : sections) {
     const toml::table* table = in.table[section].as_table();
@@ -344,21 +380,11 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
 
     // [pretrain] also takes the model keys of the [model] backend (the new
     // model's shape). Always, so that to_toml() loads back as the same config.
-    std::vector<ConfigKey> pretrain_keys;
+    std::vector<ConfigKey> pretrain_section;
     if (section == "pretrain" && out.plugins_.count("model")) {
-      pretrain_keys = *keys;
-      if (const PluginInfo* backend = registry.find(PluginKind::ModelBackend, out.plugins_.at("model")))
-        for (const ConfigKey& k : backend->manifest.model_keys) {
-          const bool clash = std::any_of(pretrain_keys.begin(), pretrain_keys.end(),
-                                         [&](const ConfigKey& c) { return c.name == k.name; });
-          if (clash)
-            problems.push_back({SourceLocation{in.file.string(), 0, 0}, "pretrain." + k.name,
-                                "backend '" + backend->manifest.name + "' declares a model key named like a [pretrain] "
-                                "key; rename it in the plugin"});
-          else
-            pretrain_keys.push_back(k);
-        }
-      keys = &pretrain_keys;
+      pretrain_section = pretrain_keys(registry.find(PluginKind::ModelBackend, out.plugins_.at("model")), in.file,
+                                       problems);
+      keys = &pretrain_section;
     }
 
     if (kind) {
@@ -407,10 +433,7 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       const std::string qualified = section + "." + key;
       const auto spec = std::find_if(keys->begin(), keys->end(), [&](const ConfigKey& c) { return c.name == key; });
       if (spec == keys->end()) {
-        std::string message = "unknown key '" + key + "'";
-        if (auto n = nearest(key, names); !n.empty()) message += "; did you mean '" + n + "'?";
-        else message += names.empty() ? "; [" + section + "] takes no keys" : "; valid keys: " + join(names);
-        problems.push_back({where(section, key, node), qualified, message});
+        problems.push_back({where(section, key, node), qualified, unknown_key(key, names, "[" + section + "] takes")});
         continue;
       }
       // A --set string value that TOML read as another type: keep the raw text.
@@ -520,21 +543,11 @@ ConfigView resolve_keys(const std::string& section, const std::vector<ConfigKey>
     const SourceLocation where{source + " " + key + "=" + text, 0, 0};
     const auto spec = std::find_if(keys.begin(), keys.end(), [&](const ConfigKey& c) { return c.name == key; });
     if (spec == keys.end()) {
-      std::string message = "unknown key '" + key + "'";
-      if (auto n = nearest(key, names); !n.empty()) message += "; did you mean '" + n + "'?";
-      else message += names.empty() ? "; there are no keys" : "; valid keys: " + join(names);
-      problems.push_back({where, section + "." + key, message});
+      problems.push_back({where, section + "." + key, unknown_key(key, names, "there are")});
       continue;
     }
-    // Typed like a --set value: TOML when it reads as TOML, else a string.
-    toml::table parsed;
-    try {
-      parsed = toml::parse("v = " + text, std::string_view{"--set"});
-    } catch (const toml::parse_error&) {
-      parsed = toml::table{};
-    }
-    if (parsed.size() != 1 || !parsed.contains("v") || spec->type() == ValueType::String)
-      parsed = toml::table{{"v", text}};
+    // Typed like a --set value; a string key keeps the text as written.
+    const toml::table parsed = spec->type() == ValueType::String ? toml::table{{"v", text}} : value_table(text);
     std::string error;
     auto value = convert(*parsed.get("v"), *spec, error);
     if (!value) {

@@ -40,20 +40,22 @@ void CheckedValues::score(const Query& query, std::vector<Candidate>& candidates
   if (candidates.empty()) return;
   check_candidates(caller_, name(), query, candidates, parent_values);
   const std::size_t count = candidates.size();
-  std::vector<std::size_t> parents;  // as checked: the estimator may not re-parent a candidate
+  std::vector<int> parents;  // as checked: the estimator may not re-parent a candidate
   parents.reserve(count);
-  for (const Candidate& c : candidates) parents.push_back(static_cast<std::size_t>(c.parent_beam));
+  for (const Candidate& c : candidates) parents.push_back(c.parent_beam);
   inner_.score(query, candidates, parent_values, backend);
   if (candidates.size() != count)
     throw PluginError(name(), "score changed the number of candidates from " + std::to_string(count) + " to " +
                                   std::to_string(candidates.size()) + " (query '" + query.id + "')");
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     Candidate& c = candidates[i];
+    if (c.parent_beam != parents[i])
+      throw PluginError(name(), "score changed the parent beam of candidate " + std::to_string(i) + " of query '" +
+                                    query.id + "'");
     if (!std::isfinite(c.score))
       throw PluginError(name(), "score gave a non-finite score to candidate " + std::to_string(i) + " of query '" +
                                     query.id + "'");
-    c.parent_beam = static_cast<int>(parents[i]);
-    c.advantage = c.score - parent_values[parents[i]];
+    c.advantage = c.score - parent_values[static_cast<std::size_t>(c.parent_beam)];
   }
 }
 

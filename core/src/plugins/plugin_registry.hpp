@@ -15,10 +15,9 @@
 
 #include <genius/config.hpp>
 #include <genius/manifest.hpp>
+#include <genius/plugin.hpp>
 
 #include "config/config.hpp"
-#include <genius/manifest.hpp>
-#include <genius/plugin.hpp>
 
 namespace boost::dll {
 class shared_library;

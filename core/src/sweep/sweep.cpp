@@ -233,6 +233,29 @@ SweepSpec SweepSpec::load(const fs::path& file) {
   return parse(read_file(file), file);
 }
 
+namespace {
+
+// [sweep] seeds: distinct ints >= 0, in the order given.
+std::vector<std::int64_t> parse_seeds(const toml::node& seeds, Problems& problems) {
+  std::vector<std::int64_t> out;
+  const toml::array* arr = seeds.as_array();
+  if (!arr || arr->empty()) {
+    problems.add(seeds, "sweep.seeds", "expected a non-empty array of ints (seeds = [1, 2])");
+    return out;
+  }
+  for (const auto& s : *arr) {
+    if (!s.is_integer() || s.as_integer()->get() < 0)
+      problems.add(s, "sweep.seeds", "expected an int >= 0");
+    else if (std::find(out.begin(), out.end(), s.as_integer()->get()) != out.end())
+      problems.add(s, "sweep.seeds", "seed " + std::to_string(s.as_integer()->get()) + " is given twice");
+    else
+      out.push_back(s.as_integer()->get());
+  }
+  return out;
+}
+
+}  // namespace
+
 SweepSpec SweepSpec::parse(const std::string& text, const fs::path& file) {
   toml::table root;
   try {
@@ -284,17 +307,7 @@ SweepSpec SweepSpec::parse(const std::string& text, const fs::path& file) {
 
   if (const toml::node* seeds = sweep->get("seeds")) {
     spec.seeds_where = at(file, *seeds);
-    const toml::array* arr = seeds->as_array();
-    if (!arr || arr->empty()) problems.add(*seeds, "sweep.seeds", "expected a non-empty array of ints (seeds = [1, 2])");
-    else
-      for (const auto& s : *arr) {
-        if (!s.is_integer() || s.as_integer()->get() < 0)
-          problems.add(s, "sweep.seeds", "expected an int >= 0");
-        else if (std::find(spec.seeds.begin(), spec.seeds.end(), s.as_integer()->get()) != spec.seeds.end())
-          problems.add(s, "sweep.seeds", "seed " + std::to_string(s.as_integer()->get()) + " is given twice");
-        else
-          spec.seeds.push_back(s.as_integer()->get());
-      }
+    spec.seeds = parse_seeds(*seeds, problems);
   }
 
   // The axes and zips of [sweep], then each [[sweep.grid]]'s.

@@ -98,6 +98,43 @@ class TrainingMode {
   throw std::runtime_error(message);
 }
 
+/// What one optimizer step did.
+struct StepResult {
+  double loss = 0.0;
+  std::map<std::string, double> metrics;
+  std::int64_t tokens = 0;
+  double grad_norm = 0.0;  ///< before clipping
+};
+
+/// One optimizer step over `examples` (indices into the objective), in
+/// micro-batches of batch_size: a few visible calls.
+StepResult optimizer_step(Objective& objective, ModelBackend& policy, torch::optim::AdamW& optimizer,
+                          const std::vector<at::Tensor>& parameters, const std::vector<std::size_t>& examples,
+                          const TrainOptions& options, double lr, std::int64_t step) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+  optimizer.zero_grad();
+  objective.begin_step(examples);
+  StepResult r;
+  const auto batch = static_cast<std::size_t>(options.batch_size);
+  for (std::size_t first = 0; first < examples.size(); first += batch) {
+    const auto from = examples.begin() + static_cast<std::ptrdiff_t>(first);
+    MicroBatchResult micro =
+        objective.micro_batch(policy, {from, from + static_cast<std::ptrdiff_t>(std::min(batch, examples.size() - first))});
+    micro.loss.backward();
+    r.loss += micro.value;
+    for (const auto& [name, value] : micro.metrics) r.metrics[name] += value;
+    r.tokens += micro.tokens;
+  }
+  if (!std::isfinite(r.loss))
+    fail(objective, "the loss is not finite at step " + std::to_string(step + 1) + "; lower [train] learning_rate");
+  r.grad_norm = clip_grad_norm(parameters, options.max_grad_norm);
+  if (!std::isfinite(r.grad_norm))
+    fail(objective, "the gradient norm is not finite (" + std::to_string(r.grad_norm) + ") at step " +
+                        std::to_string(step + 1) + " although the loss is; stopping before the weights are corrupted");
+  optimizer.step();
+  return r;
+}
+
 /// Write checkpoint-<steps>: into a hidden temporary directory, flushed to
 /// disk, then renamed into place; only then are the older ones removed.
 fs::path save_checkpoint(const fs::path& state_dir, std::int64_t steps, ModelBackend& policy,
@@ -214,31 +251,13 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
     if (epoch != order_epoch) order = epoch_order(objective.size(), options_.seed, epoch), order_epoch = epoch;
     const auto [begin, end] = plan.range(step);
 
-    // The step: a few visible calls.
     const double lr = learning_rate_at(options_, step, plan.total_steps());
-    for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
-    optimizer->zero_grad();
-    objective.begin_step({order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end)});
-    double step_loss = 0.0;
-    std::map<std::string, double> metrics;
-    std::int64_t step_tokens = 0;
-    for (std::size_t first = begin; first < end; first += static_cast<std::size_t>(options_.batch_size)) {
-      const std::size_t last = std::min(end, first + static_cast<std::size_t>(options_.batch_size));
-      MicroBatchResult micro = objective.micro_batch(
-          policy_, {order.begin() + static_cast<std::ptrdiff_t>(first), order.begin() + static_cast<std::ptrdiff_t>(last)});
-      micro.loss.backward();
-      step_loss += micro.value;
-      for (const auto& [name, value] : micro.metrics) metrics[name] += value;
-      step_tokens += micro.tokens;
-    }
-    if (!std::isfinite(step_loss))
-      fail(objective, "the loss is not finite at step " + std::to_string(step + 1) + "; lower [train] learning_rate");
-    const double grad_norm = clip_grad_norm(parameters, options_.max_grad_norm);
-    if (!std::isfinite(grad_norm))
-      fail(objective, "the gradient norm is not finite (" + std::to_string(grad_norm) + ") at step " +
-                          std::to_string(step + 1) + " although the loss is; stopping before the weights are corrupted");
-    optimizer->step();
-
+    const StepResult r = optimizer_step(objective, policy_, *optimizer, parameters,
+                                        {order.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         order.begin() + static_cast<std::ptrdiff_t>(end)},
+                                        options_, lr, step);
+    const double step_loss = r.loss, grad_norm = r.grad_norm;
+    const std::int64_t step_tokens = r.tokens;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (step == start_step) summary.first_loss = step_loss;
     summary.steps = step + 1;
@@ -253,7 +272,7 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
                    {"loss", step_loss},
                    {"learning_rate", lr},
                    {"grad_norm", grad_norm}};
-    for (const auto& [name, value] : metrics) record[name] = value;
+    for (const auto& [name, value] : r.metrics) record[name] = value;
     record["tokens"] = step_tokens;
     record["tokens_per_second"] = seconds > 0 ? static_cast<double>(step_tokens) / seconds : 0.0;
     record["pairs_seen"] = summary.seen;

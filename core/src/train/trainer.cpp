@@ -1,13 +1,8 @@
 #include "train/trainer.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <cinttypes>
 #include <cmath>
-#include <cstdio>
 #include <map>
-#include <numeric>
-#include <random>
 #include <stdexcept>
 #include <utility>
 
@@ -17,7 +12,6 @@
 #include <genius/helpers/atomic_file.hpp>
 #include <genius/error.hpp>
 
-#include "io/durable_dir.hpp"
 #include "io/jsonl.hpp"
 #include "plugins/checked_loss.hpp"
 
@@ -263,15 +257,14 @@ class PreferenceObjective final : public Objective {
 }  // namespace
 
 Trainer::Trainer(ModelBackend& policy, const Loss& loss, TrainOptions options, fs::path state_dir)
-    : policy_(policy), loss_(loss), options_(options), state_dir_(std::move(state_dir)) {
-  OptimizerLoop(policy_, options_, state_dir_);  // checks the options now, not at run()
-}
+    : policy_(policy), loss_(loss), options_(options), state_dir_(std::move(state_dir)),
+      loop_(policy_, options_, state_dir_) {}
 
 std::optional<fs::path> Trainer::latest_checkpoint() const {
-  return OptimizerLoop(policy_, options_, state_dir_).latest_checkpoint();
+  return loop_.latest_checkpoint();
 }
 
-std::int64_t Trainer::resume_step() const { return OptimizerLoop(policy_, options_, state_dir_).resume_step(); }
+std::int64_t Trainer::resume_step() const { return loop_.resume_step(); }
 
 TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCallback& on_step) {
   fs::create_directories(state_dir_);
@@ -308,7 +301,7 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
   }
 
   PreferenceObjective objective(loss_, std::move(examples), options_, state_dir_ / kReferenceFile);
-  const LoopSummary loop = OptimizerLoop(policy_, options_, state_dir_).run(objective, on_step);
+  const LoopSummary loop = loop_.run(objective, on_step);
   summary.steps = loop.steps;
   summary.total_steps = loop.total_steps;
   summary.resumed_from_step = loop.resumed_from_step;

@@ -123,6 +123,7 @@ class Trainer {
   const Loss& loss_;
   TrainOptions options_;
   std::filesystem::path state_dir_;
+  OptimizerLoop loop_;  ///< the one optimizer loop, over this state directory (checks the options)
 };
 
 }  // namespace genius::core

@@ -167,6 +167,41 @@ TensorInfo parse_tensor_entry(const fs::path& file, const std::string& name, con
 
 }  // namespace
 
+namespace {
+
+// The tensors must tile the data buffer exactly: sorted by offsets, each
+// begins where the previous ends and the last ends at the end of the file.
+// No overlap (two names aliasing bytes) and no hole (bytes that no tensor
+// owns, where a polyglot file could hide content).
+void sort_and_check_tiling(const fs::path& path, std::vector<TensorInfo>& tensors, std::uint64_t buffer) {
+  std::sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return std::tie(a.data_begin, a.data_end, a.name) < std::tie(b.data_begin, b.data_end, b.name);
+  });
+  std::uint64_t pos = 0;
+  const TensorInfo* previous = nullptr;
+  for (const TensorInfo& t : tensors) {
+    const auto span = [](const TensorInfo& x) {
+      return "[" + std::to_string(x.data_begin) + ", " + std::to_string(x.data_end) + ")";
+    };
+    if (t.data_begin < pos)
+      fail(path, "tensor " + in_quotes(t.name) + " at bytes " + span(t) + " overlaps tensor " +
+                     in_quotes(previous->name) + " at bytes " + span(*previous));
+    if (t.data_begin > pos)
+      fail(path, "bytes [" + std::to_string(pos) + ", " + std::to_string(t.data_begin) +
+                     ") of the data buffer belong to no tensor (a hole " +
+                     (previous ? "between " + in_quotes(previous->name) + " and " : std::string("before ")) +
+                     in_quotes(t.name) + ")");
+    pos = t.data_end;
+    previous = &t;
+  }
+  if (pos != buffer)
+    fail(path, "bytes [" + std::to_string(pos) + ", " + std::to_string(buffer) +
+                   ") at the end of the data buffer belong to no tensor");
+
+}
+
+}  // namespace
+
 SafetensorsFile SafetensorsFile::open(const fs::path& path) {
   SafetensorsFile file;
   file.path_ = path;
@@ -240,34 +275,7 @@ SafetensorsFile SafetensorsFile::open(const fs::path& path) {
     file.tensors_.push_back(parse_tensor_entry(path, key, value, buffer));
   }
 
-  // The tensors must tile the data buffer exactly: sorted by offsets, each
-  // begins where the previous ends and the last ends at the end of the file.
-  // No overlap (two names aliasing bytes) and no hole (bytes that no tensor
-  // owns, where a polyglot file could hide content).
-  std::sort(file.tensors_.begin(), file.tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
-    return std::tie(a.data_begin, a.data_end, a.name) < std::tie(b.data_begin, b.data_end, b.name);
-  });
-  std::uint64_t pos = 0;
-  const TensorInfo* previous = nullptr;
-  for (const TensorInfo& t : file.tensors_) {
-    const auto span = [](const TensorInfo& x) {
-      return "[" + std::to_string(x.data_begin) + ", " + std::to_string(x.data_end) + ")";
-    };
-    if (t.data_begin < pos)
-      fail(path, "tensor " + in_quotes(t.name) + " at bytes " + span(t) + " overlaps tensor " +
-                     in_quotes(previous->name) + " at bytes " + span(*previous));
-    if (t.data_begin > pos)
-      fail(path, "bytes [" + std::to_string(pos) + ", " + std::to_string(t.data_begin) +
-                     ") of the data buffer belong to no tensor (a hole " +
-                     (previous ? "between " + in_quotes(previous->name) + " and " : std::string("before ")) +
-                     in_quotes(t.name) + ")");
-    pos = t.data_end;
-    previous = &t;
-  }
-  if (pos != buffer)
-    fail(path, "bytes [" + std::to_string(pos) + ", " + std::to_string(buffer) +
-                   ") at the end of the data buffer belong to no tensor");
-
+  sort_and_check_tiling(path, file.tensors_, buffer);
   for (std::size_t i = 0; i < file.tensors_.size(); ++i) file.by_name_.emplace(file.tensors_[i].name, i);
   return file;
 }

@@ -5,7 +5,8 @@
 //   lp    = lp(beam) + lp(step) + lp(rollout)        (summed token log-probs)
 //   n     = n(beam)  + n(step)  + n(rollout)         (their token counts)
 //   score = lp / n^alpha      (alpha = 1: mean token log-prob; 0: the sum)
-//   A     = score - q(parent beam)
+// The host checks the candidates before the call (parent beams, finite
+// log-probs) and the scores after it, and sets A = score - q(parent beam).
 // TODO: a real estimator might call the backend for more evidence here
 // (extra rollouts, a verifier prompt, backend.token_logprobs of a re-scoring).
 #include <cmath>
@@ -30,23 +31,16 @@ class @CLASS@ final : public genius::ValueEstimator {
 
   explicit @CLASS@(const genius::ConfigView& cfg) : alpha_(cfg.get<double>("alpha")) {}
 
-  // Called by the sampler, from the thread that runs explore(); set score and
-  // advantage of every candidate, or throw PluginError naming what is wrong.
+  // Called by the sampler, from the thread that runs explore(); set the score
+  // of every candidate, or throw PluginError naming what is wrong.
   void score(const genius::Query& /*query*/, std::vector<genius::Candidate>& candidates,
-             const std::vector<double>& parent_values, genius::ModelBackend& /*backend*/) override {
+             const std::vector<double>& /*parent_values*/, genius::ModelBackend& /*backend*/) override {
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       genius::Candidate& c = candidates[i];
-      if (c.parent_beam < 0 || static_cast<std::size_t>(c.parent_beam) >= parent_values.size())
-        throw genius::PluginError(name(), "candidate " + std::to_string(i) + " names parent beam " +
-                                              std::to_string(c.parent_beam) + " of " +
-                                              std::to_string(parent_values.size()));
       const int tokens = c.beam_tokens + c.step_tokens + c.rollout_tokens;
       if (tokens <= 0) throw genius::PluginError(name(), "candidate " + std::to_string(i) + " has no tokens");
       const double logprob = c.beam_logprob + c.step_logprob + c.rollout_logprob;
       c.score = logprob / std::pow(static_cast<double>(tokens), alpha_);
-      if (!std::isfinite(c.score))
-        throw genius::PluginError(name(), "candidate " + std::to_string(i) + " has a non-finite log-prob");
-      c.advantage = c.score - parent_values[static_cast<std::size_t>(c.parent_beam)];
     }
   }
 

@@ -4,8 +4,8 @@
 # of the given test binary (or the tests FILTER selects), which render pages,
 # screenshot them headless and look for every chart's colour in the PNG.
 #
-#   tests/core/report_chromium_test.sh build/bin/genius_eval_report_tests
-#   tests/core/report_chromium_test.sh build/bin/genius_sweep_tests 'SweepReportScreenshot.*'
+#   tests/core/run/report_chromium_test.sh build/bin/genius_eval_report_tests
+#   tests/core/run/report_chromium_test.sh build/bin/genius_sweep_tests 'SweepReportScreenshot.*'
 set -euo pipefail
 test_binary=${1:?usage: report_chromium_test.sh TEST_BINARY [FILTER]}
 filter=${2:-ReportScreenshot.*}
