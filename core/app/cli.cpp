@@ -8,9 +8,8 @@ namespace genius::cli {
 
 po::options_description common_options() {
   po::options_description o("Common options");
-  o.add_options()("help,h", "show this help")(
-      "log-level", po::value<std::string>()->value_name("LEVEL"),
-      "console log level: trace, debug, info, warn, error, off");
+  o.add_options()("help,h", "show this help")("log-level", po::value<std::string>()->value_name("LEVEL"),
+                                              "console log level: trace, debug, info, warn, error, off");
   return o;
 }
 

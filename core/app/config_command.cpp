@@ -3,10 +3,10 @@
 // one of its cells.
 #include <iostream>
 
+#include "cli.hpp"
 #include "config/config.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "sweep/sweep.hpp"
-#include "cli.hpp"
 
 namespace genius::cli {
 
@@ -46,8 +46,10 @@ int config_command(const Args& args) {
     const core::PluginRegistry registry = core::discover_plugins(raw.plugin_path());
     registry.throw_if_errors();
     const core::ResolvedConfig config = core::validate(raw, registry);
-    if (vm->count("print")) std::cout << config.to_toml();
-    else std::cout << file << ": ok\n";
+    if (vm->count("print"))
+      std::cout << config.to_toml();
+    else
+      std::cout << file << ": ok\n";
     return core::kExitOk;
   } catch (const core::ConfigValidationError& e) {
     std::cerr << e.what() << "\n";

@@ -13,9 +13,9 @@
 
 #include <genius/helpers/atomic_file.hpp>
 
+#include "cli.hpp"
 #include "config/suggest.hpp"
 #include "eval/tasks.hpp"
-#include "cli.hpp"
 
 namespace genius::cli {
 namespace fs = std::filesystem;
@@ -51,8 +51,8 @@ std::vector<core::Problem> draw_distinct(core::ProblemStream& stream, std::size_
   const std::size_t max_draws = 100 * count + 1000;
   for (std::size_t draws = 0; out.size() < count; ++draws) {
     if (draws == max_draws)
-      throw std::runtime_error("could not draw " + std::to_string(count) + " distinct " + what +
-                               " problems (found " + std::to_string(out.size()) +
+      throw std::runtime_error("could not draw " + std::to_string(count) + " distinct " + what + " problems (found " +
+                               std::to_string(out.size()) +
                                "); the level range holds too few distinct problems: widen --levels or ask for fewer");
     core::Problem p = stream.next();
     if (taken.insert(p.prompt).second) out.push_back(std::move(p));
@@ -78,11 +78,14 @@ int data_command(const Args& args) {
       "out", po::value<std::string>(), "output directory")("list", "list the tasks and exit");
   po::positional_options_description positional;
   positional.add("task", 1);
-  const Parsed vm = parse("data", "TASK --train N --eval N [--seed S] [--levels MIN-MAX] --out DIR", args, options, positional, [&](const po::variables_map& given) {
-    if (!given.count("list"))
-      for (const char* required : {"task", "out"})
-        if (!given.count(required)) throw po::error(std::string("missing ") + (required == std::string("task") ? "TASK" : "--out"));
-  });
+  const Parsed vm =
+      parse("data", "TASK --train N --eval N [--seed S] [--levels MIN-MAX] --out DIR", args, options, positional,
+            [&](const po::variables_map& given) {
+              if (!given.count("list"))
+                for (const char* required : {"task", "out"})
+                  if (!given.count(required))
+                    throw po::error(std::string("missing ") + (required == std::string("task") ? "TASK" : "--out"));
+            });
   if (!vm) return vm.exit_code;
   if (vm->count("list")) {
     for (const auto& name : core::task_names())
@@ -117,9 +120,8 @@ int data_command(const Args& args) {
     fs::create_directories(out);
     write_file_atomic(out / "train.jsonl", jsonl(train_lines));
     write_file_atomic(out / "eval.jsonl", jsonl(eval_lines));
-    const nlohmann::json meta = {{"task", task.name()},      {"seed", seed},
-                                 {"levels", {levels.min, levels.max}}, {"train", train.size()},
-                                 {"eval", eval.size()},      {"prompt_key", "instruction"},
+    const nlohmann::json meta = {{"task", task.name()},   {"seed", seed},        {"levels", {levels.min, levels.max}},
+                                 {"train", train.size()}, {"eval", eval.size()}, {"prompt_key", "instruction"},
                                  {"answer_key", "answer"}};
     write_file_atomic(out / "task.json", meta.dump(2) + "\n");
     std::cout << "wrote " << (out / "train.jsonl").string() << " (" << train.size() << " unlabeled queries) and "

@@ -67,10 +67,11 @@ int init_model_command(const Args& args) {
       keys.add_options()(flag_of(key).c_str(), po::value<std::string>()->value_name("VALUE"), doc.c_str());
   }
   options.add(keys);
-  const Parsed vm = parse("init-model", "--out DIR [--backend NAME] [--seed N] [--<model key> VALUE]...", args, options, [&](const po::variables_map& given) {
-    if (!given.count("out")) throw po::error("missing --out");
-    if (given["seed"].as<std::int64_t>() < 0) throw po::error("--seed must be >= 0");
-  });
+  const Parsed vm = parse("init-model", "--out DIR [--backend NAME] [--seed N] [--<model key> VALUE]...", args, options,
+                          [&](const po::variables_map& given) {
+                            if (!given.count("out")) throw po::error("missing --out");
+                            if (given["seed"].as<std::int64_t>() < 0) throw po::error("--seed must be >= 0");
+                          });
   if (!vm) return vm.exit_code;
   const fs::path out = fs::path((*vm)["out"].as<std::string>()).lexically_normal();
   if (fs::exists(out / "config.json")) {
@@ -83,13 +84,14 @@ int init_model_command(const Args& args) {
     const std::string flag = flag_of(key);
     if (!vm->count(flag)) continue;
     const bool flips = key.type() == ValueType::Bool;
-    given.emplace_back(key.name, flips ? (std::get<bool>(key.default_value) ? "false" : "true")
-                                       : (*vm)[flag].as<std::string>());
+    given.emplace_back(key.name,
+                       flips ? (std::get<bool>(key.default_value) ? "false" : "true") : (*vm)[flag].as<std::string>());
   }
   if (vm->count("set"))
     for (const std::string& s : (*vm)["set"].as<std::vector<std::string>>()) {
       const auto eq = s.find('=');
-      if (eq == std::string::npos || eq == 0) return usage_error("init-model", "--set expects KEY=VALUE, got '" + s + "'");
+      if (eq == std::string::npos || eq == 0)
+        return usage_error("init-model", "--set expects KEY=VALUE, got '" + s + "'");
       given.emplace_back(s.substr(0, eq), s.substr(eq + 1));
     }
   try {

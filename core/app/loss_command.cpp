@@ -12,10 +12,10 @@
 
 #include <genius/loss.hpp>
 
+#include "cli.hpp"
 #include "config/config.hpp"
 #include "plugins/checked_loss.hpp"
 #include "plugins/plugin_registry.hpp"
-#include "cli.hpp"
 
 namespace genius::cli {
 namespace {
@@ -82,17 +82,18 @@ int loss_command(const Args& args) {
       "input", po::value<std::string>()->value_name("FILE"),
       "JSONL, one pair per line: policy_chosen_logps, policy_rejected_logps, reference_chosen_logps, "
       "reference_rejected_logps, chosen_length, rejected_length, chosen_weight, rejected_weight, "
-      "chosen_average_weight")(
-      "set", po::value<std::vector<std::string>>()->value_name("loss.KEY=VALUE"), "override a loss key (repeatable)")(
-      "json", "print JSON: loss, metrics, gradients");
+      "chosen_average_weight")("set", po::value<std::vector<std::string>>()->value_name("loss.KEY=VALUE"),
+                               "override a loss key (repeatable)")("json", "print JSON: loss, metrics, gradients");
   po::positional_options_description positional;
   positional.add("action", 1);
-  const Parsed vm = parse("loss", "eval (--plugin NAME | --config FILE) --input FILE [--set loss.KEY=VALUE]... [--json]", args,
-               options, positional);
+  const Parsed vm =
+      parse("loss", "eval (--plugin NAME | --config FILE) --input FILE [--set loss.KEY=VALUE]... [--json]", args,
+            options, positional);
   if (!vm) return vm.exit_code;
   if (!vm->count("action") || (*vm)["action"].as<std::string>() != "eval")
     return usage_error("loss", "expected `genius loss eval ...`");
-  if (vm->count("plugin") == vm->count("config")) return usage_error("loss eval", "give exactly one of --plugin, --config");
+  if (vm->count("plugin") == vm->count("config"))
+    return usage_error("loss eval", "give exactly one of --plugin, --config");
   if (!vm->count("input")) return usage_error("loss eval", "missing --input FILE");
 
   std::shared_ptr<Loss> loss;
@@ -128,8 +129,10 @@ int loss_command(const Args& args) {
 
   LossOutput out = core::compute_loss_checked(*loss, batch);
   out.loss.backward();
-  nlohmann::json result = {{"plugin", loss->name()}, {"pairs", columns[0].size()},
-                           {"loss", out.loss.item<double>()}, {"metrics", out.metrics}};
+  nlohmann::json result = {{"plugin", loss->name()},
+                           {"pairs", columns[0].size()},
+                           {"loss", out.loss.item<double>()},
+                           {"metrics", out.metrics}};
   for (std::size_t c = 0; c < 4; ++c) {
     const at::Tensor& g = t[c].grad();
     std::vector<double> grad(columns[c].size(), 0.0);
@@ -139,7 +142,8 @@ int loss_command(const Args& args) {
   if (vm->count("json")) {
     std::cout << result.dump(2) << "\n";
   } else {
-    std::cout << "loss (" << loss->name() << ", " << columns[0].size() << " pairs): " << out.loss.item<double>() << "\n";
+    std::cout << "loss (" << loss->name() << ", " << columns[0].size() << " pairs): " << out.loss.item<double>()
+              << "\n";
     for (const auto& [name, value] : out.metrics) std::cout << "  " << name << ": " << value << "\n";
   }
   return core::kExitOk;

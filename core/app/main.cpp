@@ -6,8 +6,8 @@
 
 #include <genius/abi.hpp>
 
-#include "io/logging.hpp"
 #include "cli.hpp"
+#include "io/logging.hpp"
 
 namespace {
 
@@ -34,7 +34,8 @@ const std::map<std::string, Command>& commands() {
       {"generate", {genius::cli::generate_command, "sample continuations of a prompt from a model"}},
       {"logprobs", {genius::cli::logprobs_command, "per-token log-probs of a completion given a prompt"}},
       {"init-model", {genius::cli::init_model_command, "write a randomly initialised model (HF format)"}},
-      {"data", {genius::cli::data_command, "write a synthetic reasoning task's queries and eval set (`genius data arith`)"}},
+      {"data",
+       {genius::cli::data_command, "write a synthetic reasoning task's queries and eval set (`genius data arith`)"}},
       {"pretrain", {genius::cli::pretrain_command, "train a small base model on a synthetic task (configs/base.toml)"}},
       {"bench", {genius::cli::bench_command, "measure generation throughput (`genius bench generate`)"}},
       {"new-plugin", {genius::cli::new_plugin_command, "write an out-of-tree plugin project to start from"}},

@@ -16,9 +16,9 @@
 
 #include <genius/model_backend.hpp>
 
+#include "cli.hpp"
 #include "config/config.hpp"
 #include "plugins/plugin_registry.hpp"
-#include "cli.hpp"
 
 namespace genius::cli {
 
@@ -88,10 +88,12 @@ int tokenize_command(const Args& args) {
   add_model_options(options);
   options.add_options()("text", po::value<std::string>(), "text to encode")(
       "file", po::value<std::string>(), "encode the content of this file")("json", "print a JSON object");
-  const Parsed vm = parse("tokenize", "--model DIR (--text T | --file F) [--json]", args, options, [&](const po::variables_map& given) {
-    if (!given.count("model")) throw po::error("missing --model DIR");
-    if (given.count("text") == given.count("file")) throw po::error("give exactly one of --text, --file");
-  });
+  const Parsed vm = parse("tokenize", "--model DIR (--text T | --file F) [--json]", args, options,
+                          [&](const po::variables_map& given) {
+                            if (!given.count("model")) throw po::error("missing --model DIR");
+                            if (given.count("text") == given.count("file"))
+                              throw po::error("give exactly one of --text, --file");
+                          });
   if (!vm) return vm.exit_code;
   return guarded("tokenize", [&] {
     std::string text;
@@ -119,17 +121,19 @@ int generate_command(const Args& args) {
   add_model_options(options);
   options.add_options()("prompt", po::value<std::string>(), "prompt text")(
       "chat", "wrap the prompt as a user message with the model's chat template")(
-      "n", po::value<int>()->default_value(1), "samples")(
-      "temperature", po::value<double>()->default_value(0.0), "0 = greedy")(
+      "n", po::value<int>()->default_value(1), "samples")("temperature", po::value<double>()->default_value(0.0),
+                                                          "0 = greedy")(
       "top-p", po::value<double>()->default_value(1.0), "nucleus mass")(
       "max-new-tokens", po::value<int>()->default_value(128), "generation budget")(
       "stop", po::value<std::vector<std::string>>(), "stop string (repeatable)")(
       "seed", po::value<std::uint64_t>()->default_value(0), "sampling seed")("json", "print JSON");
-  const Parsed vm = parse("generate", "--model DIR --prompt T [--chat] [--n N] [--temperature X] [--max-new-tokens N] "
-                           "[--stop S]... [--seed S] [--json]",
-               args, options, [&](const po::variables_map& given) {
-    if (!given.count("model") || !given.count("prompt")) throw po::error("--model and --prompt are required");
-  });
+  const Parsed vm = parse("generate",
+                          "--model DIR --prompt T [--chat] [--n N] [--temperature X] [--max-new-tokens N] "
+                          "[--stop S]... [--seed S] [--json]",
+                          args, options, [&](const po::variables_map& given) {
+                            if (!given.count("model") || !given.count("prompt"))
+                              throw po::error("--model and --prompt are required");
+                          });
   if (!vm) return vm.exit_code;
   return guarded("generate", [&] {
     auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
@@ -146,7 +150,9 @@ int generate_command(const Args& args) {
     if (vm->count("json")) {
       nlohmann::json samples = nlohmann::json::array();
       for (const auto& s : result.samples)
-        samples.push_back({{"text", s.text}, {"token_ids", s.token_ids}, {"num_tokens", s.num_tokens()},
+        samples.push_back({{"text", s.text},
+                           {"token_ids", s.token_ids},
+                           {"num_tokens", s.num_tokens()},
                            {"cumulative_logprob", s.cumulative_logprob},
                            {"finish_reason", to_string(s.finish_reason)}});
       std::cout << nlohmann::json({{"prompt_tokens", request.prompt_ids.size()}, {"samples", samples}}).dump(2) << "\n";
@@ -168,13 +174,14 @@ int generate_command(const Args& args) {
 int logprobs_command(const Args& args) {
   po::options_description options("Options");
   add_model_options(options);
-  options.add_options()("prompt", po::value<std::string>(), "prompt text")(
-      "completion", po::value<std::string>(), "text whose tokens are scored")(
+  options.add_options()("prompt", po::value<std::string>(), "prompt text")("completion", po::value<std::string>(),
+                                                                           "text whose tokens are scored")(
       "chat", "wrap the prompt with the model's chat template")("json", "print JSON");
-  const Parsed vm = parse("logprobs", "--model DIR --prompt T --completion T [--chat] [--json]", args, options, [&](const po::variables_map& given) {
-    if (!given.count("model") || !given.count("prompt") || !given.count("completion"))
-      throw po::error("--model, --prompt and --completion are required");
-  });
+  const Parsed vm = parse("logprobs", "--model DIR --prompt T --completion T [--chat] [--json]", args, options,
+                          [&](const po::variables_map& given) {
+                            if (!given.count("model") || !given.count("prompt") || !given.count("completion"))
+                              throw po::error("--model, --prompt and --completion are required");
+                          });
   if (!vm) return vm.exit_code;
   return guarded("logprobs", [&] {
     auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
@@ -187,10 +194,12 @@ int logprobs_command(const Args& args) {
     nlohmann::json tokens = nlohmann::json::array();
     for (std::size_t i = 0; i < logps.size(); ++i) {
       sum += logps[i];
-      tokens.push_back({{"id", ex.response_ids[i]}, {"text", backend->decode({ex.response_ids[i]})}, {"logprob", logps[i]}});
+      tokens.push_back(
+          {{"id", ex.response_ids[i]}, {"text", backend->decode({ex.response_ids[i]})}, {"logprob", logps[i]}});
     }
     if (vm->count("json")) {
-      std::cout << nlohmann::json({{"tokens", tokens}, {"sum", sum}, {"mean", logps.empty() ? 0.0 : sum / double(logps.size())}})
+      std::cout << nlohmann::json(
+                       {{"tokens", tokens}, {"sum", sum}, {"mean", logps.empty() ? 0.0 : sum / double(logps.size())}})
                        .dump(2)
                 << "\n";
     } else {
@@ -233,12 +242,12 @@ int bench_command(const Args& args) {
       "new-tokens", po::value<int>()->default_value(64), "tokens generated per sequence");
   po::positional_options_description positional;
   positional.add("what", 1);
-  const Parsed vm = parse("bench", "generate --model DIR [--batch B...] [--prompt-tokens P] [--new-tokens N]", args, options,
-               positional, [&](const po::variables_map& given) {
-    if (!given.count("what") || given["what"].as<std::string>() != "generate")
-      throw po::error("expected `genius bench generate ...`");
-    if (!given.count("model")) throw po::error("missing --model DIR");
-  });
+  const Parsed vm = parse("bench", "generate --model DIR [--batch B...] [--prompt-tokens P] [--new-tokens N]", args,
+                          options, positional, [&](const po::variables_map& given) {
+                            if (!given.count("what") || given["what"].as<std::string>() != "generate")
+                              throw po::error("expected `genius bench generate ...`");
+                            if (!given.count("model")) throw po::error("missing --model DIR");
+                          });
   if (!vm) return vm.exit_code;
   return guarded("bench", [&] {
     auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
@@ -246,7 +255,8 @@ int bench_command(const Args& args) {
     for (const auto& p : backend->parameters()) params += p.numel();
     const double peak = measured_matmul_gflops();
     const int prompt_tokens = (*vm)["prompt-tokens"].as<int>(), new_tokens = (*vm)["new-tokens"].as<int>();
-    const std::vector<int> batches = vm->count("batch") ? (*vm)["batch"].as<std::vector<int>>() : std::vector<int>{1, 16, 64};
+    const std::vector<int> batches =
+        vm->count("batch") ? (*vm)["batch"].as<std::vector<int>>() : std::vector<int>{1, 16, 64};
     std::printf("model %s: %.2fM parameters, %s %s, %d threads; measured matmul peak %.1f GFLOP/s\n",
                 (*vm)["model"].as<std::string>().c_str(), double(params) / 1e6, backend->device().c_str(),
                 backend->dtype().c_str(), at::get_num_threads(), peak);
@@ -256,7 +266,8 @@ int bench_command(const Args& args) {
       for (int b = 0; b < batch; ++b) {
         auto& r = requests[static_cast<std::size_t>(b)];
         for (int t = 0; t < prompt_tokens; ++t)
-          r.prompt_ids.push_back(static_cast<TokenId>((b * 131 + t * 7 + 1) % std::max<std::int64_t>(2, backend->vocab_size() - 1)));
+          r.prompt_ids.push_back(
+              static_cast<TokenId>((b * 131 + t * 7 + 1) % std::max<std::int64_t>(2, backend->vocab_size() - 1)));
         r.temperature = 0;
         r.max_new_tokens = max_new;
         r.ignore_eos = true;
@@ -273,7 +284,8 @@ int bench_command(const Args& args) {
       const double decode_rate = double(batch) * (new_tokens - 1) / std::max(1e-9, total - prefill);
       // A decoded token costs about 2 FLOPs per parameter (the matrix products).
       const double share = 100.0 * decode_rate * 2.0 * double(params) / 1e9 / peak;
-      std::printf("%6d %8d %8d %14.1f %14.1f %9.1f%%\n", batch, prompt_tokens, new_tokens, prefill_rate, decode_rate, share);
+      std::printf("%6d %8d %8d %14.1f %14.1f %9.1f%%\n", batch, prompt_tokens, new_tokens, prefill_rate, decode_rate,
+                  share);
     }
     return int(core::kExitOk);
   });

@@ -15,8 +15,8 @@
 #include <genius/abi.hpp>
 #include <genius/manifest.hpp>
 
-#include "plugins/plugin_registry.hpp"
 #include "cli.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "scaffold_files.hpp"
 
 namespace genius::cli {
@@ -68,9 +68,13 @@ std::string template_text(const std::string& path) {
 }
 
 // "my-loss" -> "my_loss": file names and the CMake target.
-std::string ident_of(const std::string& name) { return replace_all(name, "-", "_"); }
+std::string ident_of(const std::string& name) {
+  return replace_all(name, "-", "_");
+}
 // The CMake target; the library is lib<target>.so.
-std::string target_of(const std::string& kind, const std::string& name) { return "genius_" + kind + "_" + ident_of(name); }
+std::string target_of(const std::string& kind, const std::string& name) {
+  return "genius_" + kind + "_" + ident_of(name);
+}
 
 // The project's files: output name -> rendered content.
 std::map<std::string, std::string> render(const std::string& kind, const std::string& name) {
@@ -86,7 +90,8 @@ std::map<std::string, std::string> render(const std::string& kind, const std::st
   };
   std::map<std::string, std::string> out = {
       {"CMakeLists.txt", template_text("common/CMakeLists.txt")},
-      {"README.md", replace_all(template_text("common/README.md"), "@KIND_README@", template_text(kind + "/readme.md"))},
+      {"README.md",
+       replace_all(template_text("common/README.md"), "@KIND_README@", template_text(kind + "/readme.md"))},
       {".gitignore", template_text("common/gitignore")},
       {ident + ".cpp", template_text(kind + "/plugin.cpp")},
   };
@@ -113,21 +118,22 @@ int new_plugin_command(const Args& args) {
       "force", "write into a non-empty DIR, overwriting the scaffold's files there");
   std::string kind, name;
   fs::path out;
-  const Parsed vm = parse("new-plugin", "--kind loss|sampler|value|backend --name NAME --out DIR [--force]", args,
-                          options, [&](const po::variables_map& given) {
-    for (const char* required : {"kind", "name", "out"})
-      if (!given.count(required)) throw po::error(std::string("missing --") + required);
-    kind = given["kind"].as<std::string>();
-    name = given["name"].as<std::string>();
-    out = given["out"].as<std::string>();
-    if (!class_suffixes().count(kind))
-      throw po::error("--kind '" + kind + "': must be one of loss, sampler, value, backend");
-    // A letter first, so the derived C++ class name is an identifier; '-' only between parts.
-    if (!std::regex_match(name, std::regex("[a-z][a-z0-9]*(-[a-z0-9]+)*")))
-      throw po::error("--name '" + name +
-                      "': use lowercase letters, digits and single '-' between them, starting with a letter "
-                      "(e.g. my-loss)");
-  });
+  const Parsed vm =
+      parse("new-plugin", "--kind loss|sampler|value|backend --name NAME --out DIR [--force]", args, options,
+            [&](const po::variables_map& given) {
+              for (const char* required : {"kind", "name", "out"})
+                if (!given.count(required)) throw po::error(std::string("missing --") + required);
+              kind = given["kind"].as<std::string>();
+              name = given["name"].as<std::string>();
+              out = given["out"].as<std::string>();
+              if (!class_suffixes().count(kind))
+                throw po::error("--kind '" + kind + "': must be one of loss, sampler, value, backend");
+              // A letter first, so the derived C++ class name is an identifier; '-' only between parts.
+              if (!std::regex_match(name, std::regex("[a-z][a-z0-9]*(-[a-z0-9]+)*")))
+                throw po::error("--name '" + name +
+                                "': use lowercase letters, digits and single '-' between them, starting with a letter "
+                                "(e.g. my-loss)");
+            });
   if (!vm) return vm.exit_code;
 
   std::error_code ec;
@@ -155,7 +161,8 @@ int new_plugin_command(const Args& args) {
   }
 
   // An installed genius has its CMake package beside its plugins: <libdir>/cmake/GeniusSDK.
-  const fs::path sdk_dir = core::PluginRegistry::builtin_directory().parent_path().parent_path() / "cmake" / "GeniusSDK";
+  const fs::path sdk_dir =
+      core::PluginRegistry::builtin_directory().parent_path().parent_path() / "cmake" / "GeniusSDK";
   const bool installed = fs::exists(sdk_dir / "GeniusSDKConfig.cmake", ec);
   std::cout << "wrote a " << kind << " plugin project '" << name << "' in " << out.string() << ":\n";
   for (const auto& entry : files) std::cout << "  " << entry.first << "\n";

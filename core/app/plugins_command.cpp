@@ -4,10 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/config.hpp"
-#include "plugins/plugin_registry.hpp"
-#include "config/suggest.hpp"
 #include "cli.hpp"
+#include "config/config.hpp"
+#include "config/suggest.hpp"
+#include "plugins/plugin_registry.hpp"
 
 namespace genius::cli {
 namespace {
@@ -20,16 +20,16 @@ nlohmann::json to_json(const core::PluginInfo& info) {
   const PluginManifest& m = info.manifest;
   nlohmann::json keys = nlohmann::json::array();
   for (const ConfigKey& k : m.keys) {
-    nlohmann::json key = {{"name", k.name}, {"type", to_string(k.type())}, {"default", to_json(k.default_value)},
-                          {"doc", k.doc}};
+    nlohmann::json key = {
+        {"name", k.name}, {"type", to_string(k.type())}, {"default", to_json(k.default_value)}, {"doc", k.doc}};
     if (k.bounds.min) key["min"] = *k.bounds.min, key["min_inclusive"] = k.bounds.min_inclusive;
     if (k.bounds.max) key["max"] = *k.bounds.max, key["max_inclusive"] = k.bounds.max_inclusive;
     if (!k.choices.empty()) key["choices"] = k.choices;
     if (k.is_path) key["path"] = true;
     keys.push_back(std::move(key));
   }
-  return {{"kind", to_string(m.kind)}, {"name", m.name},
-          {"version", m.version},      {"description", m.description},
+  return {{"kind", to_string(m.kind)},  {"name", m.name},
+          {"version", m.version},       {"description", m.description},
           {"file", info.file.string()}, {"section", config_section(m.kind)},
           {"keys", std::move(keys)}};
 }

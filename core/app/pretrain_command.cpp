@@ -15,21 +15,21 @@
 #include <set>
 
 #include <ATen/Parallel.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <genius/helpers/atomic_file.hpp>
 #include <genius/model_backend.hpp>
 
+#include "cli.hpp"
 #include "config/config.hpp"
-#include "io/durable_dir.hpp"
 #include "eval/evaluator.hpp"
-#include "plugins/plugin_registry.hpp"
+#include "eval/tasks.hpp"
+#include "io/durable_dir.hpp"
 #include "io/progress.hpp"
 #include "io/records_io.hpp"
+#include "plugins/plugin_registry.hpp"
 #include "train/supervised.hpp"
-#include "eval/tasks.hpp"
-#include "cli.hpp"
 
 namespace genius::cli {
 namespace fs = std::filesystem;
@@ -127,9 +127,10 @@ int pretrain_command(const Args& args) {
       "force", "replace an existing model at [pretrain] out");
   po::positional_options_description positional;
   positional.add("file", 1);
-  const Parsed vm = parse("pretrain", "CONFIG [--set SECTION.KEY=VALUE]... [--force]", args, options, positional, [&](const po::variables_map& given) {
-    if (!given.count("file")) throw po::error("missing CONFIG");
-  });
+  const Parsed vm = parse("pretrain", "CONFIG [--set SECTION.KEY=VALUE]... [--force]", args, options, positional,
+                          [&](const po::variables_map& given) {
+                            if (!given.count("file")) throw po::error("missing CONFIG");
+                          });
   if (!vm) return vm.exit_code;
   const fs::path file = (*vm)["file"].as<std::string>();
   std::vector<std::string> overrides =
@@ -182,16 +183,18 @@ int pretrain_command(const Args& args) {
                examples.size(), task->name(), levels.min, levels.max, skipped);
 
   // 4. Supervised training.
-  const core::TrainOptions train = core::TrainOptions::from_config(config->view("train"), run.get<std::uint64_t>("seed"));
+  const core::TrainOptions train =
+      core::TrainOptions::from_config(config->view("train"), run.get<std::uint64_t>("seed"));
   std::string log;
   std::optional<core::Progress> bar;
-  const core::SupervisedSummary summary = core::train_supervised(*backend, examples, train, [&](const nlohmann::json& r) {
-    log += r.dump() + "\n";
-    if (!bar) bar.emplace("pretrain", r["total_steps"].get<std::int64_t>(), "steps");
-    char text[64];
-    std::snprintf(text, sizeof text, "loss %.4f", r["loss"].get<double>());
-    bar->update(r["step"].get<std::int64_t>(), text);
-  });
+  const core::SupervisedSummary summary =
+      core::train_supervised(*backend, examples, train, [&](const nlohmann::json& r) {
+        log += r.dump() + "\n";
+        if (!bar) bar.emplace("pretrain", r["total_steps"].get<std::int64_t>(), "steps");
+        char text[64];
+        std::snprintf(text, sizeof text, "loss %.4f", r["loss"].get<double>());
+        bar->update(r["step"].get<std::int64_t>(), text);
+      });
   if (bar) bar->finish();
   backend->save(staging);
   write_file_atomic(staging / "pretrain_metrics.jsonl", log);
@@ -212,7 +215,8 @@ int pretrain_command(const Args& args) {
                            {"config", recipe}};
   const ConfigView data = config->view("data");
   if (!data.get<std::string>("eval").empty() && config->view("eval").get<bool>("enabled")) {
-    const auto eval_options = core::EvalOptions::from_config(config->view("eval"), data, run.get<std::uint64_t>("seed"));
+    const auto eval_options =
+        core::EvalOptions::from_config(config->view("eval"), data, run.get<std::uint64_t>("seed"));
     const core::EvalResult result = core::evaluate(*backend, eval_options, staging / "pretrain_eval.jsonl");
     record["eval"] = result.to_json();
   }

@@ -10,13 +10,13 @@
 #include <genius/helpers/atomic_file.hpp>
 #include <genius/sdk.hpp>
 
-#include "eval/audit.hpp"
+#include "cli.hpp"
 #include "config/config.hpp"
+#include "config/suggest.hpp"
+#include "eval/audit.hpp"
 #include "io/logging.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "run/run_driver.hpp"
-#include "config/suggest.hpp"
-#include "cli.hpp"
 
 namespace genius::cli {
 namespace fs = std::filesystem;
@@ -31,7 +31,8 @@ void require_plugin_sections(const core::ResolvedConfig& config, const core::Plu
     const std::string section = config_section(kind);
     if (!config.plugin(section).empty()) continue;
     const auto names = registry.names(kind);
-    missing.push_back({{config.file().string(), 0, 0}, section,
+    missing.push_back({{config.file().string(), 0, 0},
+                       section,
                        "this command needs a [" + section + "] section with plugin = \"...\" (" +
                            (names.empty() ? "no " + std::string(to_string(kind)) + " plugin is installed"
                                           : "available: " + core::join(names)) +
@@ -125,7 +126,8 @@ void print_results(const nlohmann::json& summary) {
       std::snprintf(buf, sizeof buf, "%.1f%%", 100 * e[key].get<double>());
       return std::string(buf);
     };
-    std::printf("%-10s %16s %16s\n", e["iteration"].get<int>() == 0 ? "base" : std::to_string(e["iteration"].get<int>()).c_str(),
+    std::printf("%-10s %16s %16s\n",
+                e["iteration"].get<int>() == 0 ? "base" : std::to_string(e["iteration"].get<int>()).c_str(),
                 cell("greedy_accuracy").c_str(), cell("pass@1").c_str());
   }
 }
@@ -142,10 +144,10 @@ int run_command(const Args& args) {
   if (!vm->count("file")) return usage_error("run", "missing the config FILE");
   const bool resume = vm->count("resume") > 0;
   Prepared p;
-  if (auto code = prepare(*vm,
-                          {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss},
-                          resume ? core::RunDirectory::Mode::Resume : core::RunDirectory::Mode::New,
-                          /*create_plugins=*/true, p))
+  if (auto code =
+          prepare(*vm, {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss},
+                  resume ? core::RunDirectory::Mode::Resume : core::RunDirectory::Mode::New,
+                  /*create_plugins=*/true, p))
     return *code;
   core::RunDriver driver(*p.config, *p.registry, *p.dir);
   driver.use_plugins(p.backend, p.sampler, p.values, p.loss);
@@ -164,10 +166,12 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
                                                    : "iteration to run the stage for");
   po::positional_options_description positional;
   positional.add("file", 1);
-  const Parsed vm = parse(name, "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N]", args, options, positional, [&](const po::variables_map& given) {
-    if (!given.count("file")) throw po::error("missing the config FILE");
-    if (given["iteration"].as<int>() < (stage == core::Stage::Eval ? 0 : 1)) throw po::error("--iteration out of range");
-  });
+  const Parsed vm = parse(name, "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N]", args, options,
+                          positional, [&](const po::variables_map& given) {
+                            if (!given.count("file")) throw po::error("missing the config FILE");
+                            if (given["iteration"].as<int>() < (stage == core::Stage::Eval ? 0 : 1))
+                              throw po::error("--iteration out of range");
+                          });
   if (!vm) return vm.exit_code;
   Prepared p;
   if (auto code = prepare(*vm, needed, core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p)) return *code;
@@ -188,13 +192,16 @@ int audit_command(const Args& args) {
       "JSONL of labeled probe items (default: [audit] file, else [data] eval)");
   po::positional_options_description positional;
   positional.add("file", 1);
-  const Parsed vm = parse("audit", "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N] [--items N] [--probe PATH]", args,
-               options, positional, [&](const po::variables_map& given) {
-    if (!given.count("file")) throw po::error("missing the config FILE");
-    if (given["iteration"].as<int>() < 1) throw po::error("--iteration out of range (1 = the base model)");
-    if (given.count("items") && given["items"].as<std::int64_t>() < 1) throw po::error("--items must be at least 1");
-    if (given.count("probe") && given["probe"].as<std::string>().empty()) throw po::error("--probe needs a file");
-  });
+  const Parsed vm =
+      parse("audit", "FILE [--set SECTION.KEY=VALUE]... [--out DIR] [--iteration N] [--items N] [--probe PATH]", args,
+            options, positional, [&](const po::variables_map& given) {
+              if (!given.count("file")) throw po::error("missing the config FILE");
+              if (given["iteration"].as<int>() < 1) throw po::error("--iteration out of range (1 = the base model)");
+              if (given.count("items") && given["items"].as<std::int64_t>() < 1)
+                throw po::error("--items must be at least 1");
+              if (given.count("probe") && given["probe"].as<std::string>().empty())
+                throw po::error("--probe needs a file");
+            });
   if (!vm) return vm.exit_code;
   Prepared p;
   if (auto code = prepare(*vm, {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator},
@@ -202,7 +209,8 @@ int audit_command(const Args& args) {
     return *code;
   // --items and --probe change what is measured, not the run: they do not
   // enter the resolved config, so an existing run directory accepts them.
-  core::AuditOptions audit = core::AuditOptions::from_config(*p.config, p.config->view("run").get<std::uint64_t>("seed"));
+  core::AuditOptions audit =
+      core::AuditOptions::from_config(*p.config, p.config->view("run").get<std::uint64_t>("seed"));
   if (vm->count("items")) audit.items = static_cast<std::size_t>((*vm)["items"].as<std::int64_t>());
   if (!audit.enabled()) audit.items = 200;
   if (vm->count("probe")) audit.probe.items_file = (*vm)["probe"].as<std::string>();
@@ -220,8 +228,7 @@ int audit_command(const Args& args) {
     std::printf("%-22s %10s %14s %14s\n", std::string(key).substr(6).c_str(), cell(key).c_str(),
                 cell(std::string(key) + "/greedy_right").c_str(), cell(std::string(key) + "/greedy_wrong").c_str());
   std::printf("\n%s items (%s greedy right); details: %s\n", m["items"].dump().c_str(),
-              cell("audit/greedy_accuracy").c_str(),
-              driver.dir().audit((*vm)["iteration"].as<int>()).string().c_str());
+              cell("audit/greedy_accuracy").c_str(), driver.dir().audit((*vm)["iteration"].as<int>()).string().c_str());
   return core::kExitOk;
 }
 
@@ -229,7 +236,9 @@ int explore_command(const Args& args) {
   return stage_command("explore", core::Stage::Explore,
                        {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator}, args);
 }
-int pairs_command(const Args& args) { return stage_command("pairs", core::Stage::Pairs, {PluginKind::Sampler}, args); }
+int pairs_command(const Args& args) {
+  return stage_command("pairs", core::Stage::Pairs, {PluginKind::Sampler}, args);
+}
 int train_command(const Args& args) {
   return stage_command("train", core::Stage::Train, {PluginKind::ModelBackend, PluginKind::Loss}, args);
 }

@@ -12,17 +12,17 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
 #include <genius/helpers/atomic_file.hpp>
 
+#include "cli.hpp"
 #include "run/run_directory.hpp"
 #include "sweep/sweep.hpp"
 #include "sweep/sweep_report.hpp"
-#include "cli.hpp"
 
 namespace genius::cli {
 namespace fs = std::filesystem;
@@ -209,12 +209,10 @@ class Sweep {
       results.push_back({cell.name, cell.group, value_texts, cell.seed, c.status, c.explored_by,
                          read_json_or_null(core::RunDirectory::at(c.dir).summary())});
     }
-    const json state = {{"name", plan_.spec.name},
-                        {"file", fs::absolute(plan_.spec.file).lexically_normal().string()},
-                        {"base", plan_.spec.base.string()},
-                        {"status", status},
-                        {"axes", plan_.spec.varied_keys()},
-                        {"cells", cells}};
+    const json state = {
+        {"name", plan_.spec.name},          {"file", fs::absolute(plan_.spec.file).lexically_normal().string()},
+        {"base", plan_.spec.base.string()}, {"status", status},
+        {"axes", plan_.spec.varied_keys()}, {"cells", cells}};
     write_file_atomic(dir_ / "sweep.json", state.dump(2) + "\n");
     core::write_sweep_tables(dir_, plan_.spec.name, plan_.spec.varied_keys(), results);
   }
@@ -234,10 +232,13 @@ void print_grid(const core::SweepPlan& plan, const fs::path& dir) {
     const core::PlannedCell& c = plan.cells[i];
     // The values as written, when sanitising changed them in the name.
     std::string values;
-    for (const core::SweepSetting& s : c.cell.values) values += (values.empty() ? "" : ",") + s.key + "=" + s.value.text;
+    for (const core::SweepSetting& s : c.cell.values)
+      values += (values.empty() ? "" : ",") + s.key + "=" + s.value.text;
     if (c.cell.seed) values += (values.empty() ? "" : ",") + std::string("seed=") + std::to_string(*c.cell.seed);
     std::printf("%4zu  %-40s %s%s\n", i + 1, c.cell.name.c_str(),
-                c.explorer < 0 ? "explores" : ("shares exploration with " + plan.cells[static_cast<std::size_t>(c.explorer)].cell.name).c_str(),
+                c.explorer < 0
+                    ? "explores"
+                    : ("shares exploration with " + plan.cells[static_cast<std::size_t>(c.explorer)].cell.name).c_str(),
                 values.empty() || values == c.cell.name ? "" : ("  [" + values + "]").c_str());
   }
   std::printf("%zu explorations for %zu cells; %zu cells reuse iteration 1's exploration and the base evaluation\n",
@@ -250,16 +251,19 @@ void print_grid(const core::SweepPlan& plan, const fs::path& dir) {
 int sweep_command(const Args& args) {
   po::options_description options("Options");
   options.add_options()("file", po::value<std::string>(), "sweep file")(
-      "out", po::value<std::string>()->value_name("DIR"), "sweep directory (default: <[sweep] out_dir>/<[sweep] name>)")(
-      "jobs,j", po::value<int>()->default_value(1)->value_name("N"), "cells run at the same time, each its own process")(
+      "out", po::value<std::string>()->value_name("DIR"),
+      "sweep directory (default: <[sweep] out_dir>/<[sweep] name>)")(
+      "jobs,j", po::value<int>()->default_value(1)->value_name("N"),
+      "cells run at the same time, each its own process")(
       "resume", "continue the sweep in an existing sweep directory (finished cells are skipped)")(
       "dry-run", "print the cells and which share exploration; run nothing");
   po::positional_options_description positional;
   positional.add("file", 1);
-  const Parsed vm = parse("sweep", "FILE [--out DIR] [--jobs N] [--resume] [--dry-run]", args, options, positional, [&](const po::variables_map& given) {
-    if (!given.count("file")) throw po::error("missing the sweep FILE");
-    if (given["jobs"].as<int>() < 1) throw po::error("--jobs must be at least 1");
-  });
+  const Parsed vm = parse("sweep", "FILE [--out DIR] [--jobs N] [--resume] [--dry-run]", args, options, positional,
+                          [&](const po::variables_map& given) {
+                            if (!given.count("file")) throw po::error("missing the sweep FILE");
+                            if (given["jobs"].as<int>() < 1) throw po::error("--jobs must be at least 1");
+                          });
   if (!vm) return vm.exit_code;
 
   std::optional<core::SweepPlan> plan;
@@ -272,7 +276,8 @@ int sweep_command(const Args& args) {
     std::cerr << e.what() << "\n";
     return core::kExitUsageError;
   }
-  const fs::path dir = vm->count("out") ? fs::path((*vm)["out"].as<std::string>()) : plan->spec.out_dir / plan->spec.name;
+  const fs::path dir =
+      vm->count("out") ? fs::path((*vm)["out"].as<std::string>()) : plan->spec.out_dir / plan->spec.name;
   if (vm->count("dry-run")) {
     print_grid(*plan, dir);
     return core::kExitOk;

@@ -13,13 +13,23 @@ namespace {
 
 ModelConfig small_config(const std::string& type, std::int64_t heads, std::int64_t kv_heads, bool tied,
                          bool llama3_rope, std::int64_t original_context = 16) {
-  nlohmann::json j = {{"model_type", type},       {"vocab_size", 37},         {"hidden_size", 32},
-                      {"intermediate_size", 48},  {"num_hidden_layers", 2},   {"num_attention_heads", heads},
-                      {"num_key_value_heads", kv_heads}, {"rms_norm_eps", 1e-5}, {"rope_theta", 500.0},
-                      {"tie_word_embeddings", tied}, {"max_position_embeddings", 64}};
+  nlohmann::json j = {{"model_type", type},
+                      {"vocab_size", 37},
+                      {"hidden_size", 32},
+                      {"intermediate_size", 48},
+                      {"num_hidden_layers", 2},
+                      {"num_attention_heads", heads},
+                      {"num_key_value_heads", kv_heads},
+                      {"rms_norm_eps", 1e-5},
+                      {"rope_theta", 500.0},
+                      {"tie_word_embeddings", tied},
+                      {"max_position_embeddings", 64}};
   if (llama3_rope)
-    j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                         {"high_freq_factor", 4.0}, {"original_max_position_embeddings", original_context}};
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", 8.0},
+                         {"low_freq_factor", 1.0},
+                         {"high_freq_factor", 4.0},
+                         {"original_max_position_embeddings", original_context}};
   return ModelConfig::from_json(j, "test");
 }
 
@@ -159,10 +169,10 @@ TEST(Forward, Llama3ScalingChangesLongWavelengthsOnly) {
   for (std::size_t i = 0; i < b.size(); ++i)
     EXPECT_NEAR(rotary->inv_freq[static_cast<std::int64_t>(i)].item<double>(), b[i], 1e-6 * b[i]);
   ASSERT_EQ(b.size(), 4u);
-  EXPECT_DOUBLE_EQ(a[0], b[0]);                  // short wavelength: untouched
-  EXPECT_LT(b[1], a[1]);                         // middle band: interpolated
+  EXPECT_DOUBLE_EQ(a[0], b[0]);  // short wavelength: untouched
+  EXPECT_LT(b[1], a[1]);         // middle band: interpolated
   EXPECT_GT(b[1], a[1] / 8.0);
-  EXPECT_NEAR(b[2], a[2] / 8.0, 1e-12);          // long wavelengths: divided by the factor
+  EXPECT_NEAR(b[2], a[2] / 8.0, 1e-12);  // long wavelengths: divided by the factor
   EXPECT_NEAR(b[3], a[3] / 8.0, 1e-12);
 }
 
@@ -176,7 +186,8 @@ TEST(Forward, LeftPaddingDoesNotChangeTheLogits) {
   at::Tensor valid = at::cat({at::zeros({1, pad}, at::kBool), at::ones({1, T}, at::kBool)}, 1);
   at::Tensor pos = (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
   const at::Tensor got =
-      model->logits(model->hidden_states(input, {pos, causal_mask(valid, 0, pad + T, at::kFloat)}))[0].narrow(0, pad, T);
+      model->logits(model->hidden_states(input, {pos, causal_mask(valid, 0, pad + T, at::kFloat)}))[0].narrow(0, pad,
+                                                                                                              T);
   EXPECT_LT(relative_error(got.to(at::kDouble), want), 1e-5);
 }
 
@@ -189,7 +200,9 @@ std::string decode(const std::vector<TokenId>& ids) {
   return s;
 }
 
-GenerationOptions options(std::set<TokenId> eos = {}) { return {std::move(eos), decode, 0}; }
+GenerationOptions options(std::set<TokenId> eos = {}) {
+  return {std::move(eos), decode, 0};
+}
 
 GenerationRequest request(std::vector<TokenId> prompt, int n, double temperature, int max_new, std::uint64_t seed = 1) {
   GenerationRequest r;
@@ -205,8 +218,8 @@ TEST(Generation, GreedyAloneEqualsGreedyInABatchOfOthers) {
   CausalLm model = random_model(small_config("llama", 4, 2, false, true), 11);
   const GenerationRequest target = request({3, 1, 4, 1, 5}, 1, 0.0, 12);
   const auto alone = generate(model, {target}, options());
-  const auto batch = generate(model, {request({9, 2}, 2, 0.8, 20), target, request({7, 7, 7, 7, 7, 7, 7, 7, 7}, 3, 0.0, 5)},
-                              options());
+  const auto batch = generate(
+      model, {request({9, 2}, 2, 0.8, 20), target, request({7, 7, 7, 7, 7, 7, 7, 7, 7}, 3, 0.0, 5)}, options());
   const GeneratedSample &a = alone[0].samples[0], &b = batch[1].samples[0];
   EXPECT_EQ(a.token_ids, b.token_ids);
   EXPECT_NEAR(a.cumulative_logprob, b.cumulative_logprob, 1e-5);
@@ -240,7 +253,8 @@ TEST(Generation, SamplesOfOneRequestEqualSeparateRequests) {
   for (int i = 0; i < 4; ++i) {
     GenerationRequest one = request({5, 6, 7}, i + 1, 1.0, 10, 77);
     const auto separate = generate(model, {one}, options());
-    EXPECT_EQ(separate[0].samples[static_cast<std::size_t>(i)].token_ids, shared[0].samples[static_cast<std::size_t>(i)].token_ids);
+    EXPECT_EQ(separate[0].samples[static_cast<std::size_t>(i)].token_ids,
+              shared[0].samples[static_cast<std::size_t>(i)].token_ids);
   }
   std::set<std::vector<TokenId>> distinct;
   for (const auto& s : shared[0].samples) distinct.insert(s.token_ids);
@@ -270,7 +284,8 @@ TEST(Generation, StopStringsAndEos) {
   const GeneratedSample s = generate(model, {r}, options())[0].samples[0];
   EXPECT_EQ(s.finish_reason, FinishReason::Stop);
   EXPECT_EQ(s.text, f.text.substr(0, f.text.find(stop)));  // the stop text is not included
-  EXPECT_EQ(s.token_ids, std::vector<TokenId>(f.token_ids.begin(), f.token_ids.begin() + std::ptrdiff_t(f.text.find(stop) + stop.size())));
+  EXPECT_EQ(s.token_ids, std::vector<TokenId>(f.token_ids.begin(),
+                                              f.token_ids.begin() + std::ptrdiff_t(f.text.find(stop) + stop.size())));
   // EOS: the first generated token declared as end of sequence.
   const GeneratedSample e = generate(model, {request({1, 2}, 1, 0.0, 12)}, options({f.token_ids[0]}))[0].samples[0];
   EXPECT_EQ(e.finish_reason, FinishReason::Eos);

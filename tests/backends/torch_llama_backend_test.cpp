@@ -6,15 +6,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <genius/model_backend.hpp>
 
 #include "config/config.hpp"
 #include "plugins/plugin_registry.hpp"
-#include "test_support.hpp"
 #include "safetensors.hpp"
+#include "test_support.hpp"
 
 namespace genius {
 namespace {
@@ -22,7 +22,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-fs::path scratch(const std::string& name) { return test::scratch_dir("genius_backend_test", name); }
+fs::path scratch(const std::string& name) {
+  return test::scratch_dir("genius_backend_test", name);
+}
 
 fs::path init_model(const std::string& name, const std::string& args) {
   const fs::path dir = scratch(name);
@@ -30,7 +32,9 @@ fs::path init_model(const std::string& name, const std::string& args) {
   return dir;
 }
 
-const core::PluginRegistry& registry() { return test::builtin_registry(); }
+const core::PluginRegistry& registry() {
+  return test::builtin_registry();
+}
 
 std::shared_ptr<ModelBackend> load(const fs::path& dir, std::vector<std::string> keys = {}) {
   keys.insert(keys.begin(), "model.path=" + dir.string());
@@ -78,7 +82,8 @@ TEST(TorchLlama, SequenceLogprobsAreSumsOfTokenLogprobsAndMatchGeneration) {
   EXPECT_EQ(sums[2].item<double>(), 0.0);  // empty response
   // Padding does not leak: each example scored alone gives the same value.
   for (std::size_t i = 0; i < batch.size(); ++i)
-    EXPECT_NEAR(m->sequence_logprobs({batch[i]})[0].item<double>(), sums[static_cast<std::int64_t>(i)].item<double>(), 1e-4);
+    EXPECT_NEAR(m->sequence_logprobs({batch[i]})[0].item<double>(), sums[static_cast<std::int64_t>(i)].item<double>(),
+                1e-4);
   // The log-prob generation reports is the one scoring computes.
   GenerationRequest r;
   r.prompt_ids = batch[1].prompt_ids;
@@ -129,7 +134,8 @@ TEST(TorchLlama, SaveAndReloadGiveTheSameModelInTheHfLayout) {
 }
 
 TEST(TorchLlama, Qwen2BfloatAndShardedCheckpoints) {
-  const fs::path dir = init_model("qwen", "--arch qwen2 --hidden 32 --layers 2 --heads 4 --kv-heads 1 --untied --seed 5");
+  const fs::path dir =
+      init_model("qwen", "--arch qwen2 --hidden 32 --layers 2 --heads 4 --kv-heads 1 --untied --seed 5");
   auto f32 = load(dir);
   const auto batch = examples(*f32);
   const at::Tensor want = f32->sequence_logprobs(batch);

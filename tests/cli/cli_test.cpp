@@ -1,6 +1,6 @@
 // End-to-end: the real `genius` binary with the real plugins.
-#include <algorithm>
 #include <sys/wait.h>
+#include <algorithm>
 
 #include <array>
 #include <cstdio>
@@ -62,7 +62,8 @@ TEST(Cli, NewPluginWritesAProjectNamedAfterThePlugin) {
   const fs::path dir = scratch("new_plugin") / "sigmoid";
   Output o = genius("new-plugin --kind loss --name my-sigmoid --out '" + dir.string() + "'");
   ASSERT_EQ(o.exit_code, 0) << o.err;
-  for (const char* file : {"CMakeLists.txt", "my_sigmoid.cpp", "example.toml", "pairs.jsonl", "README.md", ".gitignore"})
+  for (const char* file :
+       {"CMakeLists.txt", "my_sigmoid.cpp", "example.toml", "pairs.jsonl", "README.md", ".gitignore"})
     EXPECT_TRUE(fs::exists(dir / file)) << file;
   const std::string cpp = slurp(dir / "my_sigmoid.cpp"), cmake = slurp(dir / "CMakeLists.txt");
   EXPECT_NE(cpp.find("class MySigmoidLoss final : public genius::Loss"), std::string::npos) << cpp;
@@ -176,13 +177,15 @@ TEST(Cli, LossEvalComputesLossMetricsAndGradients) {
   const fs::path dir = scratch("loss");
   std::ofstream(dir / "pairs.jsonl")
       << R"({"policy_chosen_logps": -10, "policy_rejected_logps": -12, "reference_chosen_logps": -11, )"
-      << R"("reference_rejected_logps": -11, "chosen_weight": 0.5, "rejected_weight": 0.1})" << "\n\n";
+      << R"("reference_rejected_logps": -11, "chosen_weight": 0.5, "rejected_weight": 0.1})"
+      << "\n\n";
   Output o = genius("loss eval --plugin aco --input '" + (dir / "pairs.jsonl").string() + "' --json");
   ASSERT_EQ(o.exit_code, 0) << o.err;
   const auto r = nlohmann::json::parse(o.out);
   // Worked by hand: r_w = 1, r_l = -1, A_w - A_l = 0.4. The paper's factor is 1
   // there (A_l <= A_w: DPO), the released code's e^0.4.
-  for (const auto& [calibration, f] : {std::pair<std::string, double>{"paper", 1.0}, {"released-code", std::exp(0.4)}}) {
+  for (const auto& [calibration, f] :
+       {std::pair<std::string, double>{"paper", 1.0}, {"released-code", std::exp(0.4)}}) {
     Output c = genius("loss eval --plugin aco --set loss.calibration=" + calibration + " --input '" +
                       (dir / "pairs.jsonl").string() + "' --json");
     ASSERT_EQ(c.exit_code, 0) << c.err;
@@ -197,25 +200,26 @@ TEST(Cli, LossEvalComputesLossMetricsAndGradients) {
   EXPECT_NEAR(r.at("metrics").at("rewards/margins").get<double>(), 0.2, 1e-12);
   EXPECT_EQ(r.at("pairs"), 1);
 
-  Output with_key = genius("loss eval --plugin dpo --set loss.beta=1 --input '" + (dir / "pairs.jsonl").string() +
-                           "' --json");
+  Output with_key =
+      genius("loss eval --plugin dpo --set loss.beta=1 --input '" + (dir / "pairs.jsonl").string() + "' --json");
   ASSERT_EQ(with_key.exit_code, 0) << with_key.err;
   EXPECT_NEAR(nlohmann::json::parse(with_key.out).at("loss").get<double>(), std::log1p(std::exp(-2.0)), 1e-12);
 }
 
 TEST(Cli, LossEvalNamesTheBadLine) {
   const fs::path dir = scratch("loss_bad");
-  std::ofstream(dir / "pairs.jsonl") << R"({"policy_chosen_logps": -1, "policy_rejected_logps": -2})" << "\n"
+  std::ofstream(dir / "pairs.jsonl") << R"({"policy_chosen_logps": -1, "policy_rejected_logps": -2})"
+                                     << "\n"
                                      << "{not json\n";
   Output o = genius("loss eval --plugin simpo --input '" + (dir / "pairs.jsonl").string() + "'");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("pairs.jsonl:2"), std::string::npos) << o.err;
   // DPO needs the reference log-probs, which line 1 lacks.
-  std::ofstream(dir / "one.jsonl") << R"({"policy_chosen_logps": -1, "policy_rejected_logps": -2})" << "\n";
+  std::ofstream(dir / "one.jsonl") << R"({"policy_chosen_logps": -1, "policy_rejected_logps": -2})"
+                                   << "\n";
   Output missing = genius("loss eval --plugin dpo --input '" + (dir / "one.jsonl").string() + "'");
   EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_NE(missing.err.find("one.jsonl:1: missing field 'reference_chosen_logps'"), std::string::npos)
-      << missing.err;
+  EXPECT_NE(missing.err.find("one.jsonl:1: missing field 'reference_chosen_logps'"), std::string::npos) << missing.err;
 }
 
 TEST(Cli, PluginPathEnvironmentAddsPluginsAndReportsBadOnes) {
@@ -262,8 +266,10 @@ TEST(CliModel, InitGenerateTokenizeLogprobs) {
                        (dir / "m").string() + "'");
   ASSERT_EQ(init.exit_code, 0) << init.err;
   EXPECT_NE(init.out.find("qwen2"), std::string::npos);
-  EXPECT_EQ(genius("init-model --arch llama --hidden 32 --layers 1 --heads 4 --out '" + (dir / "m").string() + "'").exit_code,
-            2) << "an existing model is never overwritten";
+  EXPECT_EQ(
+      genius("init-model --arch llama --hidden 32 --layers 1 --heads 4 --out '" + (dir / "m").string() + "'").exit_code,
+      2)
+      << "an existing model is never overwritten";
 
   const std::string model = " --model '" + (dir / "m").string() + "'";
   Output tok = genius("tokenize" + model + " --text 'ab' --json");
@@ -280,9 +286,11 @@ TEST(CliModel, InitGenerateTokenizeLogprobs) {
   EXPECT_EQ(again.out, gen.out) << "same seed, same samples";
   if (first.at("finish_reason") == "length" && first.at("text").get<std::string>().find('\'') == std::string::npos &&
       first.at("text").get<std::string>().size() == 5) {
-    Output lp = genius("logprobs" + model + " --prompt 'x' --completion '" + first.at("text").get<std::string>() + "' --json");
+    Output lp =
+        genius("logprobs" + model + " --prompt 'x' --completion '" + first.at("text").get<std::string>() + "' --json");
     ASSERT_EQ(lp.exit_code, 0) << lp.err;
-    EXPECT_NEAR(nlohmann::json::parse(lp.out).at("sum").get<double>(), first.at("cumulative_logprob").get<double>(), 1e-3);
+    EXPECT_NEAR(nlohmann::json::parse(lp.out).at("sum").get<double>(), first.at("cumulative_logprob").get<double>(),
+                1e-3);
   }
   Output bad = genius("generate" + model + " --prompt 'x' --set model.dtyp=bfloat16");
   EXPECT_EQ(bad.exit_code, 2);
@@ -296,7 +304,8 @@ TEST(CliModel, InitGenerateTokenizeLogprobs) {
 TEST(CliModel, BenchPrintsATable) {
   const fs::path dir = scratch("bench");
   ASSERT_EQ(genius("init-model --hidden 32 --layers 1 --heads 2 --out '" + (dir / "m").string() + "'").exit_code, 0);
-  Output b = genius("bench generate --model '" + (dir / "m").string() + "' --batch 1 4 --prompt-tokens 8 --new-tokens 4");
+  Output b =
+      genius("bench generate --model '" + (dir / "m").string() + "' --batch 1 4 --prompt-tokens 8 --new-tokens 4");
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_NE(b.out.find("decode tok/s"), std::string::npos);
   EXPECT_NE(b.out.find("% of peak"), std::string::npos);
@@ -334,8 +343,12 @@ TEST(CliData, WritesUnlabeledTrainAndDisjointLabeledEvalDeterministically) {
   const fs::path dir = scratch("data");
   Output o = genius("data arith --train 300 --eval 120 --seed 5 --levels 2-3 --out '" + (dir / "a").string() + "'");
   ASSERT_EQ(o.exit_code, 0) << o.err;
-  ASSERT_EQ(genius("data arith --train 300 --eval 120 --seed 5 --levels 2-3 --out '" + (dir / "b").string() + "'").exit_code, 0);
-  ASSERT_EQ(genius("data arith --train 300 --eval 120 --seed 6 --levels 2-3 --out '" + (dir / "c").string() + "'").exit_code, 0);
+  ASSERT_EQ(
+      genius("data arith --train 300 --eval 120 --seed 5 --levels 2-3 --out '" + (dir / "b").string() + "'").exit_code,
+      0);
+  ASSERT_EQ(
+      genius("data arith --train 300 --eval 120 --seed 6 --levels 2-3 --out '" + (dir / "c").string() + "'").exit_code,
+      0);
   const auto train = read_lines(dir / "a" / "train.jsonl"), eval = read_lines(dir / "a" / "eval.jsonl");
   ASSERT_EQ(train.size(), 300u);
   ASSERT_EQ(eval.size(), 120u);
@@ -377,17 +390,21 @@ TEST(CliData, BadTaskNamesAndImpossibleRequestsAreClearErrors) {
 
 TEST(CliPretrain, TrainsATinyBaseModelAndMovesItIntoPlace) {
   const fs::path dir = scratch("pretrain");
-  ASSERT_EQ(genius("data arith --train 40 --eval 12 --seed 3 --levels 1-2 --out '" + (dir / "data").string() + "'").exit_code, 0);
-  std::ofstream(dir / "base.toml") << "[run]\nseed = 2\n[data]\ntrain = \"data/train.jsonl\"\neval = \"data/eval.jsonl\"\n"
-                                      "[pretrain]\nlevels = [1, 2]\nexamples = 96\nout = \"model\"\nhidden_size = 32\n"
-                                      "num_hidden_layers = 1\nnum_attention_heads = 2\n"
-                                      "[model]\nplugin = \"torch-llama\"\n"
-                                      "[train]\nlearning_rate = 3e-3\nbatch_size = 16\n"
-                                      "[eval]\nmax_new_tokens = 24\nsamples = 2\n";
+  ASSERT_EQ(
+      genius("data arith --train 40 --eval 12 --seed 3 --levels 1-2 --out '" + (dir / "data").string() + "'").exit_code,
+      0);
+  std::ofstream(dir / "base.toml")
+      << "[run]\nseed = 2\n[data]\ntrain = \"data/train.jsonl\"\neval = \"data/eval.jsonl\"\n"
+         "[pretrain]\nlevels = [1, 2]\nexamples = 96\nout = \"model\"\nhidden_size = 32\n"
+         "num_hidden_layers = 1\nnum_attention_heads = 2\n"
+         "[model]\nplugin = \"torch-llama\"\n"
+         "[train]\nlearning_rate = 3e-3\nbatch_size = 16\n"
+         "[eval]\nmax_new_tokens = 24\nsamples = 2\n";
   Output o = genius("pretrain '" + (dir / "base.toml").string() + "'");
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("held-out (12 items)"), std::string::npos) << o.out;
-  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "pretrain.json", "pretrain_eval.jsonl"})
+  for (const char* file :
+       {"config.json", "model.safetensors", "tokenizer.json", "pretrain.json", "pretrain_eval.jsonl"})
     EXPECT_TRUE(fs::exists(dir / "model" / file)) << file;
   EXPECT_FALSE(fs::exists(dir / "model.partial"));
   const auto record = nlohmann::json::parse(slurp(dir / "model" / "pretrain.json"));
@@ -445,15 +462,22 @@ namespace {
 void write_audit_run(const fs::path& dir, const std::string& extra = "") {
   const std::string src = GENIUS_SOURCE_DIR;
   std::ofstream(dir / "run.toml") << "[run]\nseed = 3\nlog_level = \"warn\"\n"
-                                     "[data]\ntrain = \"" + src + "/examples/arith/data/train.jsonl\"\n"
-                                     "eval = \"" + src + "/examples/arith/data/eval.jsonl\"\n"
-                                     "max_train_queries = 6\nmax_eval_queries = 10\n"
-                                     "[model]\nplugin = \"torch-llama\"\npath = \"" + src + "/examples/arith/base-model\"\n"
-                                     "[sampler]\nplugin = \"foresight\"\nnum_rollout = 3\nnum_foresight = 4\n"
-                                     "max_step_tokens = 16\nmax_rollout_tokens = 64\n"
-                                     "[value]\nplugin = \"foresight-logprob\"\nscope = \"response\"\n"
-                                     "[loss]\nplugin = \"aco\"\n[train]\nlearning_rate = 1e-5\nbatch_size = 8\n"
-                                     "[eval]\nmax_new_tokens = 64\n" + extra;
+                                     "[data]\ntrain = \"" +
+                                         src +
+                                         "/examples/arith/data/train.jsonl\"\n"
+                                         "eval = \"" +
+                                         src +
+                                         "/examples/arith/data/eval.jsonl\"\n"
+                                         "max_train_queries = 6\nmax_eval_queries = 10\n"
+                                         "[model]\nplugin = \"torch-llama\"\npath = \"" +
+                                         src +
+                                         "/examples/arith/base-model\"\n"
+                                         "[sampler]\nplugin = \"foresight\"\nnum_rollout = 3\nnum_foresight = 4\n"
+                                         "max_step_tokens = 16\nmax_rollout_tokens = 64\n"
+                                         "[value]\nplugin = \"foresight-logprob\"\nscope = \"response\"\n"
+                                         "[loss]\nplugin = \"aco\"\n[train]\nlearning_rate = 1e-5\nbatch_size = 8\n"
+                                         "[eval]\nmax_new_tokens = 64\n" +
+                                         extra;
 }
 
 TEST(CliAudit, ARunAuditsEachIterationAndGeniusAuditRunsItAlone) {
@@ -505,7 +529,8 @@ TEST(CliAudit, ARunAuditsEachIterationAndGeniusAuditRunsItAlone) {
   const auto after = nlohmann::json::parse(std::ifstream(dir / "out" / "summary.json"));
   EXPECT_EQ(after["status"], status_before) << "auditing a finished run leaves it finished";
   EXPECT_EQ(after["audit"].size(), 2u);
-  Output bad_items = genius("audit '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "' --items -1");
+  Output bad_items =
+      genius("audit '" + (dir / "run.toml").string() + "' --out '" + (dir / "out").string() + "' --items -1");
   EXPECT_EQ(bad_items.exit_code, 2) << bad_items.err;
   // An audit without a probe file is refused before anything runs.
   Output no_probe = genius("run '" + (dir / "run.toml").string() + "' --out '" + (dir / "no_probe").string() +

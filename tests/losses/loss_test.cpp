@@ -34,8 +34,12 @@ struct Grad {
   double lp_w = 0, lp_l = 0, ref_w = 0, ref_l = 0;
 };
 
-double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
-double log_sigmoid(double z) { return z >= 0 ? -std::log1p(std::exp(-z)) : z - std::log1p(std::exp(z)); }
+double sigmoid(double z) {
+  return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+}
+double log_sigmoid(double z) {
+  return z >= 0 ? -std::log1p(std::exp(-z)) : z - std::log1p(std::exp(z));
+}
 
 // Per-pair loss and its gradient; the batch loss is the mean of these.
 using Reference = std::function<double(const Pair&, Grad&)>;
@@ -120,7 +124,9 @@ Reference with_nll(Reference base, double weight) {
 
 // ------------------------------------------------------ plugin under test
 
-const core::PluginRegistry& registry() { return test::builtin_registry(); }
+const core::PluginRegistry& registry() {
+  return test::builtin_registry();
+}
 
 std::shared_ptr<Loss> make_loss(const std::string& name, const std::vector<std::string>& keys = {}) {
   std::vector<std::string> overrides;
@@ -142,9 +148,9 @@ Result run(const Loss& loss, const std::vector<Pair>& pairs, at::ScalarType dtyp
     for (const Pair& p : pairs) v.push_back(p.*member);
     return at::tensor(v, at::TensorOptions().dtype(dtype)).requires_grad_(grad);
   };
-  PreferenceBatch b{column(&Pair::lp_w, true),  column(&Pair::lp_l, true),  column(&Pair::ref_w, true),
+  PreferenceBatch b{column(&Pair::lp_w, true),  column(&Pair::lp_l, true),   column(&Pair::ref_w, true),
                     column(&Pair::ref_l, true), column(&Pair::len_w, false), column(&Pair::len_l, false),
-                    column(&Pair::w_w, false),  column(&Pair::w_l, false),  column(&Pair::w_w, false)};
+                    column(&Pair::w_w, false),  column(&Pair::w_l, false),   column(&Pair::w_w, false)};
   LossOutput out = compute_loss_checked(loss, b);
   EXPECT_EQ(out.loss.scalar_type(), dtype) << "the loss comes back in the policy's dtype";
   out.loss.backward();
@@ -207,8 +213,7 @@ TEST(AcoLoss, MatchesReferenceOnRandomPairs) {
 // released code's.
 void expect_equals_dpo(const std::string& calibration, bool rejected_advantage_higher) {
   std::vector<Pair> pairs = random_pairs(6);
-  for (Pair& p : pairs)
-    p.w_l = rejected_advantage_higher ? p.w_w + std::abs(p.w_l) : p.w_w - std::abs(p.w_l);
+  for (Pair& p : pairs) p.w_l = rejected_advantage_higher ? p.w_w + std::abs(p.w_l) : p.w_w - std::abs(p.w_l);
   pairs[0].w_l = pairs[0].w_w;  // the boundary belongs to the normal region of both
   const Result a = run(*make_loss("aco", {"beta=0.2", "calibration=\"" + calibration + "\""}), pairs);
   const Result d = run(*make_loss("dpo", {"beta=0.2"}), pairs);
@@ -364,8 +369,10 @@ TEST(Losses, VeryLargeMarginsStayFinite) {
     }
     // Far in the confident direction the sigmoid losses vanish; far in the wrong one they grow linearly.
     const double dpo_loss = run(*make_loss("dpo"), {p}).loss;
-    if (margin > 0) EXPECT_NEAR(dpo_loss, 0.0, 1e-12);
-    else EXPECT_NEAR(dpo_loss, 0.1 * -margin, 1e-6 * -margin);
+    if (margin > 0)
+      EXPECT_NEAR(dpo_loss, 0.0, 1e-12);
+    else
+      EXPECT_NEAR(dpo_loss, 0.1 * -margin, 1e-6 * -margin);
   }
 }
 
@@ -415,7 +422,7 @@ TEST(LossCheck, NonFiniteLossIsAnErrorNamingThePlugin) {
 TEST(LossCheck, MismatchedShapesAreRejected) {
   const auto loss = make_loss("dpo");
   auto t = [](std::vector<double> v) { return at::tensor(v, at::kDouble); };
-  PreferenceBatch b{t({-1, -2}), t({-1}),  t({-1, -2}), t({-1, -2}), t({1, 1}),
+  PreferenceBatch b{t({-1, -2}), t({-1}),   t({-1, -2}), t({-1, -2}), t({1, 1}),
                     t({1, 1}),   t({0, 0}), t({0, 0}),   t({0, 0})};
   try {
     compute_loss_checked(*loss, b);

@@ -80,8 +80,14 @@ class SweepRun : public ::testing::Test {
     std::string train, eval;
     for (int i = 0; i < 6; ++i) {
       const int a = 1 + (i * 5) % 9, b = 1 + (i * 7) % 9;
-      train += json{{"id", "t" + std::to_string(i)}, {"instruction", std::to_string(a) + "+" + std::to_string(b) + "="}}.dump() + "\n";
-      if (i < 4) eval += json{{"instruction", std::to_string(b) + "+" + std::to_string(a) + "="}, {"answer", std::to_string(a + b)}}.dump() + "\n";
+      train += json{{"id", "t" + std::to_string(i)}, {"instruction", std::to_string(a) + "+" + std::to_string(b) + "="}}
+                   .dump() +
+               "\n";
+      if (i < 4)
+        eval +=
+            json{{"instruction", std::to_string(b) + "+" + std::to_string(a) + "="}, {"answer", std::to_string(a + b)}}
+                .dump() +
+            "\n";
     }
     write_file_atomic(dir_ / "train.jsonl", train);
     write_file_atomic(dir_ / "eval.jsonl", eval);
@@ -100,7 +106,9 @@ class SweepRun : public ::testing::Test {
   static inline fs::path dir_;
 };
 
-json read_json(const fs::path& file) { return json::parse(read_file(file)); }
+json read_json(const fs::path& file) {
+  return json::parse(read_file(file));
+}
 
 std::vector<std::map<std::string, std::string>> csv_rows(const fs::path& file) {
   return test::parse_csv(read_file(file));
@@ -154,7 +162,8 @@ values = ["dpo", "simpo"]
     for (const char* metric : {"greedy_accuracy", "pass@1"}) {
       std::vector<double> xs;
       for (int seed : {1, 2}) {
-        const json summary = read_json(out / ("loss.plugin=" + loss + ",seed=" + std::to_string(seed)) / "summary.json");
+        const json summary =
+            read_json(out / ("loss.plugin=" + loss + ",seed=" + std::to_string(seed)) / "summary.json");
         EXPECT_EQ(summary["eval"].back()["iteration"], 1);
         xs.push_back(summary["eval"].back()[metric].get<double>());
       }
@@ -176,14 +185,13 @@ values = ["dpo", "simpo"]
       if (info.contains("shared_from") == shared) n += info.value("generated_tokens", std::int64_t{0});
     return n;
   };
-  EXPECT_EQ(rows[0].at("tokens_sampled"), std::to_string(tokens("loss.plugin=dpo,seed=1", false) +
-                                                         tokens("loss.plugin=dpo,seed=2", false)));
-  EXPECT_EQ(rows[1].at("tokens_sampled"), std::to_string(tokens("loss.plugin=simpo,seed=1", false) +
-                                                         tokens("loss.plugin=simpo,seed=2", false)));
+  EXPECT_EQ(rows[0].at("tokens_sampled"),
+            std::to_string(tokens("loss.plugin=dpo,seed=1", false) + tokens("loss.plugin=dpo,seed=2", false)));
+  EXPECT_EQ(rows[1].at("tokens_sampled"),
+            std::to_string(tokens("loss.plugin=simpo,seed=1", false) + tokens("loss.plugin=simpo,seed=2", false)));
   const json explorer = read_json(out / "loss.plugin=dpo,seed=2/state.json")["stages"];
-  EXPECT_EQ(tokens("loss.plugin=simpo,seed=2", true),
-            explorer["explore-1"]["generated_tokens"].get<std::int64_t>() +
-                explorer["eval-0"]["generated_tokens"].get<std::int64_t>());
+  EXPECT_EQ(tokens("loss.plugin=simpo,seed=2", true), explorer["explore-1"]["generated_tokens"].get<std::int64_t>() +
+                                                          explorer["eval-0"]["generated_tokens"].get<std::int64_t>());
   EXPECT_EQ(rows[5].at("tokens_saved"), std::to_string(tokens("loss.plugin=simpo,seed=2", true)));
   EXPECT_THAT(read_file(out / "sweep.md"), HasSubstr("2 cells reused another cell's iteration-1 exploration"));
   EXPECT_THAT(read_file(out / "sweep.html"), HasSubstr("<svg"));
@@ -199,8 +207,9 @@ values = ["dpo", "simpo"]
   for (const json& c : read_json(out / "sweep.json")["cells"]) EXPECT_EQ(c["attempts"], 1) << c.dump();
 
   // A changed config is not mixed into finished cells.
-  const fs::path changed = sweep("losses-changed", read_file(file).substr(std::string("[sweep]\nbase = \"base.toml\"\n").size()) +
-                                                       "[set]\n\"train.learning_rate\" = 0.01\n");
+  const fs::path changed =
+      sweep("losses-changed", read_file(file).substr(std::string("[sweep]\nbase = \"base.toml\"\n").size()) +
+                                  "[set]\n\"train.learning_rate\" = 0.01\n");
   const Output refused = genius("sweep '" + changed.string() + "' --out '" + out.string() + "' --resume");
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.err, HasSubstr("the config of 4 cell(s) differs"));

@@ -438,7 +438,8 @@ TEST(Foresight, RejectedRulesSkipCopiesOfTheChosenText) {
       if (rule == "random") skipped_drawn.insert(skipped[0].rejected);
       EXPECT_EQ(pairs_of("rejected = \"" + rule + "\"\n", seed)[0].rejected, skipped[0].rejected) << "seeded";
     }
-    EXPECT_EQ(pairs_of("rejected = \"distinct\"\n", seed)[0].rejected, pairs_of("rejected = \"random\"\n", seed)[0].rejected)
+    EXPECT_EQ(pairs_of("rejected = \"distinct\"\n", seed)[0].rejected,
+              pairs_of("rejected = \"random\"\n", seed)[0].rejected)
         << "distinct is random with copies skipped";
     const auto lowest = pairs_of("rejected = \"lowest\"\n", seed);
     ASSERT_EQ(lowest.size(), 1u);

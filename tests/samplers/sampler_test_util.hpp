@@ -36,9 +36,13 @@ using ::testing::HasSubstr;
 
 // ------------------------------------------------------------------ set-up
 
-inline fs::path scratch(const std::string& name) { return test::scratch_dir("genius_sampler_test", name); }
+inline fs::path scratch(const std::string& name) {
+  return test::scratch_dir("genius_sampler_test", name);
+}
 
-inline const core::PluginRegistry& registry() { return test::builtin_registry(); }
+inline const core::PluginRegistry& registry() {
+  return test::builtin_registry();
+}
 
 inline const fs::path& model_dir() {
   static const fs::path d = [] {

@@ -19,10 +19,14 @@ inline std::vector<std::map<std::string, std::string>> parse_csv(const std::stri
     bool quoted = false;
     for (std::size_t i = 0; i < line.size(); ++i) {
       const char c = line[i];
-      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = !quoted;
-      else if (c == ',' && !quoted) fields.push_back(field), field.clear();
-      else field += c;
+      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        field += '"', ++i;
+      else if (c == '"')
+        quoted = !quoted;
+      else if (c == ',' && !quoted)
+        fields.push_back(field), field.clear();
+      else
+        field += c;
     }
     fields.push_back(field);
     if (header.empty()) {

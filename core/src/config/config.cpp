@@ -9,8 +9,8 @@
 #include <toml++/toml.h>
 
 #include "config/config_schema.hpp"
-#include "plugins/plugin_registry.hpp"
 #include "config/suggest.hpp"
+#include "plugins/plugin_registry.hpp"
 
 namespace genius::core {
 
@@ -60,8 +60,12 @@ RawConfig::RawConfig(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RawConfig::RawConfig(RawConfig&&) noexcept = default;
 RawConfig& RawConfig::operator=(RawConfig&&) noexcept = default;
 RawConfig::~RawConfig() = default;
-const fs::path& RawConfig::file() const { return impl_->file; }
-const std::vector<std::string>& RawConfig::overrides() const { return impl_->overrides; }
+const fs::path& RawConfig::file() const {
+  return impl_->file;
+}
+const std::vector<std::string>& RawConfig::overrides() const {
+  return impl_->overrides;
+}
 
 namespace {
 
@@ -94,8 +98,7 @@ void apply_override(RawConfig::Impl& impl, const std::string& option, std::vecto
   }
   const std::string path = option.substr(0, eq), value = option.substr(eq + 1);
   const auto dot = path.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == path.size() ||
-      path.find('.', dot + 1) != std::string::npos) {
+  if (dot == std::string::npos || dot == 0 || dot + 1 == path.size() || path.find('.', dot + 1) != std::string::npos) {
     out.push_back({where, path, "expected section.key=value (for example loss.beta=0.2)"});
     return;
   }
@@ -133,7 +136,8 @@ RawConfig RawConfig::parse(const std::string& text, const fs::path& file, const 
 RawConfig RawConfig::load(const fs::path& file, const std::vector<std::string>& overrides) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec))
-    throw ConfigValidationError({{{file.string(), 0, 0}, "", fs::exists(file) ? "not a regular file" : "no such file"}});
+    throw ConfigValidationError(
+        {{{file.string(), 0, 0}, "", fs::exists(file) ? "not a regular file" : "no such file"}});
   std::ifstream in(file, std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -185,16 +189,26 @@ namespace {
 
 const char* toml_type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "int";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "bool";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "int";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "bool";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -282,13 +296,16 @@ std::optional<ConfigValue> convert(const toml::node& node, const ConfigKey& spec
         }
         auto v = number(item, type == ValueType::IntList);
         if (!v) {
-          if (error.empty()) error = std::string("expected ") + (type == ValueType::IntList ? "an int" : "a float") +
-                                     ", got a " + toml_type_name(item);
+          if (error.empty())
+            error = std::string("expected ") + (type == ValueType::IntList ? "an int" : "a float") + ", got a " +
+                    toml_type_name(item);
           return error = at + error, std::nullopt;
         }
         if (auto bad = check_bounds(*v, spec.bounds); !bad.empty()) return error = at + bad, std::nullopt;
-        if (type == ValueType::IntList) ints.push_back(item.as_integer()->get());
-        else floats.push_back(*v);
+        if (type == ValueType::IntList)
+          ints.push_back(item.as_integer()->get());
+        else
+          floats.push_back(*v);
       }
       if (type == ValueType::StringList) return ConfigValue(std::move(strings));
       if (type == ValueType::IntList) return ConfigValue(std::move(ints));
@@ -328,8 +345,10 @@ void check_sections(const RawConfig::Impl& in, std::vector<ConfigDiagnostic>& pr
     const SourceLocation loc = section_location(name, node);
     if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
       std::string message = node.is_table() ? "unknown section [" + name + "]" : "key outside of any section";
-      if (auto n = nearest(name, sections); !n.empty()) message += "; did you mean [" + n + "]?";
-      else message += "; sections are: " + join(sections);
+      if (auto n = nearest(name, sections); !n.empty())
+        message += "; did you mean [" + n + "]?";
+      else
+        message += "; sections are: " + join(sections);
       problems.push_back({loc, name, message});
     } else if (!node.is_table()) {
       problems.push_back({loc, name, "must be a section ([" + name + "]), not a " + toml_type_name(node)});
@@ -382,8 +401,8 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
     // model's shape). Always, so that to_toml() loads back as the same config.
     std::vector<ConfigKey> pretrain_section;
     if (section == "pretrain" && out.plugins_.count("model")) {
-      pretrain_section = pretrain_keys(registry.find(PluginKind::ModelBackend, out.plugins_.at("model")), in.file,
-                                       problems);
+      pretrain_section =
+          pretrain_keys(registry.find(PluginKind::ModelBackend, out.plugins_.at("model")), in.file, problems);
       keys = &pretrain_section;
     }
 
@@ -401,8 +420,8 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       const SourceLocation loc = where(section, "plugin", *plugin_node);
       auto name = plugin_node->value<std::string>();
       if (!name || !plugin_node->is_string()) {
-        problems.push_back({loc, section + ".plugin", std::string("expected a string, got a ") +
-                                                          toml_type_name(*plugin_node)});
+        problems.push_back(
+            {loc, section + ".plugin", std::string("expected a string, got a ") + toml_type_name(*plugin_node)});
         continue;
       }
       const PluginInfo* info = registry.find(*kind, *name);
@@ -439,7 +458,8 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       // A --set string value that TOML read as another type: keep the raw text.
       const toml::value<std::string> raw_text(
           in.overridden.count({section, key}) ? in.overridden.at({section, key}).value : std::string());
-      const bool use_raw = spec->type() == ValueType::String && !node.is_string() && in.overridden.count({section, key});
+      const bool use_raw =
+          spec->type() == ValueType::String && !node.is_string() && in.overridden.count({section, key});
       std::string error;
       auto value = convert(use_raw ? static_cast<const toml::node&>(raw_text) : node, *spec, error);
       if (!value) {

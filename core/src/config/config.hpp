@@ -8,9 +8,9 @@
 #pragma once
 
 #include <filesystem>
-#include <optional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,8 +24,8 @@ class PluginRegistry;
 
 /// Where a value came from: a line of the config file, or a --set option.
 struct SourceLocation {
-  std::string file;   ///< config file path, or "--set" for an override
-  long line = 0;      ///< 1-based; 0 = unknown (the file as a whole)
+  std::string file;  ///< config file path, or "--set" for an override
+  long line = 0;     ///< 1-based; 0 = unknown (the file as a whole)
   long column = 0;
   std::string str() const;  ///< "run.toml:12:3", "run.toml", "--set"
 };
@@ -33,8 +33,8 @@ struct SourceLocation {
 /// One problem in a config: where, which key, what, and a suggestion.
 struct ConfigDiagnostic {
   SourceLocation where;
-  std::string key;      ///< "loss.beta", "loss" (section), "" (the file)
-  std::string message;  ///< "unknown key 'betaa'; did you mean 'beta'?"
+  std::string key;          ///< "loss.beta", "loss" (section), "" (the file)
+  std::string message;      ///< "unknown key 'betaa'; did you mean 'beta'?"
   std::string str() const;  ///< "run.toml:12:1: loss.betaa: unknown key ..."
 };
 

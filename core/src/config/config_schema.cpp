@@ -19,21 +19,24 @@ ConfigKey path(std::string name, ConfigValue default_value, std::string doc) {
 ConfigKey choice(std::string name, std::string default_value, std::vector<std::string> choices, std::string doc) {
   return key(std::move(name), std::move(default_value), std::move(doc), {}, std::move(choices));
 }
-ConfigValue integer(std::int64_t v) { return v; }
+ConfigValue integer(std::int64_t v) {
+  return v;
+}
 
 const std::map<std::string, Keys>& schema() {
   static const std::map<std::string, Keys> s = {
       {"run",
        {
            key("name", std::string("genius"), "run name; the run directory is <out_dir>/<name>"),
-           key("out_dir", std::string("runs"), "parent directory of run directories (relative to the working directory)"),
+           key("out_dir", std::string("runs"),
+               "parent directory of run directories (relative to the working directory)"),
            key("seed", integer(0), "seed of every random choice in the run", at_least(0)),
            key("iterations", integer(1), "self-training iterations (explore -> pairs -> train -> eval)", at_least(1)),
            key("threads", integer(0), "CPU threads for libtorch; 0 = all cores", at_least(0)),
            choice("log_level", "info", {"trace", "debug", "info", "warn", "error", "off"},
                   "console log level (the run's log file always records debug)"),
            path("plugin_path", std::vector<std::string>{},
-               "extra plugin directories or library files, relative to the config file"),
+                "extra plugin directories or library files, relative to the config file"),
        }},
       {"data",
        {
@@ -68,8 +71,8 @@ const std::map<std::string, Keys>& schema() {
                at_least(1)),
            key("trim_shared_prefix", false,
                "score chosen and rejected only from their first differing token (the shared start joins the prompt)"),
-           key("save_steps", integer(0), "also checkpoint every N optimizer steps for resume; 0 = end of iteration only",
-               at_least(0)),
+           key("save_steps", integer(0),
+               "also checkpoint every N optimizer steps for resume; 0 = end of iteration only", at_least(0)),
        }},
       {"eval",
        {
@@ -92,8 +95,10 @@ const std::map<std::string, Keys>& schema() {
        }},
       {"pretrain",
        {
-           key("task", std::string("arith"), "synthetic task whose solutions the base model is trained on (`genius data --list`)"),
-           key("levels", std::vector<std::int64_t>{}, "difficulty levels [min, max] to draw; empty = the task's default"),
+           key("task", std::string("arith"),
+               "synthetic task whose solutions the base model is trained on (`genius data --list`)"),
+           key("levels", std::vector<std::int64_t>{},
+               "difficulty levels [min, max] to draw; empty = the task's default"),
            key("seed", integer(0), "seed of the problem stream (training order and weight init use [run] seed)",
                at_least(0)),
            key("examples", integer(20000), "solved problems to train on (each epoch)", at_least(1)),
@@ -111,7 +116,8 @@ const std::map<std::string, Keys>& schema() {
 }  // namespace
 
 const std::vector<std::string>& config_sections() {
-  static const std::vector<std::string> s = {"run", "data", "model", "sampler", "value", "loss", "train", "eval", "audit", "pretrain"};
+  static const std::vector<std::string> s = {"run",  "data",  "model", "sampler", "value",
+                                             "loss", "train", "eval",  "audit",   "pretrain"};
   return s;
 }
 

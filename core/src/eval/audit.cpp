@@ -98,10 +98,12 @@ void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& ju
   }
   out["audit/items" + suffix] = group.size();
   out["audit/value_auc" + suffix] = auc_json(scores, right);
-  for (const auto& [t, sr] : by_step) out["audit/value_auc/step_" + std::to_string(t) + suffix] = auc_json(sr.first, sr.second);
+  for (const auto& [t, sr] : by_step)
+    out["audit/value_auc/step_" + std::to_string(t) + suffix] = auc_json(sr.first, sr.second);
   out["audit/value_auc_within_pool" + suffix] =
-      pool_aucs.empty() ? json(nullptr)
-                        : json(std::accumulate(pool_aucs.begin(), pool_aucs.end(), 0.0) / static_cast<double>(pool_aucs.size()));
+      pool_aucs.empty()
+          ? json(nullptr)
+          : json(std::accumulate(pool_aucs.begin(), pool_aucs.end(), 0.0) / static_cast<double>(pool_aucs.size()));
   out["audit/mixed_pools" + suffix] = pool_aucs.size();
   out["audit/pairs" + suffix] = pairs;
   out["audit/one_sided_pairs" + suffix] = one_sided;

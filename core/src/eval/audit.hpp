@@ -38,9 +38,9 @@ namespace genius::core {
 
 /// The [audit] keys, with what they borrow from [data] and [eval].
 struct AuditOptions {
-  std::size_t items = 0;            ///< [audit] items: probe items per iteration; 0 = the audit is off
-  EvalOptions probe;                ///< the probe file ([audit] file, else [data] eval) and how to read and answer it
-  std::uint64_t seed = 0;           ///< the run seed: the probe subset and the exploration seeds derive from it
+  std::size_t items = 0;   ///< [audit] items: probe items per iteration; 0 = the audit is off
+  EvalOptions probe;       ///< the probe file ([audit] file, else [data] eval) and how to read and answer it
+  std::uint64_t seed = 0;  ///< the run seed: the probe subset and the exploration seeds derive from it
 
   bool enabled() const { return items > 0; }
   static AuditOptions from_config(const ResolvedConfig& config, std::uint64_t run_seed);
@@ -67,12 +67,11 @@ struct AuditedItem {
 
 /// The metrics of audited items (the pure part of run_audit; no model).
 /// `extract` reads final answers. Keys: "items", "audit/value_auc",
-/// "audit/value_auc/step_T", "audit/value_auc_within_pool", "audit/mixed_pools", "audit/pair_precision", "audit/one_sided_pairs",
-/// "audit/same_answer_pairs", "audit/pairs", "audit/chosen_right",
-/// "audit/tree_has_right", "audit/response_accuracy", "audit/greedy_accuracy",
-/// each of the audit/ keys also with "/greedy_right" and "/greedy_wrong", and
-/// "audit/greedy_accuracy/level_L", "audit/response_accuracy/level_L" where
-/// items carry levels. A metric with nothing to measure is null.
+/// "audit/value_auc/step_T", "audit/value_auc_within_pool", "audit/mixed_pools", "audit/pair_precision",
+/// "audit/one_sided_pairs", "audit/same_answer_pairs", "audit/pairs", "audit/chosen_right", "audit/tree_has_right",
+/// "audit/response_accuracy", "audit/greedy_accuracy", each of the audit/ keys also with "/greedy_right" and
+/// "/greedy_wrong", and "audit/greedy_accuracy/level_L", "audit/response_accuracy/level_L" where items carry levels. A
+/// metric with nothing to measure is null.
 nlohmann::json audit_metrics(const std::vector<AuditedItem>& items, const AnswerExtractor& extract);
 
 /// The whole audit of one iteration: draw `options.items` probe items (a

@@ -8,9 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <genius/error.hpp>
 #include <genius/helpers/answer.hpp>
 #include <genius/helpers/atomic_file.hpp>
-#include <genius/error.hpp>
 
 namespace genius::core {
 namespace fs = std::filesystem;
@@ -67,7 +67,8 @@ EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t l
   if (normalize_answer(*reference).empty())
     throw std::runtime_error(where(file, line) + ": '" + options.answer_key + "' is empty (an item needs an answer)");
   EvalItem item{prompt.get<std::string>(), *reference, "line-" + std::to_string(line), std::nullopt};
-  if (const auto id = object.find("id"); id != object.end()) item.id = id->is_string() ? id->get<std::string>() : id->dump();
+  if (const auto id = object.find("id"); id != object.end())
+    item.id = id->is_string() ? id->get<std::string>() : id->dump();
   if (const auto level = object.find("level"); level != object.end() && level->is_number_integer())
     item.level = level->get<std::int64_t>();
   return item;

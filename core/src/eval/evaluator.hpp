@@ -17,16 +17,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include <genius/helpers/answer.hpp>
 #include <genius/config.hpp>
+#include <genius/helpers/answer.hpp>
 #include <genius/model_backend.hpp>
 
 namespace genius::core {
 
 /// One labeled evaluation item.
 struct EvalItem {
-  std::string instruction;            ///< the query, not yet chat-formatted
-  std::string reference;              ///< the reference final answer
+  std::string instruction;                 ///< the query, not yet chat-formatted
+  std::string reference;                   ///< the reference final answer
   std::string id = {};                     ///< the item's "id" (a string, or a number's text), else "line-N"
   std::optional<std::int64_t> level = {};  ///< the item's integer "level", when it has one (arith data does)
 };

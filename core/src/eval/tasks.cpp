@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "io/records_io.hpp"
 #include "config/suggest.hpp"
+#include "io/records_io.hpp"
 
 namespace genius::core {
 namespace {
@@ -46,7 +46,7 @@ class ArithTask final : public Task {
     Problem p;
     p.level = level;
     std::vector<int> values{uniform(rng, 1, 9)};  // running value after each operation
-    std::vector<std::string> ops;                  // "+9", "-7"
+    std::vector<std::string> ops;                 // "+9", "-7"
     for (int i = 0; i < level; ++i) {
       bool minus = uniform(rng, 0, 1) == 1;
       const int digit = uniform(rng, 1, 9);
@@ -98,7 +98,9 @@ const Task& find_task(const std::string& name) {
   throw std::invalid_argument(message);
 }
 
-std::uint64_t task_seed(std::uint64_t seed, const std::string& stream) { return query_seed(seed, 0, "task:" + stream); }
+std::uint64_t task_seed(std::uint64_t seed, const std::string& stream) {
+  return query_seed(seed, 0, "task:" + stream);
+}
 
 void check_levels(const Task& task, LevelRange levels) {
   const LevelRange ok = task.supported_levels();

@@ -24,7 +24,9 @@ void fsync_tree(const fs::path& root) {
 }
 
 namespace {
-fs::path aside(const fs::path& dir) { return dir.parent_path() / ("." + dir.filename().string() + ".old"); }
+fs::path aside(const fs::path& dir) {
+  return dir.parent_path() / ("." + dir.filename().string() + ".old");
+}
 }  // namespace
 
 void retire_directory(const fs::path& dir) {

@@ -100,6 +100,8 @@ std::string page_start(const std::string& title) {
          html_escape(title) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n";
 }
 
-std::string page_end() { return "</main>\n</body>\n</html>\n"; }
+std::string page_end() {
+  return "</main>\n</body>\n</html>\n";
+}
 
 }  // namespace genius::core::html

@@ -29,8 +29,8 @@ struct JsonlLine {
 };
 
 struct JsonlContents {
-  std::vector<JsonlLine> lines;  ///< blank lines skipped
-  bool torn_tail = false;        ///< an unterminated, unparsable last line was dropped
+  std::vector<JsonlLine> lines;    ///< blank lines skipped
+  bool torn_tail = false;          ///< an unterminated, unparsable last line was dropped
   std::uintmax_t valid_bytes = 0;  ///< file size without the torn tail
 };
 

@@ -16,13 +16,20 @@ using nlohmann::json;
 namespace {
 
 json to_json(const Candidate& c) {
-  return {{"parent_beam", c.parent_beam},   {"beam_logprob", c.beam_logprob},
-          {"beam_tokens", c.beam_tokens},   {"step", c.step},
-          {"step_logprob", c.step_logprob}, {"step_tokens", c.step_tokens},
-          {"rollout", c.rollout},           {"rollout_logprob", c.rollout_logprob},
-          {"rollout_tokens", c.rollout_tokens}, {"trajectory", c.trajectory},
-          {"answer", c.answer},             {"score", c.score},
-          {"advantage", c.advantage},       {"complete", c.complete}};
+  return {{"parent_beam", c.parent_beam},
+          {"beam_logprob", c.beam_logprob},
+          {"beam_tokens", c.beam_tokens},
+          {"step", c.step},
+          {"step_logprob", c.step_logprob},
+          {"step_tokens", c.step_tokens},
+          {"rollout", c.rollout},
+          {"rollout_logprob", c.rollout_logprob},
+          {"rollout_tokens", c.rollout_tokens},
+          {"trajectory", c.trajectory},
+          {"answer", c.answer},
+          {"score", c.score},
+          {"advantage", c.advantage},
+          {"complete", c.complete}};
 }
 
 template <class T>
@@ -138,7 +145,8 @@ PreferencePair pair_from_json(const json& j, const std::string& where) {
 std::vector<Query> load_queries(const fs::path& file, const std::string& prompt_key, std::size_t limit) {
   const JsonlContents contents = read_jsonl(file);
   if (contents.torn_tail)
-    throw JsonlError(file.string() + ":" + std::to_string(contents.lines.size() + 1) + ": invalid JSON (truncated line)");
+    throw JsonlError(file.string() + ":" + std::to_string(contents.lines.size() + 1) +
+                     ": invalid JSON (truncated line)");
   std::vector<Query> queries;
   std::set<std::string> ids;
   for (const JsonlLine& line : contents.lines) {
@@ -146,7 +154,8 @@ std::vector<Query> load_queries(const fs::path& file, const std::string& prompt_
     if (!line.value.is_object()) throw JsonlError(where + ": expected a JSON object");
     if (!line.value.contains(prompt_key))
       throw JsonlError(where + ": missing field '" + prompt_key + "' (the query text; see [data] prompt_key)");
-    if (!line.value.at(prompt_key).is_string()) throw JsonlError(where + ": field '" + prompt_key + "' must be a string");
+    if (!line.value.at(prompt_key).is_string())
+      throw JsonlError(where + ": field '" + prompt_key + "' must be a string");
     Query q;
     q.prompt = line.value.at(prompt_key).get<std::string>();
     if (line.value.contains("id")) {

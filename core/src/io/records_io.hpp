@@ -47,6 +47,8 @@ std::uint64_t query_seed(std::uint64_t run_seed, int iteration, const std::strin
 /// The seed a query's pairs are drawn with (Sampler::make_pairs): its
 /// exploration seed with a fixed salt, so the draws differ from the
 /// exploration's. The run's pairs stage and the audit use the same rule.
-inline std::uint64_t pair_seed(std::uint64_t query_seed) { return query_seed ^ 0x5041495253ULL; }
+inline std::uint64_t pair_seed(std::uint64_t query_seed) {
+  return query_seed ^ 0x5041495253ULL;
+}
 
 }  // namespace genius::core

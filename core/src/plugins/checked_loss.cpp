@@ -15,8 +15,8 @@ void check_input(const Loss& loss, const char* what, const at::Tensor& t, std::i
   if (!t.defined()) throw PluginError(loss.name(), std::string("input '") + what + "' is missing");
   if (t.dim() != 1 || t.size(0) != size)
     throw PluginError(loss.name(), std::string("input '") + what + "' must have shape [" + std::to_string(size) +
-                                       "], got " + std::to_string(t.dim()) + "-d of " +
-                                       std::to_string(t.numel()) + " elements");
+                                       "], got " + std::to_string(t.dim()) + "-d of " + std::to_string(t.numel()) +
+                                       " elements");
   const at::Tensor values = t.detach().to(at::kCPU, at::kDouble);
   const at::Tensor bad = positive ? ~(at::isfinite(values) & (values > 0)) : ~at::isfinite(values);
   if (bad.any().item<bool>()) {
@@ -47,8 +47,7 @@ LossOutput compute_loss_checked(const Loss& loss, const PreferenceBatch& batch) 
   check_input(loss, "rejected_lengths", batch.rejected_lengths, n, true);
 
   LossOutput out = loss.compute(batch);
-  if (!out.loss.defined() || out.loss.numel() != 1)
-    throw PluginError(loss.name(), "returned no scalar loss");
+  if (!out.loss.defined() || out.loss.numel() != 1) throw PluginError(loss.name(), "returned no scalar loss");
   const double value = out.loss.detach().to(at::kCPU, at::kDouble).item<double>();
   if (!std::isfinite(value))
     throw PluginError(loss.name(), "the loss is not finite (" + std::to_string(value) + ") for finite inputs");

@@ -30,8 +30,8 @@ void check_record(const Sampler& sampler, const ExplorationRecord& record, const
         throw PluginError(sampler.name(), "candidate " + std::to_string(i) + " names parent beam " +
                                               std::to_string(c.parent_beam) + where);
       if (!std::isfinite(c.score) || !std::isfinite(c.advantage))
-        throw PluginError(sampler.name(), "candidate " + std::to_string(i) + " has a non-finite score or advantage" +
-                                              where);
+        throw PluginError(sampler.name(),
+                          "candidate " + std::to_string(i) + " has a non-finite score or advantage" + where);
     }
     for (const int selected : step.selected)
       if (selected < 0 || static_cast<std::size_t>(selected) >= step.candidates.size())

@@ -14,14 +14,14 @@ void check_candidates(const std::string& sampler, const std::string& values, con
                       const std::vector<Candidate>& candidates, const std::vector<double>& parent_values) {
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
-    const std::string which = "candidate " + std::to_string(i) + " of query '" + query.id + "' (from sampler '" +
-                              sampler + "')";
+    const std::string which =
+        "candidate " + std::to_string(i) + " of query '" + query.id + "' (from sampler '" + sampler + "')";
     if (c.parent_beam < 0 || static_cast<std::size_t>(c.parent_beam) >= parent_values.size())
       throw PluginError(values, which + " names parent beam " + std::to_string(c.parent_beam) + " but there are " +
-                                     std::to_string(parent_values.size()) + " parent values");
+                                    std::to_string(parent_values.size()) + " parent values");
     if (!std::isfinite(parent_values[static_cast<std::size_t>(c.parent_beam)]))
-      throw PluginError(values, "the value of parent beam " + std::to_string(c.parent_beam) + " of " + which +
-                                     " is not finite");
+      throw PluginError(
+          values, "the value of parent beam " + std::to_string(c.parent_beam) + " of " + which + " is not finite");
     if (c.beam_tokens < 0 || c.step_tokens < 0 || c.rollout_tokens < 0)
       throw PluginError(values, which + " has a negative token count");
     if (!std::isfinite(c.beam_logprob) || !std::isfinite(c.step_logprob) || !std::isfinite(c.rollout_logprob))
@@ -50,11 +50,11 @@ void CheckedValues::score(const Query& query, std::vector<Candidate>& candidates
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     Candidate& c = candidates[i];
     if (c.parent_beam != parents[i])
-      throw PluginError(name(), "score changed the parent beam of candidate " + std::to_string(i) + " of query '" +
-                                    query.id + "'");
+      throw PluginError(
+          name(), "score changed the parent beam of candidate " + std::to_string(i) + " of query '" + query.id + "'");
     if (!std::isfinite(c.score))
-      throw PluginError(name(), "score gave a non-finite score to candidate " + std::to_string(i) + " of query '" +
-                                    query.id + "'");
+      throw PluginError(
+          name(), "score gave a non-finite score to candidate " + std::to_string(i) + " of query '" + query.id + "'");
     c.advantage = c.score - parent_values[static_cast<std::size_t>(c.parent_beam)];
   }
 }

@@ -11,12 +11,12 @@
 #include "io/html_page.hpp"
 
 namespace genius::core {
-using nlohmann::json;
 using html::Axis;
 using html::coord;
 using html::format_number;
 using html::page_end;
 using html::page_start;
+using nlohmann::json;
 
 namespace {
 

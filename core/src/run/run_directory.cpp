@@ -14,11 +14,16 @@ using nlohmann::json;
 
 const char* to_string(Stage stage) {
   switch (stage) {
-    case Stage::Explore: return "explore";
-    case Stage::Pairs: return "pairs";
-    case Stage::Audit: return "audit";
-    case Stage::Train: return "train";
-    case Stage::Eval: return "eval";
+    case Stage::Explore:
+      return "explore";
+    case Stage::Pairs:
+      return "pairs";
+    case Stage::Audit:
+      return "audit";
+    case Stage::Train:
+      return "train";
+    case Stage::Eval:
+      return "eval";
   }
   return "?";
 }
@@ -51,7 +56,9 @@ void link_or_copy(const fs::path& from, const fs::path& to) {
 
 RunDirectory::RunDirectory(fs::path dir) : dir_(std::move(dir)), state_(read_state(dir_ / "state.json")) {}
 
-RunDirectory RunDirectory::at(fs::path dir) { return RunDirectory(std::move(dir)); }
+RunDirectory RunDirectory::at(fs::path dir) {
+  return RunDirectory(std::move(dir));
+}
 
 RunDirectory RunDirectory::open(fs::path dir, const ResolvedConfig& config, Mode mode) {
   RunDirectory run(std::move(dir));
@@ -61,8 +68,7 @@ RunDirectory RunDirectory::open(fs::path dir, const ResolvedConfig& config, Mode
     throw RunDirectoryError("run directory '" + run.dir_.string() +
                             "' already holds a run; pass --resume to continue it or --out DIR to start a new one");
   if (!holds_run && mode == Mode::Resume)
-    throw RunDirectoryError("--resume: '" + run.dir_.string() +
-                            "' holds no run to resume (no config.resolved.toml)");
+    throw RunDirectoryError("--resume: '" + run.dir_.string() + "' holds no run to resume (no config.resolved.toml)");
   if (holds_run && !same_resolved_config(read_file(resolved), config.to_toml()))
     throw RunDirectoryError("the config differs from the one '" + run.dir_.string() +
                             "' was started with (see its config.resolved.toml); continue it with the same config and "
@@ -76,28 +82,55 @@ void RunDirectory::create(const ResolvedConfig& config) const {
   if (!fs::exists(resolved_config())) write_file_atomic(resolved_config(), config.to_toml());
 }
 
-fs::path RunDirectory::iteration(int i) const { return dir_ / ("iter-" + std::to_string(i)); }
-fs::path RunDirectory::records(int i) const { return iteration(i) / "records.jsonl"; }
-fs::path RunDirectory::pairs(int i) const { return iteration(i) / "pairs.jsonl"; }
-fs::path RunDirectory::audit(int i) const { return iteration(i) / "audit"; }
-fs::path RunDirectory::train_state(int i) const { return iteration(i) / "train"; }
-fs::path RunDirectory::train_metrics(int i) const { return iteration(i) / "train_metrics.jsonl"; }
-fs::path RunDirectory::checkpoint(int i) const { return iteration(i) / "checkpoint"; }
+fs::path RunDirectory::iteration(int i) const {
+  return dir_ / ("iter-" + std::to_string(i));
+}
+fs::path RunDirectory::records(int i) const {
+  return iteration(i) / "records.jsonl";
+}
+fs::path RunDirectory::pairs(int i) const {
+  return iteration(i) / "pairs.jsonl";
+}
+fs::path RunDirectory::audit(int i) const {
+  return iteration(i) / "audit";
+}
+fs::path RunDirectory::train_state(int i) const {
+  return iteration(i) / "train";
+}
+fs::path RunDirectory::train_metrics(int i) const {
+  return iteration(i) / "train_metrics.jsonl";
+}
+fs::path RunDirectory::checkpoint(int i) const {
+  return iteration(i) / "checkpoint";
+}
 fs::path RunDirectory::eval(int i, const std::string& stem) const {
   return iteration(i) / (stem.empty() ? std::string("eval.jsonl") : "eval-" + stem + ".jsonl");
 }
-fs::path RunDirectory::resolved_config() const { return dir_ / "config.resolved.toml"; }
-fs::path RunDirectory::summary() const { return dir_ / "summary.json"; }
-fs::path RunDirectory::metrics() const { return dir_ / "metrics.jsonl"; }
-fs::path RunDirectory::report() const { return dir_ / "report.html"; }
+fs::path RunDirectory::resolved_config() const {
+  return dir_ / "config.resolved.toml";
+}
+fs::path RunDirectory::summary() const {
+  return dir_ / "summary.json";
+}
+fs::path RunDirectory::metrics() const {
+  return dir_ / "metrics.jsonl";
+}
+fs::path RunDirectory::report() const {
+  return dir_ / "report.html";
+}
 
 RunDirectory::StageFiles RunDirectory::files(Stage stage, int i) const {
   switch (stage) {
-    case Stage::Explore: return {{}, {records(i)}};
-    case Stage::Pairs: return {{records(i)}, {pairs(i)}};
-    case Stage::Audit: return {{}, {audit(i)}};
-    case Stage::Train: return {{pairs(i)}, {train_state(i), train_metrics(i), checkpoint(i)}};
-    case Stage::Eval: return {{}, {eval(i)}};
+    case Stage::Explore:
+      return {{}, {records(i)}};
+    case Stage::Pairs:
+      return {{records(i)}, {pairs(i)}};
+    case Stage::Audit:
+      return {{}, {audit(i)}};
+    case Stage::Train:
+      return {{pairs(i)}, {train_state(i), train_metrics(i), checkpoint(i)}};
+    case Stage::Eval:
+      return {{}, {eval(i)}};
   }
   return {};
 }
@@ -115,14 +148,18 @@ std::string RunDirectory::stage_key(Stage stage, int iteration) {
   return std::string(to_string(stage)) + "-" + std::to_string(iteration);
 }
 
-bool RunDirectory::done(Stage stage, int iteration) const { return stages().contains(stage_key(stage, iteration)); }
+bool RunDirectory::done(Stage stage, int iteration) const {
+  return stages().contains(stage_key(stage, iteration));
+}
 
 void RunDirectory::mark_done(Stage stage, int iteration, const json& info) {
   state_["stages"][stage_key(stage, iteration)] = info;
   save_state();
 }
 
-void RunDirectory::save_state() const { write_file_atomic(dir_ / "state.json", state_.dump(2) + "\n"); }
+void RunDirectory::save_state() const {
+  write_file_atomic(dir_ / "state.json", state_.dump(2) + "\n");
+}
 
 std::string RunDirectory::recorded_status() const {
   if (!fs::exists(summary())) return "running";

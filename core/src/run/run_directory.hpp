@@ -59,10 +59,10 @@ class RunDirectory {
   std::filesystem::path checkpoint(int i) const;     ///< train   -> iter-i/checkpoint/ (the policy after i)
   /// eval -> iter-i/eval.jsonl, or iter-i/eval-<stem>.jsonl for a [data] extra_eval set.
   std::filesystem::path eval(int i, const std::string& stem = "") const;
-  std::filesystem::path resolved_config() const;    ///< config.resolved.toml
-  std::filesystem::path summary() const;            ///< summary.json
-  std::filesystem::path metrics() const;            ///< metrics.jsonl
-  std::filesystem::path report() const;             ///< report.html
+  std::filesystem::path resolved_config() const;  ///< config.resolved.toml
+  std::filesystem::path summary() const;          ///< summary.json
+  std::filesystem::path metrics() const;          ///< metrics.jsonl
+  std::filesystem::path report() const;           ///< report.html
 
   /// What a stage of iteration i reads and writes, for messages and docs.
   struct StageFiles {

@@ -7,14 +7,14 @@
 #include <spdlog/spdlog.h>
 
 #include "eval/audit.hpp"
-#include "io/durable_dir.hpp"
 #include "eval/evaluator.hpp"
+#include "io/durable_dir.hpp"
 #include "io/jsonl.hpp"
 #include "io/progress.hpp"
 #include "io/records_io.hpp"
-#include "run/report.hpp"
-#include "plugins/checked_sampler.hpp"
 #include "plugins/checked_backend.hpp"
+#include "plugins/checked_sampler.hpp"
+#include "run/report.hpp"
 #include "train/trainer.hpp"
 
 namespace genius::core {
@@ -30,10 +30,12 @@ namespace {
 std::vector<Query> train_queries(const ConfigView& data, std::uint64_t run_seed) {
   const auto limit = static_cast<std::size_t>(data.get<std::int64_t>("max_train_queries"));
   const bool first = data.get<std::string>("train_subset") == "first";
-  std::vector<Query> all = load_queries(data.get<std::string>("train"), data.get<std::string>("prompt_key"), first ? limit : 0);
+  std::vector<Query> all =
+      load_queries(data.get<std::string>("train"), data.get<std::string>("prompt_key"), first ? limit : 0);
   if (first || limit == 0 || limit >= all.size()) return all;
   std::vector<Query> subset;
-  for (std::size_t i : random_subset(all.size(), limit, run_seed ^ 0x7375627365740000ULL)) subset.push_back(std::move(all[i]));
+  for (std::size_t i : random_subset(all.size(), limit, run_seed ^ 0x7375627365740000ULL))
+    subset.push_back(std::move(all[i]));
   return subset;
 }
 
@@ -108,11 +110,21 @@ CheckedBackend& RunDriver::policy_at(int iteration) {
 
 void RunDriver::run_stage(Stage stage, int iteration) {
   switch (stage) {
-    case Stage::Explore: explore(iteration); break;
-    case Stage::Pairs: build_pairs(iteration); break;
-    case Stage::Audit: audit(iteration); break;
-    case Stage::Train: train(iteration); break;
-    case Stage::Eval: evaluate(iteration); break;
+    case Stage::Explore:
+      explore(iteration);
+      break;
+    case Stage::Pairs:
+      build_pairs(iteration);
+      break;
+    case Stage::Audit:
+      audit(iteration);
+      break;
+    case Stage::Train:
+      train(iteration);
+      break;
+    case Stage::Eval:
+      evaluate(iteration);
+      break;
   }
 }
 
@@ -166,10 +178,12 @@ void RunDriver::explore(int iteration) {
   std::set<std::string> done;
   if (fs::exists(records_file)) {
     const JsonlContents existing = repair_jsonl(records_file);
-    if (existing.torn_tail) spdlog::warn("{}: dropped a torn last line (the run was interrupted)", records_file.string());
+    if (existing.torn_tail)
+      spdlog::warn("{}: dropped a torn last line (the run was interrupted)", records_file.string());
     std::map<std::string, json> by_id;
     for (const JsonlLine& line : existing.lines)
-      by_id[record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number)).query.id] = line.value;
+      by_id[record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number)).query.id] =
+          line.value;
     std::vector<json> kept;
     for (std::size_t i = 0; i < queries.size(); i += per_call) {
       const std::size_t end = std::min(queries.size(), i + per_call);
@@ -179,7 +193,8 @@ void RunDriver::explore(int iteration) {
       for (std::size_t k = i; k < end; ++k) kept.push_back(by_id[queries[k].id]), done.insert(queries[k].id);
     }
     if (kept.size() != existing.lines.size()) write_jsonl_atomic(records_file, kept);
-    if (!done.empty()) spdlog::info("explore {}: resuming, {} of {} queries already explored", iteration, done.size(), queries.size());
+    if (!done.empty())
+      spdlog::info("explore {}: resuming, {} of {} queries already explored", iteration, done.size(), queries.size());
   }
   std::vector<std::vector<Query>> chunks;
   for (std::size_t i = 0; i < queries.size(); i += per_call)
@@ -232,8 +247,10 @@ void RunDriver::build_pairs(int iteration) {
   const JsonlContents records = read_jsonl(records_file);
   std::vector<json> lines;
   for (const JsonlLine& line : records.lines) {
-    const ExplorationRecord record = record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number));
-    for (const PreferencePair& p : make_pairs_checked(*sampler_, record, pair_seed(record.query.seed))) lines.push_back(to_json(p));
+    const ExplorationRecord record =
+        record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number));
+    for (const PreferencePair& p : make_pairs_checked(*sampler_, record, pair_seed(record.query.seed)))
+      lines.push_back(to_json(p));
   }
   write_jsonl_atomic(dir_.pairs(iteration), lines);
   spdlog::info("pairs {}: {} pairs from {} records", iteration, lines.size(), records.lines.size());
@@ -252,7 +269,8 @@ void RunDriver::audit(int iteration) {
 
 json RunDriver::audit(int iteration, const AuditOptions& options) {
   if (!options.enabled())
-    throw std::runtime_error("the audit is off: set [audit] items to the number of probe items (e.g. --set audit.items=200)");
+    throw std::runtime_error(
+        "the audit is off: set [audit] items to the number of probe items (e.g. --set audit.items=200)");
   if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
   if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
   CheckedBackend& policy = policy_at(iteration);
@@ -264,9 +282,10 @@ json RunDriver::audit(int iteration, const AuditOptions& options) {
     const json& v = metrics[k];
     return v.is_number() ? fmt::format("{:.3f}", v.get<double>()) : std::string("-");
   };
-  spdlog::info("audit {}: value AUC {}, pair precision {} (greedy-wrong items {}), same-answer pairs {}, {} items in {:.1f} s",
-               iteration, show("audit/value_auc"), show("audit/pair_precision"), show("audit/pair_precision/greedy_wrong"),
-               show("audit/same_answer_pairs"), metrics["items"].get<std::size_t>(), metrics["seconds"].get<double>());
+  spdlog::info(
+      "audit {}: value AUC {}, pair precision {} (greedy-wrong items {}), same-answer pairs {}, {} items in {:.1f} s",
+      iteration, show("audit/value_auc"), show("audit/pair_precision"), show("audit/pair_precision/greedy_wrong"),
+      show("audit/same_answer_pairs"), metrics["items"].get<std::size_t>(), metrics["seconds"].get<double>());
   finish_stage(Stage::Audit, iteration, metrics);
   return metrics;
 }
@@ -280,7 +299,8 @@ void RunDriver::train(int iteration) {
   if (!loss_) loss_ = create_configured<Loss>(registry_, config_, PluginKind::Loss);
   CheckedBackend& policy = policy_at(iteration);
 
-  Trainer trainer(policy, *loss_, TrainOptions::from_config(config_.view("train"), seed_ + static_cast<std::uint64_t>(iteration)),
+  Trainer trainer(policy, *loss_,
+                  TrainOptions::from_config(config_.view("train"), seed_ + static_cast<std::uint64_t>(iteration)),
                   dir_.train_state(iteration));
   // Step records of an interrupted attempt past its last checkpoint are
   // replayed by the resumed trainer: drop them so none is duplicated.
@@ -328,7 +348,8 @@ void RunDriver::evaluate(int iteration) {
   const ConfigView eval = config_.view("eval");
   const ConfigView data = config_.view("data");
   if (!eval.get<bool>("enabled") || data.get<std::string>("eval").empty()) {
-    spdlog::info("eval {}: skipped ({})", iteration, eval.get<bool>("enabled") ? "[data] eval is not set" : "[eval] enabled = false");
+    spdlog::info("eval {}: skipped ({})", iteration,
+                 eval.get<bool>("enabled") ? "[data] eval is not set" : "[eval] enabled = false");
     return;
   }
   // Iteration 0 is the base model; iteration i the policy after training i.

@@ -10,8 +10,8 @@
 
 #include <toml++/toml.h>
 
-#include <genius/helpers/atomic_file.hpp>
 #include <genius/config.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
 #include "config/config_schema.hpp"
 #include "config/suggest.hpp"
@@ -93,8 +93,10 @@ void check_keys(const toml::table& table, const std::string& what, const std::ve
     const std::string key(k.str());
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     std::string message = "unknown key '" + key + "' in " + what;
-    if (auto n = nearest(key, allowed); !n.empty()) message += "; did you mean '" + n + "'?";
-    else message += "; valid keys: " + join(allowed);
+    if (auto n = nearest(key, allowed); !n.empty())
+      message += "; did you mean '" + n + "'?";
+    else
+      message += "; valid keys: " + join(allowed);
     problems.add(node, key, message);
   }
 }
@@ -121,8 +123,10 @@ std::vector<SweepSetting> settings_of(const toml::table& table, const std::strin
           continue;
         }
         auto v = to_value(node2);
-        if (!v) problems.add(node2, name + "." + std::string(k2.str()), "expected a value or an array of values");
-        else out.push_back({name + "." + std::string(k2.str()), *v, at(problems.file, node2)});
+        if (!v)
+          problems.add(node2, name + "." + std::string(k2.str()), "expected a value or an array of values");
+        else
+          out.push_back({name + "." + std::string(k2.str()), *v, at(problems.file, node2)});
       }
       continue;
     }
@@ -131,8 +135,10 @@ std::vector<SweepSetting> settings_of(const toml::table& table, const std::strin
       continue;
     }
     auto v = to_value(node);
-    if (!v) problems.add(node, name, "expected a value or an array of values");
-    else out.push_back({name, *v, at(problems.file, node)});
+    if (!v)
+      problems.add(node, name, "expected a value or an array of values");
+    else
+      out.push_back({name, *v, at(problems.file, node)});
   }
   return out;
 }
@@ -140,7 +146,8 @@ std::vector<SweepSetting> settings_of(const toml::table& table, const std::strin
 // Each table of an array of tables [[PREFIX.NAME]] in `parent`, with a name
 // for messages ("[[sweep.axis]] #2").
 template <class F>
-void each_table(const toml::table& parent, const std::string& prefix, const std::string& name, Problems& problems, F f) {
+void each_table(const toml::table& parent, const std::string& prefix, const std::string& name, Problems& problems,
+                F f) {
   const std::string path = prefix + "." + name;
   const toml::node* node = parent.get(name);
   if (!node) return;
@@ -151,8 +158,10 @@ void each_table(const toml::table& parent, const std::string& prefix, const std:
   }
   for (std::size_t i = 0; i < arr->size(); ++i) {
     const toml::table* t = arr->get(i)->as_table();
-    if (!t) problems.add(*arr->get(i), path, "expected a table ([[" + path + "]])");
-    else f(*t, "[[" + path + "]] #" + std::to_string(i + 1));
+    if (!t)
+      problems.add(*arr->get(i), path, "expected a table ([[" + path + "]])");
+    else
+      f(*t, "[[" + path + "]] #" + std::to_string(i + 1));
   }
 }
 
@@ -166,7 +175,8 @@ std::vector<SweepDimension> parse_dimensions(const toml::table& table, const std
     if (auto bad = key_shape_error(key); !bad.empty()) return problems.add(where, key, bad), false;
     if (key == "run.seed" && !seeds.empty())
       return problems.add(where, key, "run.seed is varied by [sweep] seeds already"), false;
-    if (!seen_keys.insert(key).second) return problems.add(where, key, "is varied twice; each key may be in one axis or zip"), false;
+    if (!seen_keys.insert(key).second)
+      return problems.add(where, key, "is varied twice; each key may be in one axis or zip"), false;
     d.keys.push_back(key);
     return true;
   };
@@ -182,8 +192,10 @@ std::vector<SweepDimension> parse_dimensions(const toml::table& table, const std
     if (!add_key(*key, k, d)) return;
     for (const auto& v : *values) {
       auto value = to_value(v);
-      if (!value) problems.add(v, k, "expected a value or an array of values, got a table");
-      else d.rows.push_back({{k, *value, at(problems.file, v)}});
+      if (!value)
+        problems.add(v, k, "expected a value or an array of values, got a table");
+      else
+        d.rows.push_back({{k, *value, at(problems.file, v)}});
     }
     dims.emplace_back(static_cast<long>(t.source().begin.line), std::move(d));
   });
@@ -211,8 +223,10 @@ std::vector<SweepDimension> parse_dimensions(const toml::table& table, const std
       std::vector<SweepSetting> settings;
       for (std::size_t i = 0; i < r->size(); ++i) {
         auto value = to_value(*r->get(i));
-        if (!value) problems.add(*r->get(i), d.keys[i], "expected a value or an array of values, got a table");
-        else settings.push_back({d.keys[i], *value, at(problems.file, *r->get(i))});
+        if (!value)
+          problems.add(*r->get(i), d.keys[i], "expected a value or an array of values, got a table");
+        else
+          settings.push_back({d.keys[i], *value, at(problems.file, *r->get(i))});
       }
       if (settings.size() == d.keys.size()) d.rows.push_back(std::move(settings));
     }
@@ -229,7 +243,8 @@ std::vector<SweepDimension> parse_dimensions(const toml::table& table, const std
 SweepSpec SweepSpec::load(const fs::path& file) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec))
-    throw ConfigValidationError({{{file.string(), 0, 0}, "", fs::exists(file) ? "not a regular file" : "no such file"}});
+    throw ConfigValidationError(
+        {{{file.string(), 0, 0}, "", fs::exists(file) ? "not a regular file" : "no such file"}});
   return parse(read_file(file), file);
 }
 
@@ -261,10 +276,10 @@ SweepSpec SweepSpec::parse(const std::string& text, const fs::path& file) {
   try {
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {
-    throw ConfigValidationError({{{file.string(), static_cast<long>(e.source().begin.line),
-                                   static_cast<long>(e.source().begin.column)},
-                                  "",
-                                  "invalid TOML: " + std::string(e.description())}});
+    throw ConfigValidationError(
+        {{{file.string(), static_cast<long>(e.source().begin.line), static_cast<long>(e.source().begin.column)},
+          "",
+          "invalid TOML: " + std::string(e.description())}});
   }
   Problems problems{file, {}};
   SweepSpec spec;
@@ -279,7 +294,8 @@ SweepSpec SweepSpec::parse(const std::string& text, const fs::path& file) {
     problems.add({file.string(), 0, 0}, "sweep", "missing the [sweep] section (base = \"run.toml\" and the axes)");
     throw ConfigValidationError(std::move(problems.list));
   }
-  check_keys(*sweep, "[sweep]", {"name", "base", "seeds", "out_dir", "axis", "zip", "grid", "exclude", "when"}, problems);
+  check_keys(*sweep, "[sweep]", {"name", "base", "seeds", "out_dir", "axis", "zip", "grid", "exclude", "when"},
+             problems);
 
   auto string_key = [&](const char* key) -> std::optional<std::string> {
     const toml::node* node = sweep->get(key);
@@ -316,7 +332,8 @@ SweepSpec SweepSpec::parse(const std::string& text, const fs::path& file) {
   each_table(*sweep, "sweep", "grid", problems, [&](const toml::table& t, const std::string& what) {
     check_keys(t, what, {"axis", "zip"}, problems);
     spec.grids.push_back(parse_dimensions(t, "sweep.grid", spec.seeds, problems));
-    if (spec.grids.back().empty()) problems.add(t, "sweep.grid", what + " has no [[sweep.grid.axis]] or [[sweep.grid.zip]]");
+    if (spec.grids.back().empty())
+      problems.add(t, "sweep.grid", what + " has no [[sweep.grid.axis]] or [[sweep.grid.zip]]");
   });
   if (spec.grids.empty()) spec.grids.emplace_back();  // nothing varies: one cell
 
@@ -327,8 +344,10 @@ SweepSpec SweepSpec::parse(const std::string& text, const fs::path& file) {
     for (const SweepSetting& s : match)
       if (std::find(varied.begin(), varied.end(), s.key) == varied.end()) {
         std::string message = what + " names '" + s.key + "', which no axis varies";
-        if (auto n = nearest(s.key, varied); !n.empty()) message += "; did you mean '" + n + "'?";
-        else message += varied.empty() ? "" : " (varied: " + join(varied) + ")";
+        if (auto n = nearest(s.key, varied); !n.empty())
+          message += "; did you mean '" + n + "'?";
+        else
+          message += varied.empty() ? "" : " (varied: " + join(varied) + ")";
         problems.add(s.where, s.key, message);
       }
   };
@@ -351,8 +370,10 @@ SweepSpec SweepSpec::parse(const std::string& text, const fs::path& file) {
   });
 
   if (const toml::node* set = root.get("set")) {
-    if (!set->is_table()) problems.add(*set, "set", "expected a table ([set] with section.key = value)");
-    else spec.fixed = settings_of(*set->as_table(), "[set]", problems);
+    if (!set->is_table())
+      problems.add(*set, "set", "expected a table ([set] with section.key = value)");
+    else
+      spec.fixed = settings_of(*set->as_table(), "[set]", problems);
   }
   if (!problems.list.empty()) throw ConfigValidationError(std::move(problems.list));
   return spec;
@@ -537,9 +558,12 @@ SweepPlan plan_sweep(const SweepSpec& spec, const PluginRegistry& registry) {
     const std::string prefix = "--set ";
     if (d.where.file.rfind(prefix, 0) == 0) {
       const std::string option = d.where.file.substr(prefix.size());
-      if (auto it = origin.find(option); it != origin.end()) d.where = it->second;
-      else if (option.rfind("run.seed=", 0) == 0) d.where = spec.seeds_where;
-      else d.where = {spec.file.string(), 0, 0};
+      if (auto it = origin.find(option); it != origin.end())
+        d.where = it->second;
+      else if (option.rfind("run.seed=", 0) == 0)
+        d.where = spec.seeds_where;
+      else
+        d.where = {spec.file.string(), 0, 0};
       d.message += " (cell " + cell + ")";
     }
     if (reported.insert(d.where.str() + d.key + d.message.substr(0, d.message.rfind(" (cell "))).second)
@@ -553,9 +577,11 @@ SweepPlan plan_sweep(const SweepSpec& spec, const PluginRegistry& registry) {
             raw.plugin_name(section) != base.plugin_name(section))
           raw.drop_file_keys(section);
       ResolvedConfig config = validate(raw, registry);
-      for (PluginKind kind : {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss})
+      for (PluginKind kind :
+           {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss})
         if (config.plugin(config_section(kind)).empty())
-          report({{spec.base.string(), 0, 0}, config_section(kind),
+          report({{spec.base.string(), 0, 0},
+                  config_section(kind),
                   "a run needs a [" + std::string(config_section(kind)) + "] section with plugin = \"...\" (" +
                       (registry.names(kind).empty() ? std::string("none installed")
                                                     : "available: " + join(registry.names(kind))) +
@@ -581,9 +607,13 @@ SweepPlan plan_sweep(const SweepSpec& spec, const PluginRegistry& registry) {
 // The run directory owns the layout (run/run_directory.hpp); these keep the
 // sweep's vocabulary.
 
-json read_run_state(const fs::path& run_dir) { return json{{"stages", RunDirectory::at(run_dir).stages()}}; }
+json read_run_state(const fs::path& run_dir) {
+  return json{{"stages", RunDirectory::at(run_dir).stages()}};
+}
 
-bool has_exploration(const fs::path& run_dir) { return RunDirectory::at(run_dir).has_exploration(); }
+bool has_exploration(const fs::path& run_dir) {
+  return RunDirectory::at(run_dir).has_exploration();
+}
 
 bool share_exploration(const fs::path& donor_dir, const std::string& donor_name, const fs::path& cell_dir) {
   RunDirectory cell = RunDirectory::at(cell_dir);

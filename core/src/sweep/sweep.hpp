@@ -61,15 +61,15 @@ struct SweepRule {
 /// A parsed sweep file (not yet expanded or validated against a registry).
 struct SweepSpec {
   std::filesystem::path file;
-  std::string name;               ///< [sweep] name, default: the file's stem
-  std::filesystem::path base;     ///< the base run config, absolute
+  std::string name;            ///< [sweep] name, default: the file's stem
+  std::filesystem::path base;  ///< the base run config, absolute
   SourceLocation base_where;
   std::filesystem::path out_dir;  ///< [sweep] out_dir (relative to the sweep file), default runs/sweeps (working dir)
   /// The grids whose cells make the sweep: the axes and zips of [sweep]
   /// (if any), then one per [[sweep.grid]]. A grid's dimensions are in file
   /// order, the first varying slowest.
   std::vector<std::vector<SweepDimension>> grids;
-  std::vector<std::int64_t> seeds;         ///< empty: the base's run.seed, one cell per grid point
+  std::vector<std::int64_t> seeds;  ///< empty: the base's run.seed, one cell per grid point
   SourceLocation seeds_where;
   std::vector<SweepSetting> fixed;  ///< [set]: every cell
   std::vector<SweepRule> excludes;  ///< [[sweep.exclude]]
@@ -89,8 +89,8 @@ bool is_sweep_file(const std::filesystem::path& file);
 
 /// One point of the grid with its seed.
 struct SweepCell {
-  std::string name;   ///< directory name: "loss.plugin=dpo,seed=1" (sanitised, unique)
-  std::string group;  ///< the name without the seed ("base" when nothing varies but the seed)
+  std::string name;                  ///< directory name: "loss.plugin=dpo,seed=1" (sanitised, unique)
+  std::string group;                 ///< the name without the seed ("base" when nothing varies but the seed)
   std::vector<SweepSetting> values;  ///< the varied keys' values, in dimension order
   std::optional<std::int64_t> seed;
   /// --set options, in the order they apply: [set], matching [[sweep.when]]

@@ -12,9 +12,9 @@
 namespace genius::core {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using html::coord;
 using html::format_number;
+using nlohmann::json;
 
 const std::vector<std::pair<std::string, std::string>>& sweep_metrics() {
   static const std::vector<std::pair<std::string, std::string>> metrics = {
@@ -97,7 +97,9 @@ std::string csv_field(const std::string& s) {
 }
 
 // Full precision for files that are read by programs.
-std::string exact(double v) { return format_number(v, 10); }
+std::string exact(double v) {
+  return format_number(v, 10);
+}
 
 std::string value_of(const std::vector<std::pair<std::string, std::string>>& values, const std::string& key) {
   for (const auto& [k, v] : values)
@@ -200,9 +202,11 @@ std::string totals_text(const std::vector<SweepCellResult>& cells) {
   const Totals t = totals_of(cells);
   std::string s = std::to_string(cells.size()) + " cells: " + std::to_string(t.finished) + " finished, " +
                   std::to_string(t.failed) + " failed, " + std::to_string(cells.size() - t.finished - t.failed) +
-                  " not run or unfinished. " + std::to_string(t.tokens_sampled) + " tokens sampled (exploration and evaluation). ";
+                  " not run or unfinished. " + std::to_string(t.tokens_sampled) +
+                  " tokens sampled (exploration and evaluation). ";
   if (t.shared)
-    s += std::to_string(t.shared) + " cells reused another cell's iteration-1 exploration and base evaluation, saving " +
+    s += std::to_string(t.shared) +
+         " cells reused another cell's iteration-1 exploration and base evaluation, saving " +
          std::to_string(t.tokens_saved) + " generated tokens and " + format_number(t.seconds_saved, 3) + " s.";
   else
     s += "No cell reused another's exploration.";
@@ -214,8 +218,9 @@ std::string totals_text(const std::vector<SweepCellResult>& cells) {
 std::string render_sweep_markdown(const std::string& name, const std::vector<std::string>& axis_keys,
                                   const std::vector<SweepCellResult>& cells) {
   std::string out = "# Sweep `" + name + "`\n\n" + totals_text(cells) + "\n\n";
-  out += "Final evaluation after the last iteration: mean ± sample standard deviation (n - 1) over the finished "
-         "seeds; one finished seed shows the value alone.\n\n|";
+  out +=
+      "Final evaluation after the last iteration: mean ± sample standard deviation (n - 1) over the finished "
+      "seeds; one finished seed shows the value alone.\n\n|";
   for (const std::string& k : axis_keys) out += " " + md_cell(k) + " |";
   for (const auto& [metric, colour] : sweep_metrics()) out += " " + metric + " |";
   out += " seeds | status | tokens sampled | wall time (s) |\n|";
@@ -235,7 +240,8 @@ std::string render_sweep_markdown(const std::string& name, const std::vector<std
   out += "\n";
   for (const SweepCellResult& c : cells) {
     const CellNumbers n = cell_numbers(c.summary);
-    out += "| " + md_cell(c.name) + " | " + c.status + (c.status == "failed" ? " (see " + md_cell(c.name) + "/cell.log)" : "") + " |";
+    out += "| " + md_cell(c.name) + " | " + c.status +
+           (c.status == "failed" ? " (see " + md_cell(c.name) + "/cell.log)" : "") + " |";
     for (const auto& [metric, colour] : sweep_metrics()) {
       auto it = n.metrics.find(metric);
       out += " " + (c.status == "finished" && it != n.metrics.end() ? format_number(it->second, 3) : "—") + " |";
@@ -329,7 +335,8 @@ std::string bar_chart(const std::string& metric, const std::string& colour, cons
     const MetricStats& s = it->second;
     const double top = py(s.mean);
     const std::string tip = g.group + ": " + format_number(s.mean, 4) +
-                            (s.std ? " ± " + format_number(*s.std, 3) : std::string()) + " (n = " + std::to_string(s.n) + ")";
+                            (s.std ? " ± " + format_number(*s.std, 3) : std::string()) +
+                            " (n = " + std::to_string(s.n) + ")";
     out += "<rect x=\"" + coord(x - bar_w / 2) + "\" y=\"" + coord(std::min(top, zero)) + "\" width=\"" + coord(bar_w) +
            "\" height=\"" + coord(std::abs(zero - top)) + "\" fill=\"" + colour + "\"><title>" + html_escape(tip) +
            "</title></rect>\n";
@@ -344,7 +351,8 @@ std::string bar_chart(const std::string& metric, const std::string& colour, cons
     if (labelled(c)) {
       const auto [first, last] = clusters[c];
       const double x = (px(slot[first]) + px(slot[last])) / 2;
-      out += "<text x=\"" + coord(x) + "\" y=\"" + coord(kHeight - 8) + "\" text-anchor=\"middle\" font-weight=\"600\">" +
+      out += "<text x=\"" + coord(x) + "\" y=\"" + coord(kHeight - 8) +
+             "\" text-anchor=\"middle\" font-weight=\"600\">" +
              html_escape(axis_keys[0] + " = " + value_of(groups[first].values, axis_keys[0])) + "</text>\n";
     }
   return out + "</svg>\n</figure>\n";
@@ -368,7 +376,8 @@ std::string render_sweep_html(const std::string& name, const std::vector<std::st
                               const std::vector<SweepCellResult>& cells) {
   const std::vector<SweepGroupRow> groups = summarize_groups(cells);
   std::string page = html::page_start(name + " — Genius sweep");
-  page += "<header>\n<h1>Sweep " + html_escape(name) + "</h1>\n<p>" + html_escape(totals_text(cells)) + "</p>\n</header>\n";
+  page +=
+      "<header>\n<h1>Sweep " + html_escape(name) + "</h1>\n<p>" + html_escape(totals_text(cells)) + "</p>\n</header>\n";
   page += "<section>\n<h2>Final evaluation</h2>\n";
   for (const auto& [metric, colour] : sweep_metrics()) page += bar_chart(metric, colour, axis_keys, groups);
   page += "</section>\n<section>\n<h2>Groups</h2>\n";

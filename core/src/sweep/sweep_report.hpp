@@ -26,8 +26,8 @@ namespace genius::core {
 const std::vector<std::pair<std::string, std::string>>& sweep_metrics();
 
 struct SweepCellResult {
-  std::string name;   ///< "loss.plugin=dpo,seed=1"
-  std::string group;  ///< "loss.plugin=dpo"
+  std::string name;                                         ///< "loss.plugin=dpo,seed=1"
+  std::string group;                                        ///< "loss.plugin=dpo"
   std::vector<std::pair<std::string, std::string>> values;  ///< (axis key, value text)
   std::optional<std::int64_t> seed;
   std::string status;       ///< finished | failed | running | pending
@@ -58,7 +58,7 @@ struct SweepGroupRow {
   std::string group;
   std::vector<std::pair<std::string, std::string>> values;
   std::size_t cells = 0, finished = 0, failed = 0;
-  std::map<std::string, MetricStats> metrics;  ///< over the finished cells
+  std::map<std::string, MetricStats> metrics;         ///< over the finished cells
   std::int64_t tokens_sampled = 0, tokens_saved = 0;  ///< summed over the group's cells
   double wall_seconds = 0;                            ///< summed over the group's cells
 };

@@ -98,7 +98,7 @@ double clip_grad_norm(const std::vector<at::Tensor>& parameters, double max_norm
 // ------------------------------------------------------------- tokenisation
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<at::Tensor>& parameters,
-                                               const TrainOptions& options) {
+                                                const TrainOptions& options) {
   // Weight decay goes to matrices (embeddings, projections) but not to 1-D
   // parameters (norm gains, biases), as nanoGPT and transformers' Trainer
   // do; decay on a norm gain pulls it towards 0 and hurts.

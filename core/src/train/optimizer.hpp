@@ -32,10 +32,10 @@ struct TrainOptions {
   int gradient_accumulation_steps = 1;
   double max_grad_norm = 1.0;  ///< 0 = no clipping (the norm is still reported)
   int epochs = 1;
-  int max_length = 1300;   ///< prompt + response tokens per sequence
+  int max_length = 1300;            ///< prompt + response tokens per sequence
   bool trim_shared_prefix = false;  ///< score responses from their first differing token (tokenize_pair)
-  int save_steps = 0;      ///< also checkpoint every N optimizer steps; 0 = only at the end
-  std::uint64_t seed = 0;  ///< run seed: the data order of each epoch
+  int save_steps = 0;               ///< also checkpoint every N optimizer steps; 0 = only at the end
+  std::uint64_t seed = 0;           ///< run seed: the data order of each epoch
   /// Stop after this many optimizer steps in total, with a checkpoint, as if
   /// the process had been stopped there; 0 = train to the end. Not a [train]
   /// key: for tests and time-boxed runs.
@@ -69,7 +69,6 @@ double clip_grad_norm(const std::vector<at::Tensor>& parameters, double max_norm
 
 /// AdamW over `parameters` with the options' rates and betas; weight decay
 /// on matrices only (not on norm gains or biases).
-std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<at::Tensor>& parameters,
-                                               const TrainOptions& options);
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<at::Tensor>& parameters, const TrainOptions& options);
 
 }  // namespace genius::core

@@ -118,8 +118,8 @@ StepResult optimizer_step(Objective& objective, ModelBackend& policy, torch::opt
   const auto batch = static_cast<std::size_t>(options.batch_size);
   for (std::size_t first = 0; first < examples.size(); first += batch) {
     const auto from = examples.begin() + static_cast<std::ptrdiff_t>(first);
-    MicroBatchResult micro =
-        objective.micro_batch(policy, {from, from + static_cast<std::ptrdiff_t>(std::min(batch, examples.size() - first))});
+    MicroBatchResult micro = objective.micro_batch(
+        policy, {from, from + static_cast<std::ptrdiff_t>(std::min(batch, examples.size() - first))});
     micro.loss.backward();
     r.loss += micro.value;
     for (const auto& [name, value] : micro.metrics) r.metrics[name] += value;
@@ -252,10 +252,10 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
     const auto [begin, end] = plan.range(step);
 
     const double lr = learning_rate_at(options_, step, plan.total_steps());
-    const StepResult r = optimizer_step(objective, policy_, *optimizer, parameters,
-                                        {order.begin() + static_cast<std::ptrdiff_t>(begin),
-                                         order.begin() + static_cast<std::ptrdiff_t>(end)},
-                                        options_, lr, step);
+    const StepResult r = optimizer_step(
+        objective, policy_, *optimizer, parameters,
+        {order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end)},
+        options_, lr, step);
     const double step_loss = r.loss, grad_norm = r.grad_norm;
     const std::int64_t step_tokens = r.tokens;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -68,10 +68,10 @@ struct StepPlan {
 
 /// One micro-batch's part of an optimizer step.
 struct MicroBatchResult {
-  at::Tensor loss;                         ///< its share of the step's loss; the loop calls backward() on it
-  double value = 0.0;                      ///< that share's value (the step's loss is their sum)
-  std::map<std::string, double> metrics;   ///< its shares of the step's metrics
-  std::int64_t tokens = 0;                 ///< tokens it put through the policy
+  at::Tensor loss;                        ///< its share of the step's loss; the loop calls backward() on it
+  double value = 0.0;                     ///< that share's value (the step's loss is their sum)
+  std::map<std::string, double> metrics;  ///< its shares of the step's metrics
+  std::int64_t tokens = 0;                ///< tokens it put through the policy
 };
 
 /// What the loop minimises, over `size()` examples.
@@ -127,7 +127,7 @@ class OptimizerLoop {
   /// records of the steps after the checkpoint come again.
   LoopSummary run(Objective& objective, const StepCallback& on_step = {});
 
-  std::int64_t resume_step() const;                             ///< 0 when there is no checkpoint
+  std::int64_t resume_step() const;  ///< 0 when there is no checkpoint
   std::optional<std::filesystem::path> latest_checkpoint() const;
 
  private:

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <spdlog/spdlog.h>
 #include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
 
 #include "train/optimizer_loop.hpp"
 
@@ -85,9 +85,10 @@ SupervisedSummary train_supervised(ModelBackend& policy, const std::vector<TextE
     spdlog::warn("supervised training: {} of {} examples dropped: the prompt alone has max_length ({}) tokens or more",
                  summary.dropped, examples.size(), options.max_length);
   if (summary.truncated > 0)
-    spdlog::warn("supervised training: {} of {} responses cut to max_length ({} tokens with the prompt); raise "
-                 "[train] max_length",
-                 summary.truncated, examples.size(), options.max_length);
+    spdlog::warn(
+        "supervised training: {} of {} responses cut to max_length ({} tokens with the prompt); raise "
+        "[train] max_length",
+        summary.truncated, examples.size(), options.max_length);
 
   NllObjective objective(std::move(tokenized));
   const LoopSummary loop = OptimizerLoop(policy, options, /*state_dir=*/"").run(objective, on_step);

@@ -24,11 +24,11 @@ struct TextExample {
 
 struct SupervisedSummary {
   std::int64_t steps = 0;
-  std::int64_t tokens = 0;  ///< response tokens trained on (all epochs)
+  std::int64_t tokens = 0;    ///< response tokens trained on (all epochs)
   std::size_t truncated = 0;  ///< responses cut to max_length (their EOS lost)
   std::size_t dropped = 0;    ///< examples whose prompt alone has max_length tokens or more
-  double first_loss = 0.0;  ///< mean token NLL of the first step
-  double last_loss = 0.0;   ///< mean token NLL of the last step
+  double first_loss = 0.0;    ///< mean token NLL of the first step
+  double last_loss = 0.0;     ///< mean token NLL of the last step
   double seconds = 0.0;
   double tokens_per_second = 0.0;  ///< prompt + response tokens through the model per second
 };

@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <genius/helpers/atomic_file.hpp>
 #include <genius/error.hpp>
+#include <genius/helpers/atomic_file.hpp>
 
 #include "io/jsonl.hpp"
 #include "plugins/checked_loss.hpp"
@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length,
-                                          bool trim_shared_prefix) {
+                                           bool trim_shared_prefix) {
   TokenizedPair t;
   t.prompt_ids = backend.encode(backend.format_chat(pair.prompt));
   const std::vector<TokenId> eos = backend.eos_token_ids();
@@ -38,13 +38,15 @@ std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const Pr
     const std::size_t limit = std::min(t.chosen_ids.size(), t.rejected_ids.size());
     std::size_t shared = 0;
     while (shared + 1 < limit && t.chosen_ids[shared] == t.rejected_ids[shared]) ++shared;
-    t.prompt_ids.insert(t.prompt_ids.end(), t.chosen_ids.begin(), t.chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
+    t.prompt_ids.insert(t.prompt_ids.end(), t.chosen_ids.begin(),
+                        t.chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
     t.chosen_ids.erase(t.chosen_ids.begin(), t.chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
     t.rejected_ids.erase(t.rejected_ids.begin(), t.rejected_ids.begin() + static_cast<std::ptrdiff_t>(shared));
   }
   const auto room = static_cast<std::int64_t>(max_length) - static_cast<std::int64_t>(t.prompt_ids.size());
   if (room <= 0) return std::nullopt;
-  for (auto [ids, truncated] : {std::pair{&t.chosen_ids, &t.chosen_truncated}, {&t.rejected_ids, &t.rejected_truncated}})
+  for (auto [ids, truncated] :
+       {std::pair{&t.chosen_ids, &t.chosen_truncated}, {&t.rejected_ids, &t.rejected_truncated}})
     if (static_cast<std::int64_t>(ids->size()) > room) {
       ids->resize(static_cast<std::size_t>(room));
       *truncated = true;
@@ -257,14 +259,19 @@ class PreferenceObjective final : public Objective {
 }  // namespace
 
 Trainer::Trainer(ModelBackend& policy, const Loss& loss, TrainOptions options, fs::path state_dir)
-    : policy_(policy), loss_(loss), options_(options), state_dir_(std::move(state_dir)),
+    : policy_(policy),
+      loss_(loss),
+      options_(options),
+      state_dir_(std::move(state_dir)),
       loop_(policy_, options_, state_dir_) {}
 
 std::optional<fs::path> Trainer::latest_checkpoint() const {
   return loop_.latest_checkpoint();
 }
 
-std::int64_t Trainer::resume_step() const { return loop_.resume_step(); }
+std::int64_t Trainer::resume_step() const {
+  return loop_.resume_step();
+}
 
 TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCallback& on_step) {
   fs::create_directories(state_dir_);
@@ -288,9 +295,10 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
   }
   summary.pairs_used = examples.size();
   if (summary.pairs_dropped > 0)
-    spdlog::warn("train: {} of {} pairs dropped: the prompt (with the shared response start when "
-                 "trim_shared_prefix is on) has max_length ({}) tokens or more",
-                 summary.pairs_dropped, pairs.size(), options_.max_length);
+    spdlog::warn(
+        "train: {} of {} pairs dropped: the prompt (with the shared response start when "
+        "trim_shared_prefix is on) has max_length ({}) tokens or more",
+        summary.pairs_dropped, pairs.size(), options_.max_length);
   if (summary.responses_truncated > 0)
     spdlog::warn("train: {} of {} responses truncated to max_length ({} tokens with the prompt)",
                  summary.responses_truncated, 2 * examples.size(), options_.max_length);

@@ -70,7 +70,7 @@ struct TokenizedPair {
 /// counted in both log-ratios would otherwise move by (1 - f): down for the
 /// released code's f > 1, up for the paper's f < 1).
 std::optional<TokenizedPair> tokenize_pair(const ModelBackend& backend, const PreferencePair& pair, int max_length,
-                                          bool trim_shared_prefix = false);
+                                           bool trim_shared_prefix = false);
 
 /// What a call to Trainer::run did.
 struct TrainSummary {
@@ -88,8 +88,6 @@ struct TrainSummary {
   double tokens_per_second = 0.0;       ///< policy tokens (prompt + response, both sides) per second
   std::filesystem::path checkpoint;     ///< the latest checkpoint directory; "" when there is none
 };
-
-
 
 class Trainer {
  public:

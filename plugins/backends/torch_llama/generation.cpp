@@ -59,12 +59,14 @@ std::vector<TokenId> choose_tokens(const at::Tensor& logits, std::vector<Row*>& 
   at::Tensor pick = at::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).squeeze(1);
   pick = pick.clamp_max(cdf.size(1) - 1);
   if (order.defined()) pick = order.gather(1, pick.unsqueeze(1)).squeeze(1);
-  const at::Tensor sampled = pick.to(at::kCPU, at::kLong).contiguous(), argmax = greedy.to(at::kCPU, at::kLong).contiguous();
+  const at::Tensor sampled = pick.to(at::kCPU, at::kLong).contiguous(),
+                   argmax = greedy.to(at::kCPU, at::kLong).contiguous();
   const std::int64_t* s = sampled.data_ptr<std::int64_t>();
   const std::int64_t* g = argmax.data_ptr<std::int64_t>();
   std::vector<TokenId> out(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i)
-    out[static_cast<std::size_t>(i)] = static_cast<TokenId>(temperature[static_cast<std::size_t>(i)] <= 0 ? g[i] : s[i]);
+    out[static_cast<std::size_t>(i)] =
+        static_cast<TokenId>(temperature[static_cast<std::size_t>(i)] <= 0 ? g[i] : s[i]);
   return out;
 }
 
@@ -129,7 +131,8 @@ void generate_group(CausalLm& model, const std::vector<GenerationRequest>& reque
   at::Tensor positions = (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
 
   KvCache cache = model->make_cache(prompts, prompt_len + max_new);
-  at::Tensor hidden = model->hidden_states(ids, {positions, causal_mask(valid, 0, prompt_len, weight.scalar_type())}, &cache);
+  at::Tensor hidden =
+      model->hidden_states(ids, {positions, causal_mask(valid, 0, prompt_len, weight.scalar_type())}, &cache);
   at::Tensor logits = model->logits(hidden.select(1, prompt_len - 1)).to(at::kFloat);  // [prompts, vocab]
 
   // One row per sample; rows of a prompt share its prefilled cache.
@@ -193,11 +196,14 @@ std::vector<GenerationResult> generate(CausalLm& model, const std::vector<Genera
   std::vector<GenerationResult> results(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const GenerationRequest& r = requests[i];
-    if (r.prompt_ids.empty()) throw std::invalid_argument("generation request " + std::to_string(i) + " has an empty prompt");
+    if (r.prompt_ids.empty())
+      throw std::invalid_argument("generation request " + std::to_string(i) + " has an empty prompt");
     if (r.n < 1) throw std::invalid_argument("generation request " + std::to_string(i) + ": n must be >= 1");
-    if (r.max_new_tokens < 1) throw std::invalid_argument("generation request " + std::to_string(i) + ": max_new_tokens must be >= 1");
+    if (r.max_new_tokens < 1)
+      throw std::invalid_argument("generation request " + std::to_string(i) + ": max_new_tokens must be >= 1");
     if (r.temperature < 0 || !(r.top_p > 0 && r.top_p <= 1))
-      throw std::invalid_argument("generation request " + std::to_string(i) + ": temperature must be >= 0 and top_p in (0, 1]");
+      throw std::invalid_argument("generation request " + std::to_string(i) +
+                                  ": temperature must be >= 0 and top_p in (0, 1]");
     const auto vocab = model->config().vocab_size;
     for (TokenId t : r.prompt_ids)
       if (t < 0 || t >= vocab)

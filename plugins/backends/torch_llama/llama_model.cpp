@@ -11,8 +11,7 @@ void KvCache::select_rows(const at::Tensor& index) {
   for (auto& v : values) v = v.index_select(0, index);
 }
 
-at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, std::int64_t seq,
-                       at::ScalarType dtype) {
+at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, std::int64_t seq, at::ScalarType dtype) {
   const auto keys = key_valid.size(1);
   const auto opts = at::TensorOptions().device(key_valid.device());
   const at::Tensor query_pos = at::arange(query_start, query_start + seq, opts.dtype(at::kLong)).view({seq, 1});
@@ -41,7 +40,8 @@ at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
 
 RotaryEmbeddingImpl::RotaryEmbeddingImpl(const ModelConfig& c) {
   // inv_freq[i] = theta^(-2i/d), computed in float32 like HF.
-  at::Tensor freq = 1.0 / at::pow(c.rope_theta, at::arange(0, c.head_dim, 2, at::kLong).to(at::kFloat) / double(c.head_dim));
+  at::Tensor freq =
+      1.0 / at::pow(c.rope_theta, at::arange(0, c.head_dim, 2, at::kLong).to(at::kFloat) / double(c.head_dim));
   if (c.rope_scaling.type == "llama3") {
     // Llama 3.1: long wavelengths are divided by `factor`, short ones kept,
     // and the band in between interpolated smoothly.
@@ -132,7 +132,9 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
   down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size, c.mlp_bias));
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
+at::Tensor MlpImpl::forward(const at::Tensor& x) {
+  return down_proj(at::silu(gate_proj(x)) * up_proj(x));
+}
 
 // ----------------------------------------------------------------- layers
 

@@ -128,7 +128,6 @@ TORCH_MODULE(CausalLm);
 /// The additive attention mask for queries at timeline positions
 /// [query_start, query_start + seq) over keys [0, keys): a key is visible when
 /// it is valid (not padding) and not in the future.
-at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, std::int64_t seq,
-                       at::ScalarType dtype);
+at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, std::int64_t seq, at::ScalarType dtype);
 
 }  // namespace genius::llama

@@ -57,8 +57,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   c.num_hidden_layers = get<std::int64_t>(j, source, "num_hidden_layers");
   c.num_attention_heads = get<std::int64_t>(j, source, "num_attention_heads");
   c.num_key_value_heads = get_or<std::int64_t>(j, source, "num_key_value_heads", c.num_attention_heads);
-  for (auto [name, value] : {std::pair{"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
-                             {"intermediate_size", c.intermediate_size}, {"num_hidden_layers", c.num_hidden_layers},
+  for (auto [name, value] : {std::pair{"vocab_size", c.vocab_size},
+                             {"hidden_size", c.hidden_size},
+                             {"intermediate_size", c.intermediate_size},
+                             {"num_hidden_layers", c.num_hidden_layers},
                              {"num_attention_heads", c.num_attention_heads},
                              {"num_key_value_heads", c.num_key_value_heads}})
     if (value <= 0) fail(source, std::string(name) + " must be positive, got " + std::to_string(value));
@@ -82,8 +84,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   }
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     const auto& rs = j["rope_scaling"];
-    const std::string type = rs.contains("rope_type") ? rs["rope_type"].get<std::string>()
-                                                      : get_or<std::string>(rs, source, "type", "");
+    const std::string type =
+        rs.contains("rope_type") ? rs["rope_type"].get<std::string>() : get_or<std::string>(rs, source, "type", "");
     if (type != "llama3" && type != "default")
       fail(source, "rope_scaling type '" + type + "' is not supported (llama3)");
     if (type == "llama3") {
@@ -121,8 +123,9 @@ ModelConfig ModelConfig::load(const std::filesystem::path& dir) {
 nlohmann::json ModelConfig::to_json() const {
   nlohmann::json j = raw.is_object() ? raw : nlohmann::json::object();
   j["model_type"] = model_type;
-  j["architectures"] = {model_type == "qwen2" ? "Qwen2ForCausalLM"
-                        : model_type == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"};
+  j["architectures"] = {model_type == "qwen2"     ? "Qwen2ForCausalLM"
+                        : model_type == "mistral" ? "MistralForCausalLM"
+                                                  : "LlamaForCausalLM"};
   j["vocab_size"] = vocab_size;
   j["hidden_size"] = hidden_size;
   j["intermediate_size"] = intermediate_size;

@@ -2,8 +2,8 @@
 
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <genius/error.hpp>
 #include <genius/helpers/atomic_file.hpp>
@@ -64,7 +64,8 @@ Vocabulary write_tokenizer(const ConfigView& keys, const fs::path& out) {
     return v;
   }
   const fs::path file = vocab, dir = file.parent_path();
-  const fs::path tokenizer_config = fs::exists(dir / "tokenizer_config.json") ? dir / "tokenizer_config.json" : fs::path();
+  const fs::path tokenizer_config =
+      fs::exists(dir / "tokenizer_config.json") ? dir / "tokenizer_config.json" : fs::path();
   const Tokenizer tok = Tokenizer::from_file(file, tokenizer_config);
   fs::copy_file(file, out / "tokenizer.json", fs::copy_options::overwrite_existing);
   if (!tokenizer_config.empty())

@@ -197,7 +197,6 @@ void sort_and_check_tiling(const fs::path& path, std::vector<TensorInfo>& tensor
   if (pos != buffer)
     fail(path, "bytes [" + std::to_string(pos) + ", " + std::to_string(buffer) +
                    ") at the end of the data buffer belong to no tensor");
-
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ ResponseLogprobs response_logprobs(CausalLm& model, const std::vector<ScoringExa
   std::int64_t width = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& ex = batch[i];
-    if (ex.prompt_ids.empty()) throw std::invalid_argument("scoring example " + std::to_string(i) + " has an empty prompt");
+    if (ex.prompt_ids.empty())
+      throw std::invalid_argument("scoring example " + std::to_string(i) + " has an empty prompt");
     for (const auto* ids : {&ex.prompt_ids, &ex.response_ids})
       for (TokenId t : *ids)
         if (t < 0 || t >= vocab)
@@ -65,7 +66,8 @@ ResponseLogprobs response_logprobs(CausalLm& model, const std::vector<ScoringExa
   out.tokens = logp.gather(1, tgt.unsqueeze(1)).squeeze(1);
   // Sum per example: scatter-add the token log-probs into their rows.
   std::vector<std::int64_t> owner;
-  for (std::int64_t r = 0; r < rows; ++r) owner.insert(owner.end(), static_cast<std::size_t>(lengths[static_cast<std::size_t>(r)]), r);
+  for (std::int64_t r = 0; r < rows; ++r)
+    owner.insert(owner.end(), static_cast<std::size_t>(lengths[static_cast<std::size_t>(r)]), r);
   out.sums = at::zeros({rows}, out.tokens.options()).index_add(0, at::tensor(owner, at::kLong).to(device), out.tokens);
   return out;
 }

@@ -5,8 +5,8 @@
 
 #include <torch/torch.h>
 
-#include <genius/helpers/atomic_file.hpp>
 #include <genius/error.hpp>
+#include <genius/helpers/atomic_file.hpp>
 #include <genius/model_backend.hpp>
 #include <genius/registration.hpp>
 
@@ -40,22 +40,21 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   static const genius::PluginManifest& manifest() {
     static const genius::PluginManifest m = [] {
       auto built = genius::PluginManifest(genius::PluginKind::ModelBackend, "torch-llama", "1.1.0",
-                               "Hugging Face Llama / Qwen2 / Mistral models (config.json, safetensors, "
-                               "tokenizer.json) in libtorch, with batched KV-cache generation")
-            .path("path", std::string(""), "model directory in the Hugging Face format")
-            .key("device", "cpu", "torch device: cpu, cuda, cuda:N")
-            .choice("dtype", "float32", {"float32", "bfloat16", "float16"}, "parameter and activation dtype")
-            .choice("chat_template", "auto", {"auto", "llama3", "chatml", "plain"},
-                    "prompt layout: recognise tokenizer_config.json's template, or force a family")
-            .key("enable_thinking", true, "Qwen3 templates: false appends the empty <think> block")
-            .key("max_batch_rows", 0, "most sequences in one forward pass while generating; 0 = no limit",
-                 genius::at_least(0))
-            .key("threads", 0, "CPU threads for libtorch; 0 = leave libtorch's default", genius::at_least(0))
-            .key("max_shard_bytes", std::int64_t{5'000'000'000},
-                 "save: largest safetensors shard (transformers' max_shard_size)", genius::at_least(1))
-            .key("init_random", false,
-                 "ignore the checkpoint's weights and initialise them randomly")
-            .key("init_seed", 0, "seed of the random initialisation", genius::at_least(0));
+                                          "Hugging Face Llama / Qwen2 / Mistral models (config.json, safetensors, "
+                                          "tokenizer.json) in libtorch, with batched KV-cache generation")
+                       .path("path", std::string(""), "model directory in the Hugging Face format")
+                       .key("device", "cpu", "torch device: cpu, cuda, cuda:N")
+                       .choice("dtype", "float32", {"float32", "bfloat16", "float16"}, "parameter and activation dtype")
+                       .choice("chat_template", "auto", {"auto", "llama3", "chatml", "plain"},
+                               "prompt layout: recognise tokenizer_config.json's template, or force a family")
+                       .key("enable_thinking", true, "Qwen3 templates: false appends the empty <think> block")
+                       .key("max_batch_rows", 0, "most sequences in one forward pass while generating; 0 = no limit",
+                            genius::at_least(0))
+                       .key("threads", 0, "CPU threads for libtorch; 0 = leave libtorch's default", genius::at_least(0))
+                       .key("max_shard_bytes", std::int64_t{5'000'000'000},
+                            "save: largest safetensors shard (transformers' max_shard_size)", genius::at_least(1))
+                       .key("init_random", false, "ignore the checkpoint's weights and initialise them randomly")
+                       .key("init_seed", 0, "seed of the random initialisation", genius::at_least(0));
       llama::add_model_keys(built);  // `genius init-model`, [pretrain]: model_creation.cpp
       return built;
     }();
@@ -73,7 +72,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         max_batch_rows_(cfg.get<std::int64_t>("max_batch_rows")),
         max_shard_bytes_(cfg.get<std::int64_t>("max_shard_bytes")) {
     if (dir_.empty()) throw PluginError("torch-llama", "[model] path is not set (a Hugging Face model directory)");
-    if (!fs::is_directory(dir_)) throw PluginError("torch-llama", "model directory '" + dir_.string() + "' does not exist");
+    if (!fs::is_directory(dir_))
+      throw PluginError("torch-llama", "model directory '" + dir_.string() + "' does not exist");
     if (const auto threads = cfg.get<int>("threads"); threads > 0) at::set_num_threads(threads);
     try {
       config_ = llama::ModelConfig::load(dir_);
@@ -86,7 +86,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     }
     chat_options_.enable_thinking = cfg.get<bool>("enable_thinking") ? std::nullopt : std::optional<bool>(false);
     if (tokenizer_->vocab_size() > config_.vocab_size)
-      throw PluginError("torch-llama", dir_.string() + ": the tokenizer has " + std::to_string(tokenizer_->vocab_size()) +
+      throw PluginError("torch-llama", dir_.string() + ": the tokenizer has " +
+                                           std::to_string(tokenizer_->vocab_size()) +
                                            " tokens but config.json's vocab_size is " +
                                            std::to_string(config_.vocab_size) + "; they belong to different models");
     model_ = llama::CausalLm(config_);
@@ -169,7 +170,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     for (const char* file : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                              "generation_config.json", "chat_template.jinja"}) {
       const fs::path from = dir_ / file, to = dir / file;
-      if (fs::exists(from) && !(fs::exists(to) && fs::equivalent(from, to))) genius::write_file_atomic(to, genius::read_file(from));
+      if (fs::exists(from) && !(fs::exists(to) && fs::equivalent(from, to)))
+        genius::write_file_atomic(to, genius::read_file(from));
     }
     if (!fs::exists(dir / "tokenizer.json")) tokenizer_->save(dir);
     llama::save_weights(model_, dir, static_cast<std::uint64_t>(max_shard_bytes_));

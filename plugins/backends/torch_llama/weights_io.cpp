@@ -12,21 +12,31 @@ namespace {
 
 at::ScalarType to_scalar_type(Dtype d, const std::string& where) {
   switch (d) {
-    case Dtype::F32: return at::kFloat;
-    case Dtype::F16: return at::kHalf;
-    case Dtype::BF16: return at::kBFloat16;
-    case Dtype::F64: return at::kDouble;
-    default: throw std::runtime_error(where + ": dtype " + std::string(dtype_name(d)) + " is not a float type");
+    case Dtype::F32:
+      return at::kFloat;
+    case Dtype::F16:
+      return at::kHalf;
+    case Dtype::BF16:
+      return at::kBFloat16;
+    case Dtype::F64:
+      return at::kDouble;
+    default:
+      throw std::runtime_error(where + ": dtype " + std::string(dtype_name(d)) + " is not a float type");
   }
 }
 
 Dtype to_dtype(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return Dtype::F32;
-    case at::kHalf: return Dtype::F16;
-    case at::kBFloat16: return Dtype::BF16;
-    case at::kDouble: return Dtype::F64;
-    default: throw std::runtime_error("cannot save tensors of type " + std::string(c10::toString(t)));
+    case at::kFloat:
+      return Dtype::F32;
+    case at::kHalf:
+      return Dtype::F16;
+    case at::kBFloat16:
+      return Dtype::BF16;
+    case at::kDouble:
+      return Dtype::F64;
+    default:
+      throw std::runtime_error("cannot save tensors of type " + std::string(c10::toString(t)));
   }
 }
 
@@ -65,8 +75,9 @@ void load_weights(CausalLm& model, const std::filesystem::path& dir) {
     }
     const ByteView bytes = ref->data();
     // from_blob does not own the mapping; the copy below reads it before `weights` unmaps.
-    const at::Tensor source = at::from_blob(const_cast<std::byte*>(bytes.data), info.shape,
-                                            at::TensorOptions().dtype(to_scalar_type(info.dtype, dir.string() + ": " + name)));
+    const at::Tensor source =
+        at::from_blob(const_cast<std::byte*>(bytes.data), info.shape,
+                      at::TensorOptions().dtype(to_scalar_type(info.dtype, dir.string() + ": " + name)));
     param.copy_(source);
   }
   std::vector<std::string> unexpected;
@@ -104,9 +115,12 @@ void init_weights(CausalLm& model, double std, std::uint64_t seed) {
   for (auto& item : model->named_parameters()) {
     const std::string& name = item.key();
     at::Tensor& p = item.value();
-    if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0) p.zero_();
-    else if (name.find("norm") != std::string::npos) p.fill_(1.0);
-    else p.normal_(0.0, std);
+    if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
+      p.zero_();
+    else if (name.find("norm") != std::string::npos)
+      p.fill_(1.0);
+    else
+      p.normal_(0.0, std);
   }
 }
 

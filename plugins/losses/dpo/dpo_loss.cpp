@@ -2,8 +2,8 @@
 // conservative label smoothing of cDPO.
 #include <ATen/ATen.h>
 
-#include <genius/loss.hpp>
 #include <genius/helpers/preference_metrics.hpp>
+#include <genius/loss.hpp>
 #include <genius/registration.hpp>
 
 namespace {
@@ -34,8 +34,7 @@ class DpoLoss final : public genius::Loss {
   genius::LossOutput compute(const genius::PreferenceBatch& batch) const override {
     auto [r_w, r_l] = genius::log_ratios(batch, reference_free_);
     const at::Tensor z = beta_ * (r_w - r_l);
-    at::Tensor loss =
-        (-(1.0 - label_smoothing_) * at::log_sigmoid(z) - label_smoothing_ * at::log_sigmoid(-z)).mean();
+    at::Tensor loss = (-(1.0 - label_smoothing_) * at::log_sigmoid(z) - label_smoothing_ * at::log_sigmoid(-z)).mean();
     auto metrics = genius::reward_metrics(beta_ * r_w, beta_ * r_l, batch);
     if (const at::Tensor nll = genius::chosen_nll_term(batch, nll_weight_, metrics); nll.defined()) loss = loss + nll;
     return {genius::in_policy_dtype(loss, batch), std::move(metrics)};

@@ -2,8 +2,8 @@
 // log-ratio margin onto 1 / (2 * tau) instead of pushing it to infinity.
 #include <ATen/ATen.h>
 
-#include <genius/loss.hpp>
 #include <genius/helpers/preference_metrics.hpp>
+#include <genius/loss.hpp>
 #include <genius/registration.hpp>
 
 namespace {

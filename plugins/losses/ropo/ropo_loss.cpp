@@ -4,8 +4,8 @@
 #include <ATen/ATen.h>
 
 #include <genius/error.hpp>
-#include <genius/loss.hpp>
 #include <genius/helpers/preference_metrics.hpp>
+#include <genius/loss.hpp>
 #include <genius/registration.hpp>
 
 namespace {

@@ -1,8 +1,8 @@
 // SFT on the chosen response: the self-training baseline (rejected ignored).
 #include <ATen/ATen.h>
 
-#include <genius/loss.hpp>
 #include <genius/helpers/preference_metrics.hpp>
+#include <genius/loss.hpp>
 #include <genius/registration.hpp>
 
 namespace {

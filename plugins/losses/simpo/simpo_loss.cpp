@@ -2,8 +2,8 @@
 // length-averaged log-probs and a target reward margin gamma.
 #include <ATen/ATen.h>
 
-#include <genius/loss.hpp>
 #include <genius/helpers/preference_metrics.hpp>
+#include <genius/loss.hpp>
 #include <genius/registration.hpp>
 
 namespace {
@@ -19,7 +19,8 @@ class SimpoLoss final : public genius::Loss {
     return m;
   }
 
-  explicit SimpoLoss(const genius::ConfigView& cfg) : beta_(cfg.get<double>("beta")), gamma_(cfg.get<double>("gamma")) {}
+  explicit SimpoLoss(const genius::ConfigView& cfg)
+      : beta_(cfg.get<double>("beta")), gamma_(cfg.get<double>("gamma")) {}
 
   bool needs_reference() const override { return false; }
 

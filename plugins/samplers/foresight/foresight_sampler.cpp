@@ -59,9 +59,12 @@ genius::PairRule parse_pair_rule(const std::string& rejected, const std::string&
   genius::PairRule rule;
   rule.temperature = tau;
   rule.skip_copies = copies == "skip" || rejected == "distinct";
-  if (rejected == "random" || rejected == "distinct") rule.rejected = genius::RejectedRule::Random;
-  else if (rejected == "lowest") rule.rejected = genius::RejectedRule::Lowest;
-  else rule.rejected = genius::RejectedRule::Softmax;  // the manifest allows nothing else
+  if (rejected == "random" || rejected == "distinct")
+    rule.rejected = genius::RejectedRule::Random;
+  else if (rejected == "lowest")
+    rule.rejected = genius::RejectedRule::Lowest;
+  else
+    rule.rejected = genius::RejectedRule::Softmax;  // the manifest allows nothing else
   return rule;
 }
 
@@ -190,8 +193,9 @@ class ForesightSampler final : public genius::Sampler {
     // Without a delimiter a "step" would run to max_step_tokens: no steps at all.
     if (delimiter_.empty()) throw PluginError("foresight", "step_delimiter must not be empty");
     if (cfg.get<std::string>("rejected") == "distinct" && cfg.get<std::string>("rejected_copies") == "keep")
-      throw PluginError("foresight", "rejected = \"distinct\" skips copies of the chosen text by definition; with "
-                                     "rejected_copies = \"keep\" use rejected = \"random\"");
+      throw PluginError("foresight",
+                        "rejected = \"distinct\" skips copies of the chosen text by definition; with "
+                        "rejected_copies = \"keep\" use rejected = \"random\"");
   }
 
   std::size_t queries_per_call() const override { return concurrent_queries_; }

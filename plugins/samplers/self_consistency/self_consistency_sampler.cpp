@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <genius/helpers/answer.hpp>
 #include <genius/error.hpp>
+#include <genius/helpers/answer.hpp>
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>
 

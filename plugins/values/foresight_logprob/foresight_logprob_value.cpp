@@ -24,7 +24,6 @@
 #include <genius/registration.hpp>
 #include <genius/value_estimator.hpp>
 
-
 namespace {
 
 using genius::Candidate;

@@ -9,11 +9,10 @@
 #include <string>
 #include <vector>
 
-#include <genius/helpers/answer.hpp>
 #include <genius/error.hpp>
+#include <genius/helpers/answer.hpp>
 #include <genius/registration.hpp>
 #include <genius/value_estimator.hpp>
-
 
 namespace {
 
@@ -33,8 +32,8 @@ class MajorityVoteValue final : public genius::ValueEstimator {
       : extract_(make_extractor(cfg.get<std::string>("answer_pattern"))) {}
 
   // Sets each candidate's `answer` (as extracted, "" = none) as well.
-  void score(const genius::Query&, std::vector<genius::Candidate>& candidates, const std::vector<double>& /*parent_values*/,
-             genius::ModelBackend&) override {
+  void score(const genius::Query&, std::vector<genius::Candidate>& candidates,
+             const std::vector<double>& /*parent_values*/, genius::ModelBackend&) override {
     std::map<std::string, int> votes;
     std::vector<std::string> key(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) {

@@ -10,7 +10,6 @@
 #include <genius/registration.hpp>
 #include <genius/value_estimator.hpp>
 
-
 namespace {
 
 class SequenceLogprobValue final : public genius::ValueEstimator {
@@ -24,8 +23,8 @@ class SequenceLogprobValue final : public genius::ValueEstimator {
 
   explicit SequenceLogprobValue(const genius::ConfigView&) {}
 
-  void score(const genius::Query&, std::vector<genius::Candidate>& candidates, const std::vector<double>& /*parent_values*/,
-             genius::ModelBackend&) override {
+  void score(const genius::Query&, std::vector<genius::Candidate>& candidates,
+             const std::vector<double>& /*parent_values*/, genius::ModelBackend&) override {
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       genius::Candidate& c = candidates[i];
       const int tokens = c.beam_tokens + c.step_tokens + c.rollout_tokens;

@@ -41,8 +41,7 @@
 
 /// "MAJOR.MINOR" of the libtorch this translation unit is compiled against.
 /// Patch releases of libtorch keep the ABI, so they are not compared.
-#define GENIUS_TORCH_VERSION \
-  GENIUS_STRINGIFY(TORCH_VERSION_MAJOR) "." GENIUS_STRINGIFY(TORCH_VERSION_MINOR)
+#define GENIUS_TORCH_VERSION GENIUS_STRINGIFY(TORCH_VERSION_MAJOR) "." GENIUS_STRINGIFY(TORCH_VERSION_MINOR)
 
 #if defined(_GLIBCXX_USE_CXX11_ABI)
 #define GENIUS_CXX11_ABI _GLIBCXX_USE_CXX11_ABI
@@ -63,8 +62,7 @@ namespace genius {
 
 /// The ABI of the code including this header (the host uses it to compare).
 inline const GeniusPluginAbi& this_build_abi() {
-  static const GeniusPluginAbi abi{GENIUS_SDK_ABI_VERSION, GENIUS_TORCH_VERSION,
-                                   GENIUS_CXX11_ABI};
+  static const GeniusPluginAbi abi{GENIUS_SDK_ABI_VERSION, GENIUS_TORCH_VERSION, GENIUS_CXX11_ABI};
   return abi;
 }
 

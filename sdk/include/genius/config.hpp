@@ -11,8 +11,8 @@
 #pragma once
 
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -37,29 +37,48 @@ using ConfigValue = std::variant<bool, std::int64_t, double, std::string, std::v
 /// Name of a value type as it appears in messages and docs ("float").
 inline const char* to_string(ValueType t) {
   switch (t) {
-    case ValueType::Bool: return "bool";
-    case ValueType::Int: return "int";
-    case ValueType::Float: return "float";
-    case ValueType::String: return "string";
-    case ValueType::StringList: return "string list";
-    case ValueType::IntList: return "int list";
-    case ValueType::FloatList: return "float list";
+    case ValueType::Bool:
+      return "bool";
+    case ValueType::Int:
+      return "int";
+    case ValueType::Float:
+      return "float";
+    case ValueType::String:
+      return "string";
+    case ValueType::StringList:
+      return "string list";
+    case ValueType::IntList:
+      return "int list";
+    case ValueType::FloatList:
+      return "float list";
   }
   return "?";
 }
 
-inline ValueType type_of(const ConfigValue& v) { return static_cast<ValueType>(v.index()); }
+inline ValueType type_of(const ConfigValue& v) {
+  return static_cast<ValueType>(v.index());
+}
 
 namespace detail {
 inline std::string quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -99,15 +118,18 @@ inline std::string format_value(const ConfigValue& v) {
     return out + "]";
   };
   switch (type_of(v)) {
-    case ValueType::Bool: return std::get<bool>(v) ? "true" : "false";
-    case ValueType::Int: return std::to_string(std::get<std::int64_t>(v));
-    case ValueType::Float: return detail::format_double(std::get<double>(v));
-    case ValueType::String: return detail::quote(std::get<std::string>(v));
+    case ValueType::Bool:
+      return std::get<bool>(v) ? "true" : "false";
+    case ValueType::Int:
+      return std::to_string(std::get<std::int64_t>(v));
+    case ValueType::Float:
+      return detail::format_double(std::get<double>(v));
+    case ValueType::String:
+      return detail::quote(std::get<std::string>(v));
     case ValueType::StringList:
       return list(std::get<std::vector<std::string>>(v), detail::quote);
     case ValueType::IntList:
-      return list(std::get<std::vector<std::int64_t>>(v),
-                  [](std::int64_t x) { return std::to_string(x); });
+      return list(std::get<std::vector<std::int64_t>>(v), [](std::int64_t x) { return std::to_string(x); });
     case ValueType::FloatList:
       return list(std::get<std::vector<double>>(v), detail::format_double);
   }
@@ -141,8 +163,7 @@ class ConfigView {
         bool fits = *p >= static_cast<std::int64_t>(Limits::min());
         if constexpr (sizeof(T) < sizeof(std::int64_t) || std::is_signed_v<T>)
           fits = fits && *p <= static_cast<std::int64_t>(Limits::max());
-        if (!fits)
-          throw ConfigError(qualified(key) + ": value " + std::to_string(*p) + " does not fit");
+        if (!fits) throw ConfigError(qualified(key) + ": value " + std::to_string(*p) + " does not fit");
         return static_cast<T>(*p);
       }
     } else if constexpr (std::is_floating_point_v<T>) {

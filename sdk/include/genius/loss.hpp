@@ -41,8 +41,8 @@ struct PreferenceBatch {
 };
 
 struct LossOutput {
-  at::Tensor loss;                         ///< scalar: mean over the batch, differentiable
-  std::map<std::string, double> metrics;   ///< batch means, TRL names
+  at::Tensor loss;                        ///< scalar: mean over the batch, differentiable
+  std::map<std::string, double> metrics;  ///< batch means, TRL names
 };
 
 class Loss : public Plugin {

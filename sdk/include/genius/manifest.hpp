@@ -33,10 +33,14 @@ enum class PluginKind { ModelBackend, Sampler, ValueEstimator, Loss };
 /// "sampler", "value", "loss".
 inline const char* to_string(PluginKind k) {
   switch (k) {
-    case PluginKind::ModelBackend: return "backend";
-    case PluginKind::Sampler: return "sampler";
-    case PluginKind::ValueEstimator: return "value";
-    case PluginKind::Loss: return "loss";
+    case PluginKind::ModelBackend:
+      return "backend";
+    case PluginKind::Sampler:
+      return "sampler";
+    case PluginKind::ValueEstimator:
+      return "value";
+    case PluginKind::Loss:
+      return "loss";
   }
   return "?";
 }
@@ -44,10 +48,14 @@ inline const char* to_string(PluginKind k) {
 /// The config section that selects and configures a plugin of this kind.
 inline const char* config_section(PluginKind k) {
   switch (k) {
-    case PluginKind::ModelBackend: return "model";
-    case PluginKind::Sampler: return "sampler";
-    case PluginKind::ValueEstimator: return "value";
-    case PluginKind::Loss: return "loss";
+    case PluginKind::ModelBackend:
+      return "model";
+    case PluginKind::Sampler:
+      return "sampler";
+    case PluginKind::ValueEstimator:
+      return "value";
+    case PluginKind::Loss:
+      return "loss";
   }
   return "?";
 }
@@ -59,9 +67,15 @@ struct Bounds {
   bool min_inclusive = true;
   bool max_inclusive = true;
 };
-inline Bounds at_least(double min, bool inclusive = true) { return {min, std::nullopt, inclusive, true}; }
-inline Bounds at_most(double max, bool inclusive = true) { return {std::nullopt, max, true, inclusive}; }
-inline Bounds between(double min, double max) { return {min, max, true, true}; }
+inline Bounds at_least(double min, bool inclusive = true) {
+  return {min, std::nullopt, inclusive, true};
+}
+inline Bounds at_most(double max, bool inclusive = true) {
+  return {std::nullopt, max, true, inclusive};
+}
+inline Bounds between(double min, double max) {
+  return {min, max, true, true};
+}
 
 /// One configuration key a plugin (or the core) accepts.
 struct ConfigKey {
@@ -122,8 +136,13 @@ struct PluginManifest {
   /// Declare a string key restricted to `choices` (the default must be one).
   PluginManifest& choice(std::string key_name, std::string default_value, std::vector<std::string> choices,
                          std::string doc) {
-    target().push_back({std::move(key_name), ConfigValue(std::move(default_value)), std::move(doc), {},
-                        std::move(choices), false, {}});
+    target().push_back({std::move(key_name),
+                        ConfigValue(std::move(default_value)),
+                        std::move(doc),
+                        {},
+                        std::move(choices),
+                        false,
+                        {}});
     return *this;
   }
   /// Declare a file-path key (a string, or a string list). Relative values are

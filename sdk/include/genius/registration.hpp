@@ -78,19 +78,22 @@ std::unique_ptr<Plugin> create_plugin(const ConfigView& config) {
 
 }  // namespace genius::detail
 
-#define GENIUS_REGISTER_PLUGIN(PluginClass)                                                        \
-  namespace genius_plugin_exports {                                                                \
-  const GeniusPluginAbi* abi() { return &::genius::this_build_abi(); }                             \
-  const ::genius::PluginManifest& manifest() { return PluginClass::manifest(); }                   \
-  std::unique_ptr<::genius::Plugin> create(const ::genius::ConfigView& config) {                   \
-    return ::genius::detail::create_plugin<PluginClass>(config);                                   \
-  }                                                                                                \
-  void create_model(const ::genius::ConfigView& keys, std::uint64_t seed,                          \
-                    const std::filesystem::path& out) {                                            \
-    ::genius::detail::create_model<PluginClass>(keys, seed, out);                                  \
-  }                                                                                                \
-  }                                                                                                \
-  BOOST_DLL_ALIAS(genius_plugin_exports::abi, genius_plugin_abi)                                   \
-  BOOST_DLL_ALIAS(genius_plugin_exports::manifest, genius_plugin_manifest)                         \
-  BOOST_DLL_ALIAS(genius_plugin_exports::create, genius_plugin_create)                             \
+#define GENIUS_REGISTER_PLUGIN(PluginClass)                                                                   \
+  namespace genius_plugin_exports {                                                                           \
+  const GeniusPluginAbi* abi() {                                                                              \
+    return &::genius::this_build_abi();                                                                       \
+  }                                                                                                           \
+  const ::genius::PluginManifest& manifest() {                                                                \
+    return PluginClass::manifest();                                                                           \
+  }                                                                                                           \
+  std::unique_ptr<::genius::Plugin> create(const ::genius::ConfigView& config) {                              \
+    return ::genius::detail::create_plugin<PluginClass>(config);                                              \
+  }                                                                                                           \
+  void create_model(const ::genius::ConfigView& keys, std::uint64_t seed, const std::filesystem::path& out) { \
+    ::genius::detail::create_model<PluginClass>(keys, seed, out);                                             \
+  }                                                                                                           \
+  }                                                                                                           \
+  BOOST_DLL_ALIAS(genius_plugin_exports::abi, genius_plugin_abi)                                              \
+  BOOST_DLL_ALIAS(genius_plugin_exports::manifest, genius_plugin_manifest)                                    \
+  BOOST_DLL_ALIAS(genius_plugin_exports::create, genius_plugin_create)                                        \
   BOOST_DLL_ALIAS(genius_plugin_exports::create_model, genius_plugin_create_model)

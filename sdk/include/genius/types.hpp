@@ -17,22 +17,25 @@ using TokenId = std::int32_t;
 /// One prompt to continue, `n` times.
 struct GenerationRequest {
   std::vector<TokenId> prompt_ids;
-  int n = 1;                       ///< samples; they share the prompt's prefill
-  double temperature = 1.0;        ///< 0 = greedy
-  double top_p = 1.0;              ///< nucleus sampling mass; 1 = off
+  int n = 1;                 ///< samples; they share the prompt's prefill
+  double temperature = 1.0;  ///< 0 = greedy
+  double top_p = 1.0;        ///< nucleus sampling mass; 1 = off
   int max_new_tokens = 256;
-  std::vector<std::string> stop;   ///< stop strings, matched on decoded text
-  std::uint64_t seed = 0;          ///< same seed, same request -> same samples
-  bool ignore_eos = false;         ///< keep going past end-of-sequence (benchmarks)
+  std::vector<std::string> stop;  ///< stop strings, matched on decoded text
+  std::uint64_t seed = 0;         ///< same seed, same request -> same samples
+  bool ignore_eos = false;        ///< keep going past end-of-sequence (benchmarks)
 };
 
 enum class FinishReason { Stop, Eos, Length };
 
 inline const char* to_string(FinishReason r) {
   switch (r) {
-    case FinishReason::Stop: return "stop";
-    case FinishReason::Eos: return "eos";
-    case FinishReason::Length: return "length";
+    case FinishReason::Stop:
+      return "stop";
+    case FinishReason::Eos:
+      return "eos";
+    case FinishReason::Length:
+      return "length";
   }
   return "?";
 }
@@ -71,37 +74,37 @@ struct Query {
 
 /// One candidate next step, its foresight rollout and its value.
 struct Candidate {
-  int parent_beam = 0;             ///< index of the beam it extends
-  double beam_logprob = 0.0;       ///< log-prob of the parent beam's text (earlier steps)
+  int parent_beam = 0;        ///< index of the beam it extends
+  double beam_logprob = 0.0;  ///< log-prob of the parent beam's text (earlier steps)
   int beam_tokens = 0;
-  std::string step;                ///< the candidate step text (no trailing delimiter)
-  double step_logprob = 0.0;       ///< cumulative log-prob of the step's tokens
+  std::string step;           ///< the candidate step text (no trailing delimiter)
+  double step_logprob = 0.0;  ///< cumulative log-prob of the step's tokens
   int step_tokens = 0;
-  std::string rollout;             ///< simulated rest of the response after the step
+  std::string rollout;  ///< simulated rest of the response after the step
   double rollout_logprob = 0.0;
   int rollout_tokens = 0;
-  std::string trajectory;          ///< the whole response: beam + step + delimiter + rollout
-  std::string answer;              ///< final answer extracted from the trajectory ("" = none)
-  double score = 0.0;              ///< value estimate of the candidate (ValueEstimator)
-  double advantage = 0.0;          ///< score - value of the parent beam
-  bool complete = false;           ///< the step itself produced the final answer
+  std::string trajectory;  ///< the whole response: beam + step + delimiter + rollout
+  std::string answer;      ///< final answer extracted from the trajectory ("" = none)
+  double score = 0.0;      ///< value estimate of the candidate (ValueEstimator)
+  double advantage = 0.0;  ///< score - value of the parent beam
+  bool complete = false;   ///< the step itself produced the final answer
 };
 
 /// Everything recorded at one step of the exploration of one query.
 struct StepRecord {
-  int step = 0;                              ///< 1-based
-  std::vector<std::string> beams;            ///< partial responses before this step
-  std::vector<double> beam_values;           ///< q of each beam
-  std::vector<Candidate> candidates;         ///< K*M of them
-  std::vector<int> selected;                 ///< candidate indices kept as next beams
-  bool foresight_skipped = false;            ///< light mode: no rollouts were needed
+  int step = 0;                       ///< 1-based
+  std::vector<std::string> beams;     ///< partial responses before this step
+  std::vector<double> beam_values;    ///< q of each beam
+  std::vector<Candidate> candidates;  ///< K*M of them
+  std::vector<int> selected;          ///< candidate indices kept as next beams
+  bool foresight_skipped = false;     ///< light mode: no rollouts were needed
 };
 
 /// The exploration of one query.
 struct ExplorationRecord {
   Query query;
   std::vector<StepRecord> steps;
-  std::string response;        ///< the final response chosen among the beams
+  std::string response;               ///< the final response chosen among the beams
   std::int64_t generated_tokens = 0;  ///< every token generated for this query (cost)
 };
 
@@ -111,9 +114,9 @@ struct ExplorationRecord {
 struct PreferencePair {
   std::string query_id;
   int step = 0;
-  std::string prompt;    ///< the query
-  std::string chosen;    ///< whole response
-  std::string rejected;  ///< whole response
+  std::string prompt;                  ///< the query
+  std::string chosen;                  ///< whole response
+  std::string rejected;                ///< whole response
   double chosen_weight = 0.0;          ///< A(chosen)
   double rejected_weight = 0.0;        ///< A(rejected)
   double chosen_average_weight = 0.0;  ///< mean A over the pool

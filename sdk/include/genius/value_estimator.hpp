@@ -27,8 +27,8 @@ class ValueEstimator : public Plugin {
   /// Set `score` of every candidate (keep their number and order).
   /// `parent_values[b]` is the value q of beam b (0 for the empty beam of the
   /// first step). `advantage` is the host's: a value written to it is replaced.
-  virtual void score(const Query& query, std::vector<Candidate>& candidates,
-                     const std::vector<double>& parent_values, ModelBackend& backend) = 0;
+  virtual void score(const Query& query, std::vector<Candidate>& candidates, const std::vector<double>& parent_values,
+                     ModelBackend& backend) = 0;
 };
 
 }  // namespace genius

@@ -17,7 +17,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const core::PluginRegistry& registry() { return test::builtin_registry(); }
+const core::PluginRegistry& registry() {
+  return test::builtin_registry();
+}
 
 ResolvedConfig resolve(const std::string& text, const std::vector<std::string>& overrides = {},
                        const std::string& file = "/configs/run.toml") {
@@ -31,7 +33,9 @@ struct BadConfig {
   std::vector<std::string> expected;  ///< substrings of the error message
 };
 
-void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const BadConfig& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class BadConfigTest : public ::testing::TestWithParam<BadConfig> {};
 
@@ -47,41 +51,66 @@ TEST_P(BadConfigTest, ErrorNamesTheKeyAndWhere) {
 }
 
 const BadConfig kBadConfigs[] = {
-    {"typo_in_plugin_key", "[loss]\nplugin = \"dpo\"\nbetta = 0.1\n", {},
+    {"typo_in_plugin_key",
+     "[loss]\nplugin = \"dpo\"\nbetta = 0.1\n",
+     {},
      {"/configs/run.toml:3", "loss.betta", "unknown key 'betta'", "did you mean 'beta'?"}},
-    {"typo_in_core_key", "[train]\nlearning_rat = 1e-5\n", {},
+    {"typo_in_core_key",
+     "[train]\nlearning_rat = 1e-5\n",
+     {},
      {"run.toml:2", "train.learning_rat", "did you mean 'learning_rate'?"}},
-    {"unknown_section", "[trian]\nepochs = 1\n", {}, {"run.toml:1", "unknown section [trian]", "did you mean [train]?"}},
+    {"unknown_section",
+     "[trian]\nepochs = 1\n",
+     {},
+     {"run.toml:1", "unknown section [trian]", "did you mean [train]?"}},
     {"key_outside_sections", "seed = 1\n[run]\n", {}, {"run.toml:1", "seed", "key outside of any section"}},
-    {"string_for_float", "[train]\nlearning_rate = \"fast\"\n", {},
+    {"string_for_float",
+     "[train]\nlearning_rate = \"fast\"\n",
+     {},
      {"run.toml:2", "train.learning_rate", "expected a float, got a string"}},
-    {"float_for_int", "[train]\n\nepochs = 1.5\n", {},
-     {"run.toml:3", "train.epochs", "expected an int, got a float"}},
+    {"float_for_int", "[train]\n\nepochs = 1.5\n", {}, {"run.toml:3", "train.epochs", "expected an int, got a float"}},
     {"string_for_bool", "[eval]\ngreedy = \"yes\"\n", {}, {"run.toml:2", "eval.greedy", "expected a bool"}},
-    {"int_for_bool", "[loss]\nplugin = \"dpo\"\nreference_free = 1\n", {},
+    {"int_for_bool",
+     "[loss]\nplugin = \"dpo\"\nreference_free = 1\n",
+     {},
      {"run.toml:3", "loss.reference_free", "expected a bool, got a int"}},
-    {"ratio_above_one", "[train]\nwarmup_ratio = 1.5\n", {},
+    {"ratio_above_one",
+     "[train]\nwarmup_ratio = 1.5\n",
+     {},
      {"run.toml:2", "train.warmup_ratio", "out of range", "[0, 1]"}},
     {"negative_learning_rate", "[train]\nlearning_rate = -1e-5\n", {}, {"train.learning_rate", "> 0"}},
     {"zero_beta_exclusive", "[loss]\nplugin = \"dpo\"\nbeta = 0.0\n", {}, {"run.toml:3", "loss.beta", "> 0"}},
-    {"label_smoothing_half_open", "[loss]\nplugin = \"dpo\"\nlabel_smoothing = 0.5\n", {},
+    {"label_smoothing_half_open",
+     "[loss]\nplugin = \"dpo\"\nlabel_smoothing = 0.5\n",
+     {},
      {"loss.label_smoothing", "[0, 0.5)"}},
-    {"choice_typo", "[train]\nlr_scheduler = \"cosin\"\n", {},
+    {"choice_typo",
+     "[train]\nlr_scheduler = \"cosin\"\n",
+     {},
      {"run.toml:2", "train.lr_scheduler", "'cosin' is not one of", "did you mean 'cosine'?"}},
     {"log_level_choice", "[run]\nlog_level = \"verbose\"\n", {}, {"run.log_level", "not one of: trace, debug"}},
     {"missing_plugin_key", "[loss]\nbeta = 0.1\n", {}, {"run.toml:1", "loss", "missing key 'plugin'", "aco"}},
-    {"unknown_plugin", "[loss]\nplugin = \"dpoo\"\n", {},
+    {"unknown_plugin",
+     "[loss]\nplugin = \"dpoo\"\n",
+     {},
      {"run.toml:2", "loss.plugin", "no loss plugin named 'dpoo'", "did you mean 'dpo'?"}},
     {"plugin_not_a_string", "[loss]\nplugin = 3\n", {}, {"run.toml:2", "loss.plugin", "expected a string"}},
     {"plugin_of_other_kind", "[model]\nplugin = \"aco\"\n", {}, {"model.plugin", "no backend plugin named 'aco'"}},
     {"section_not_a_table", "run = 3\n", {}, {"run.toml:1", "run", "must be a section"}},
-    {"list_element_type", "[run]\nplugin_path = [\"a\", 3]\n", {},
+    {"list_element_type",
+     "[run]\nplugin_path = [\"a\", 3]\n",
+     {},
      {"run.toml:2", "run.plugin_path", "element 1", "expected a string"}},
-    {"list_expected", "[run]\nplugin_path = \"dir\"\n", {}, {"run.plugin_path", "expected a string list, got a string"}},
+    {"list_expected",
+     "[run]\nplugin_path = \"dir\"\n",
+     {},
+     {"run.plugin_path", "expected a string list, got a string"}},
     {"nan_float", "[train]\nlearning_rate = nan\n", {}, {"train.learning_rate", "finite"}},
     {"toml_syntax", "[train\nepochs = 1\n", {}, {"run.toml:1", "invalid TOML"}},
     {"toml_duplicate_key", "[train]\nepochs = 1\nepochs = 2\n", {}, {"run.toml:3", "invalid TOML"}},
-    {"nested_table_in_section", "[loss]\nplugin = \"dpo\"\n[loss.extra]\nx = 1\n", {},
+    {"nested_table_in_section",
+     "[loss]\nplugin = \"dpo\"\n[loss.extra]\nx = 1\n",
+     {},
      {"loss.extra", "unknown key 'extra'"}},
     {"set_without_equals", "[run]\n", {"loss.beta"}, {"--set loss.beta", "expected section.key=value"}},
     {"set_without_section", "[run]\n", {"beta=0.2"}, {"--set beta=0.2", "expected section.key=value"}},
@@ -90,7 +119,9 @@ const BadConfig kBadConfigs[] = {
     {"set_wrong_type", "[train]\n", {"train.epochs=two"}, {"--set train.epochs=two", "expected an int, got a string"}},
     {"set_unknown_section", "[train]\n", {"trian.epochs=2"}, {"--set trian.epochs=2", "did you mean [train]?"}},
     {"set_out_of_range", "[loss]\nplugin = \"dpo\"\n", {"loss.beta=-1"}, {"--set loss.beta=-1", "> 0"}},
-    {"set_unknown_plugin", "[loss]\nplugin = \"dpo\"\n", {"loss.plugin=simpoo"},
+    {"set_unknown_plugin",
+     "[loss]\nplugin = \"dpo\"\n",
+     {"loss.plugin=simpoo"},
      {"--set loss.plugin=simpoo", "did you mean 'simpo'?"}},
     {"set_on_non_table", "run = 1\n", {"run.seed=2"}, {"--set run.seed=2", "is not a section"}},
 };
@@ -116,24 +147,23 @@ TEST(Config, FillsDefaultsAndAcceptsIntegersForFloats) {
   EXPECT_EQ(c.plugin("loss"), "aco");
   EXPECT_EQ(c.plugin("model"), "");
   EXPECT_DOUBLE_EQ(c.view("train").get<double>("learning_rate"), 1.0);
-  EXPECT_EQ(c.view("train").get<int>("epochs"), 1);                 // default
+  EXPECT_EQ(c.view("train").get<int>("epochs"), 1);  // default
   EXPECT_DOUBLE_EQ(c.view("loss").get<double>("beta"), 2.0);
-  EXPECT_DOUBLE_EQ(c.view("loss").get<double>("alpha"), 1.0);       // manifest default
+  EXPECT_DOUBLE_EQ(c.view("loss").get<double>("alpha"), 1.0);  // manifest default
   EXPECT_FALSE(c.view("loss").contains("plugin"));
   EXPECT_EQ(c.view("run").get<std::string>("log_level"), "info");
 }
 
 TEST(Config, OverridesAreTypedLikeTomlValues) {
-  const ResolvedConfig c = resolve("[loss]\nplugin = \"dpo\"\n",
-                                   {"loss.beta=0.25", "train.epochs=3", "run.name=my-run", "run.out_dir=123",
-                                    "loss.reference_free=true", "run.plugin_path=[\"a\", \"/b\"]"});
+  const ResolvedConfig c =
+      resolve("[loss]\nplugin = \"dpo\"\n", {"loss.beta=0.25", "train.epochs=3", "run.name=my-run", "run.out_dir=123",
+                                             "loss.reference_free=true", "run.plugin_path=[\"a\", \"/b\"]"});
   EXPECT_DOUBLE_EQ(c.view("loss").get<double>("beta"), 0.25);
   EXPECT_EQ(c.view("train").get<int>("epochs"), 3);
   EXPECT_EQ(c.view("run").get<std::string>("name"), "my-run");
   EXPECT_EQ(c.view("run").get<std::string>("out_dir"), "123");  // a string key keeps the raw text
   EXPECT_TRUE(c.view("loss").get<bool>("reference_free"));
-  EXPECT_EQ(c.view("run").get<std::vector<std::string>>("plugin_path"),
-            (std::vector<std::string>{"/configs/a", "/b"}));
+  EXPECT_EQ(c.view("run").get<std::vector<std::string>>("plugin_path"), (std::vector<std::string>{"/configs/a", "/b"}));
 }
 
 TEST(Config, OverrideCanSwitchThePluginAndIsValidatedAgainstTheNewManifest) {

@@ -8,10 +8,10 @@ namespace {
 TEST(EditDistance, CountsInsertionsDeletionsSubstitutionsAndSwaps) {
   EXPECT_EQ(edit_distance("", ""), 0u);
   EXPECT_EQ(edit_distance("beta", "beta"), 0u);
-  EXPECT_EQ(edit_distance("beta", "betta"), 1u);   // insertion
-  EXPECT_EQ(edit_distance("beta", "bta"), 1u);     // deletion
-  EXPECT_EQ(edit_distance("beta", "bete"), 1u);    // substitution
-  EXPECT_EQ(edit_distance("beta", "btea"), 1u);    // adjacent swap
+  EXPECT_EQ(edit_distance("beta", "betta"), 1u);  // insertion
+  EXPECT_EQ(edit_distance("beta", "bta"), 1u);    // deletion
+  EXPECT_EQ(edit_distance("beta", "bete"), 1u);   // substitution
+  EXPECT_EQ(edit_distance("beta", "btea"), 1u);   // adjacent swap
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(edit_distance("", "abc"), 3u);
 }

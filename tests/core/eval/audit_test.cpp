@@ -86,8 +86,8 @@ struct Fixture {
     skipped.candidates = {candidate("w", 5.0)};
     ia.record.steps = {s1, s2, skipped};
     ia.record.response = "x \\boxed{5}";
-    ia.pairs = {pair("x \\boxed{5}", "y \\boxed{6}"),  // one-sided, chosen right
-                pair("u \\boxed{5}", "z \\boxed{5}")}; // same answer, both right
+    ia.pairs = {pair("x \\boxed{5}", "y \\boxed{6}"),   // one-sided, chosen right
+                pair("u \\boxed{5}", "z \\boxed{5}")};  // same answer, both right
     items.push_back(ia);
 
     AuditedItem ib;
@@ -136,8 +136,8 @@ TEST(AuditMetrics, MeasureTheScoresAndPairsAgainstTheLabels) {
   EXPECT_DOUBLE_EQ(m["audit/pair_precision/greedy_wrong"].get<double>(), 0.0);
   EXPECT_DOUBLE_EQ(m["audit/same_answer_pairs/greedy_right"].get<double>(), 0.5);
   EXPECT_DOUBLE_EQ(m["audit/same_answer_pairs/greedy_wrong"].get<double>(), 0.0);
-  EXPECT_NEAR(m["audit/value_auc/greedy_wrong"].get<double>(), brute_force_auc({-0.1, -0.4, -0.2}, {false, true, false}),
-              1e-12);
+  EXPECT_NEAR(m["audit/value_auc/greedy_wrong"].get<double>(),
+              brute_force_auc({-0.1, -0.4, -0.2}, {false, true, false}), 1e-12);
   EXPECT_EQ(m["audit/items/greedy_wrong"], 1);
   // Levels.
   EXPECT_DOUBLE_EQ(m["audit/greedy_accuracy/level_2"].get<double>(), 1.0);
@@ -147,8 +147,8 @@ TEST(AuditMetrics, MeasureTheScoresAndPairsAgainstTheLabels) {
 
 TEST(AuditMetrics, NothingToMeasureIsNullNotZero) {
   Fixture f;
-  f.items.pop_back();           // only the greedy-right item
-  f.items[0].pairs.resize(1);   // keep one pair
+  f.items.pop_back();          // only the greedy-right item
+  f.items[0].pairs.resize(1);  // keep one pair
   const json m = audit_metrics(f.items, AnswerExtractor());
   EXPECT_TRUE(m["audit/pair_precision/greedy_wrong"].is_null());
   EXPECT_TRUE(m["audit/value_auc/greedy_wrong"].is_null());

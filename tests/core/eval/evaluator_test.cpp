@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <genius/helpers/atomic_file.hpp>
 #include <genius/error.hpp>
+#include <genius/helpers/atomic_file.hpp>
 #include <genius/model_backend.hpp>
 
 #include "config/config.hpp"

@@ -63,7 +63,8 @@ TEST(Jsonl, BadLineInTheMiddleIsAnErrorWithItsLineNumber) {
 }
 
 TEST(Queries, LoadWithIdsAndClearErrors) {
-  const auto file = temp_file("q.jsonl", "{\"id\":\"q1\",\"instruction\":\"1+1\",\"answer\":\"2\"}\n{\"instruction\":\"2+2\"}\n");
+  const auto file =
+      temp_file("q.jsonl", "{\"id\":\"q1\",\"instruction\":\"1+1\",\"answer\":\"2\"}\n{\"instruction\":\"2+2\"}\n");
   const auto queries = load_queries(file, "instruction", 0);
   ASSERT_EQ(queries.size(), 2u);
   EXPECT_EQ(queries[0].id, "q1");
@@ -88,7 +89,11 @@ TEST(Queries, LoadWithIdsAndClearErrors) {
   EXPECT_THAT(error_of([&] { load_queries(temp_file("e.jsonl", ""), "instruction", 0); }), HasSubstr("no queries"));
   EXPECT_THAT(error_of([&] { load_queries(temp_file("m.jsonl", "{\"question\":\"x\"}\n"), "instruction", 0); }),
               HasSubstr("m.jsonl:1: missing field 'instruction'"));
-  EXPECT_THAT(error_of([&] { load_queries(temp_file("d.jsonl", "{\"id\":1,\"instruction\":\"a\"}\n{\"id\":1,\"instruction\":\"b\"}\n"), "instruction", 0); }),
+  EXPECT_THAT(error_of([&] {
+                load_queries(
+                    temp_file("d.jsonl", "{\"id\":1,\"instruction\":\"a\"}\n{\"id\":1,\"instruction\":\"b\"}\n"),
+                    "instruction", 0);
+              }),
               HasSubstr("d.jsonl:2: duplicate query id"));
   EXPECT_THAT(error_of([&] { load_queries(temp_file("n.jsonl", "[1]\n"), "instruction", 0); }), HasSubstr("n.jsonl:1"));
 }
@@ -125,7 +130,9 @@ TEST(Records, RoundTrip) {
   r.generated_tokens = 28;
   const ExplorationRecord back = record_from_json(to_json(r), "test");
   EXPECT_EQ(to_json(back), to_json(r));
-  EXPECT_THAT(error_of([&] { record_from_json(nlohmann::json{{"prompt", "x"}}, "f.jsonl:3"); }),
+  EXPECT_THAT(error_of([&] {
+                record_from_json(nlohmann::json{{"prompt", "x"}}, "f.jsonl:3");
+              }),
               HasSubstr("f.jsonl:3: missing field 'query_id'"));
 }
 
@@ -148,7 +155,9 @@ TEST(Pairs, WrittenInTheConversationalFormatAndReadFromTheReferenceFormat) {
   const PreferencePair r = pair_from_json(ref, "t");
   EXPECT_EQ(r.prompt, "Q?");
   EXPECT_EQ(r.chosen, "A");
-  EXPECT_THAT(error_of([&] { pair_from_json(nlohmann::json{{"prompt", "x"}}, "p.jsonl:4"); }),
+  EXPECT_THAT(error_of([&] {
+                pair_from_json(nlohmann::json{{"prompt", "x"}}, "p.jsonl:4");
+              }),
               HasSubstr("p.jsonl:4: missing field 'chosen'"));
 }
 

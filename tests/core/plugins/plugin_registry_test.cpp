@@ -16,7 +16,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-fs::path fixture(const std::string& target) { return fs::path(GENIUS_FIXTURE_DIR) / target / ("lib" + target + ".so"); }
+fs::path fixture(const std::string& target) {
+  return fs::path(GENIUS_FIXTURE_DIR) / target / ("lib" + target + ".so");
+}
 
 std::string load_error(const fs::path& file) {
   PluginRegistry registry;

@@ -27,11 +27,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::ColourStats;
+using test::find_colour;
+using test::Image;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using test::find_colour;
-using test::ColourStats;
-using test::Image;
 
 // A "nan" or "inf" printed as a number (not inside a word like "dominant").
 bool has_non_finite_number(const std::string& html) {

@@ -109,15 +109,14 @@ run.seed = 2
 "train.epochs" = 2
 )");
   const std::vector<SweepCell> cells = expand_grid(SweepSpec::load(file));
-  EXPECT_THAT(names(cells),
-              ElementsAre("loss.plugin=aco,sampler.num_rollout=2,sampler.num_foresight=2,seed=1",
-                          "loss.plugin=aco,sampler.num_rollout=2,sampler.num_foresight=2,seed=2",
-                          "loss.plugin=aco,sampler.num_rollout=4,sampler.num_foresight=3,seed=1",
-                          "loss.plugin=aco,sampler.num_rollout=4,sampler.num_foresight=3,seed=2",
-                          "loss.plugin=dpo,sampler.num_rollout=2,sampler.num_foresight=2,seed=1",
-                          "loss.plugin=dpo,sampler.num_rollout=4,sampler.num_foresight=3,seed=1",
-                          "loss.plugin=sft,sampler.num_rollout=2,sampler.num_foresight=2,seed=1",
-                          "loss.plugin=sft,sampler.num_rollout=2,sampler.num_foresight=2,seed=2"));
+  EXPECT_THAT(names(cells), ElementsAre("loss.plugin=aco,sampler.num_rollout=2,sampler.num_foresight=2,seed=1",
+                                        "loss.plugin=aco,sampler.num_rollout=2,sampler.num_foresight=2,seed=2",
+                                        "loss.plugin=aco,sampler.num_rollout=4,sampler.num_foresight=3,seed=1",
+                                        "loss.plugin=aco,sampler.num_rollout=4,sampler.num_foresight=3,seed=2",
+                                        "loss.plugin=dpo,sampler.num_rollout=2,sampler.num_foresight=2,seed=1",
+                                        "loss.plugin=dpo,sampler.num_rollout=4,sampler.num_foresight=3,seed=1",
+                                        "loss.plugin=sft,sampler.num_rollout=2,sampler.num_foresight=2,seed=1",
+                                        "loss.plugin=sft,sampler.num_rollout=2,sampler.num_foresight=2,seed=2"));
   const SweepCell& dpo = cells[5];
   EXPECT_EQ(dpo.group, "loss.plugin=dpo,sampler.num_rollout=4,sampler.num_foresight=3");
   EXPECT_EQ(dpo.seed, 1);
@@ -174,8 +173,8 @@ seeds = [1]
   values = [[1, 2], [2, 4]]
 )");
   const SweepSpec spec = SweepSpec::load(file);
-  EXPECT_THAT(spec.varied_keys(), ElementsAre("sampler.plugin", "value.plugin", "sampler.step_beam_size",
-                                              "sampler.num_rollout"));
+  EXPECT_THAT(spec.varied_keys(),
+              ElementsAre("sampler.plugin", "value.plugin", "sampler.step_beam_size", "sampler.num_rollout"));
   const SweepPlan plan = plan_sweep(spec, test::builtin_registry());
   std::vector<std::string> cell_names;
   for (const PlannedCell& c : plan.cells) cell_names.push_back(c.cell.name);
@@ -207,9 +206,8 @@ values = ["models/a b", "models/a_b"]
 // ----------------------------------------------------------- bad files
 
 TEST(SweepFile, ErrorsNameTheFileTheLineAndTheKey) {
-  const std::string unknown = error_of([] {
-    SweepSpec::load(sweep_file("unknown", "[sweep]\nbase = \"base.toml\"\nsed = [1]\n"));
-  });
+  const std::string unknown =
+      error_of([] { SweepSpec::load(sweep_file("unknown", "[sweep]\nbase = \"base.toml\"\nsed = [1]\n")); });
   EXPECT_THAT(unknown, HasSubstr("sweep.toml:3:7: sed: unknown key 'sed' in [sweep]; did you mean 'seeds'?"));
 
   const std::string zip = error_of([] {
@@ -220,10 +218,12 @@ keys = ["sampler.num_rollout", "sampler.num_foresight"]
 values = [[2, 2], [4]]
 )"));
   });
-  EXPECT_THAT(zip, HasSubstr("sweep.toml:5:19: sampler.num_rollout, sampler.num_foresight: a row has 1 values for 2 keys"));
+  EXPECT_THAT(zip,
+              HasSubstr("sweep.toml:5:19: sampler.num_rollout, sampler.num_foresight: a row has 1 values for 2 keys"));
 
   const std::string empty = error_of([] {
-    SweepSpec::load(sweep_file("empty", "[sweep]\nbase = \"base.toml\"\n[[sweep.axis]]\nkey = \"loss.plugin\"\nvalues = []\n"));
+    SweepSpec::load(
+        sweep_file("empty", "[sweep]\nbase = \"base.toml\"\n[[sweep.axis]]\nkey = \"loss.plugin\"\nvalues = []\n"));
   });
   EXPECT_THAT(empty, HasSubstr("sweep.toml:5:10: loss.plugin: values is empty"));
 
@@ -231,7 +231,8 @@ values = [[2, 2], [4]]
   EXPECT_THAT(no_base, HasSubstr("sweep.toml:1:1: sweep.base: missing"));
 
   const std::string shape = error_of([] {
-    SweepSpec::load(sweep_file("shape", "[sweep]\nbase = \"base.toml\"\n[[sweep.axis]]\nkey = \"beta\"\nvalues = [1]\n"));
+    SweepSpec::load(
+        sweep_file("shape", "[sweep]\nbase = \"base.toml\"\n[[sweep.axis]]\nkey = \"beta\"\nvalues = [1]\n"));
   });
   EXPECT_THAT(shape, HasSubstr("sweep.toml:4:7: beta: expected a config key 'section.key'"));
 
@@ -381,10 +382,11 @@ TEST(SweepPlan, ShareExplorationHandsOverTheFilesAndMarksTheStages) {
 
 SweepCellResult result(const std::string& loss, std::int64_t seed, const std::string& status, double greedy) {
   const std::string group = "loss.plugin=" + loss;
-  json summary = {{"status", status},
-                  {"wall_seconds", 2.0},
-                  {"eval", {{{"iteration", 0}, {"greedy_accuracy", 0.0}}, {{"iteration", 1}, {"greedy_accuracy", greedy}}}},
-                  {"stages", {{"explore-1", {{"generated_tokens", 100}}}, {"eval-1", {{"generated_tokens", 10}}}}}};
+  json summary = {
+      {"status", status},
+      {"wall_seconds", 2.0},
+      {"eval", {{{"iteration", 0}, {"greedy_accuracy", 0.0}}, {{"iteration", 1}, {"greedy_accuracy", greedy}}}},
+      {"stages", {{"explore-1", {{"generated_tokens", 100}}}, {"eval-1", {{"generated_tokens", 10}}}}}};
   return {group + ",seed=" + std::to_string(seed), group, {{"loss.plugin", loss}}, seed, status, "", summary};
 }
 
@@ -429,9 +431,10 @@ TEST(SweepTables, MeanStdMatchesTheDefinition) {
   const MetricStats s = mean_std({1.0, 2.0, 4.0});
   EXPECT_EQ(s.n, 3u);
   EXPECT_DOUBLE_EQ(s.mean, 7.0 / 3);
-  EXPECT_NEAR(*s.std, std::sqrt(((1 - 7.0 / 3) * (1 - 7.0 / 3) + (2 - 7.0 / 3) * (2 - 7.0 / 3) +
-                                 (4 - 7.0 / 3) * (4 - 7.0 / 3)) / 2),
-              1e-12);
+  EXPECT_NEAR(
+      *s.std,
+      std::sqrt(((1 - 7.0 / 3) * (1 - 7.0 / 3) + (2 - 7.0 / 3) * (2 - 7.0 / 3) + (4 - 7.0 / 3) * (4 - 7.0 / 3)) / 2),
+      1e-12);
   EXPECT_FALSE(mean_std({0.3}).std.has_value());
   EXPECT_EQ(mean_std({}).n, 0u);
 }
@@ -457,8 +460,13 @@ TEST_F(SweepReportScreenshot, BarsOfEveryMetricAreDrawn) {
         json summary = {{"status", "finished"},
                         {"eval", {{{"iteration", 1}, {"greedy_accuracy", v}, {"pass@1", v / 2}}}}};
         const std::string group = std::string("loss.plugin=") + loss + ",train.learning_rate=" + lr;
-        cells.push_back({group + ",seed=" + std::to_string(seed), group, {{"loss.plugin", loss}, {"train.learning_rate", lr}},
-                         seed, "finished", "", summary});
+        cells.push_back({group + ",seed=" + std::to_string(seed),
+                         group,
+                         {{"loss.plugin", loss}, {"train.learning_rate", lr}},
+                         seed,
+                         "finished",
+                         "",
+                         summary});
         ++i;
       }
   const test::Image image =

@@ -50,7 +50,9 @@ class ScratchCleanup : public ::testing::Environment {
 };
 const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
 
-const core::PluginRegistry& registry() { return test::builtin_registry(); }
+const core::PluginRegistry& registry() {
+  return test::builtin_registry();
+}
 
 const fs::path& model_dir() {
   static const fs::path dir = [] {
@@ -272,7 +274,8 @@ TEST(Trainer, TrimSharedPrefixMovesTheCommonStartIntoThePrompt) {
   // Byte tokens: the responses agree on their first 19 characters ("...6+9=1").
   const std::size_t shared = std::string("7-1=6: 6+9-7\n6+9=1").size();
   std::vector<TokenId> prompt = plain->prompt_ids;
-  prompt.insert(prompt.end(), plain->chosen_ids.begin(), plain->chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
+  prompt.insert(prompt.end(), plain->chosen_ids.begin(),
+                plain->chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared));
   EXPECT_EQ(trimmed->prompt_ids, prompt);
   EXPECT_EQ(trimmed->chosen_ids, std::vector<TokenId>(plain->chosen_ids.begin() + static_cast<std::ptrdiff_t>(shared),
                                                       plain->chosen_ids.end()));

@@ -20,8 +20,10 @@ inline std::optional<std::string> extract_boxed(std::string_view text) {
   if (start == std::string_view::npos) return std::nullopt;
   int depth = 1;
   for (std::size_t i = start + marker.size(); i < text.size(); ++i) {
-    if (text[i] == '{') ++depth;
-    else if (text[i] == '}' && --depth == 0) return std::string(text.substr(start + marker.size(), i - start - marker.size()));
+    if (text[i] == '{')
+      ++depth;
+    else if (text[i] == '}' && --depth == 0)
+      return std::string(text.substr(start + marker.size(), i - start - marker.size()));
   }
   return std::nullopt;
 }
@@ -68,6 +70,8 @@ inline std::string normalize_answer(std::string_view answer) {
   return s;
 }
 
-inline bool same_answer(std::string_view a, std::string_view b) { return normalize_answer(a) == normalize_answer(b); }
+inline bool same_answer(std::string_view a, std::string_view b) {
+  return normalize_answer(a) == normalize_answer(b);
+}
 
 }  // namespace genius

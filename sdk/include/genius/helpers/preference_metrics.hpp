@@ -20,8 +20,7 @@ namespace genius {
 /// Rewards are whatever the loss calls its implicit reward, e.g. for DPO
 /// beta * (lp_pi - lp_ref); they are detached here.
 inline std::map<std::string, double> reward_metrics(const at::Tensor& chosen_rewards,
-                                                    const at::Tensor& rejected_rewards,
-                                                    const PreferenceBatch& batch) {
+                                                    const at::Tensor& rejected_rewards, const PreferenceBatch& batch) {
   at::NoGradGuard no_grad;
   auto mean = [](const at::Tensor& t) { return t.to(at::kDouble).mean().item<double>(); };
   return {

@@ -1,7 +1,7 @@
 // genius/helpers/whole_responses.hpp — whole-response sampling (the
-// `best-of-n` and `self-consistency` samplers use it): `n` complete responses per query, recorded as one step (step 1) whose pool is
-// the responses themselves, so the value estimators and genius::step_pairs
-// read them like foresight candidates.
+// `best-of-n` and `self-consistency` samplers use it): `n` complete responses per query, recorded as one step (step 1)
+// whose pool is the responses themselves, so the value estimators and genius::step_pairs read them like foresight
+// candidates.
 #pragma once
 
 #include <string>
