@@ -123,6 +123,7 @@ int loss_command(const Args& args) {
     return core::kExitUsageError;
   }
   std::vector<at::Tensor> t;
+  t.reserve(columns.size());
   for (auto& column : columns)
     t.push_back(at::tensor(column, at::TensorOptions().dtype(at::kDouble)).requires_grad_(t.size() < 4));
   PreferenceBatch batch{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]};

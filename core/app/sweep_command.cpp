@@ -67,6 +67,7 @@ pid_t spawn_cell(const CellRun& cell, bool resume) {
   std::vector<std::string> args = {"genius", "run", config, "--out", out};
   if (resume) args.emplace_back("--resume");
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const pid_t parent = ::getpid();

@@ -119,7 +119,7 @@ ProblemStream::ProblemStream(const Task& task, std::uint64_t seed, LevelRange le
 }
 
 Problem ProblemStream::next() {
-  const auto span = static_cast<std::uint64_t>(levels_.max - levels_.min + 1);
+  const auto span = static_cast<std::uint64_t>(levels_.max - levels_.min) + 1;  // max >= min (check_levels)
   const int level = levels_.min + static_cast<int>(drawn_++ % span);
   return task_.generate(rng_, level);
 }

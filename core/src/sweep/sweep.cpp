@@ -234,6 +234,7 @@ std::vector<SweepDimension> parse_dimensions(const toml::table& table, const std
   });
   std::stable_sort(dims.begin(), dims.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<SweepDimension> out;
+  out.reserve(dims.size());
   for (auto& [line, d] : dims) out.push_back(std::move(d));
   return out;
 }

@@ -387,6 +387,7 @@ std::string render_sweep_html(const std::string& name, const std::vector<std::st
   std::vector<std::vector<std::string>> rows;
   for (const SweepGroupRow& g : groups) {
     std::vector<std::string> row;
+    row.reserve(header.size());
     for (const std::string& k : axis_keys) row.push_back(value_of(g.values, k));
     for (const auto& [metric, colour] : sweep_metrics()) row.push_back(stats_text(g, metric));
     row.insert(row.end(), {std::to_string(g.finished), status_of(g), std::to_string(g.tokens_sampled),

@@ -154,7 +154,7 @@ fs::path save_checkpoint(const fs::path& state_dir, std::int64_t steps, ModelBac
                       {"finished", steps == plan.total_steps()},
                       {"layout", layout}};
   write_file_atomic(tmp / kStateFile, state.dump(2) + "\n");
-  const fs::path target = state_dir / name;
+  fs::path target = state_dir / name;
   replace_directory(tmp, target);
   std::vector<fs::path> older;  // collected first: no renaming while the directory is read
   for (const auto& entry : fs::directory_iterator(state_dir)) {

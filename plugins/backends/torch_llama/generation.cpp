@@ -152,6 +152,7 @@ void generate_group(CausalLm& model, const std::vector<GenerationRequest>& reque
   at::Tensor next_pos = positions.select(1, prompt_len - 1).index_select(0, index) + 1;
 
   std::vector<Row*> active;
+  active.reserve(rows.size());
   for (auto& row : rows) active.push_back(&row);
   while (!active.empty()) {
     const std::vector<TokenId> tokens = choose_tokens(logits, active, requests);
@@ -176,6 +177,7 @@ void generate_group(CausalLm& model, const std::vector<GenerationRequest>& reque
       next_pos = next_pos.index_select(0, k);
       step_ids = step_ids.index_select(0, k);
       std::vector<Row*> still;
+      still.reserve(keep.size());
       for (auto i : keep) still.push_back(active[static_cast<std::size_t>(i)]);
       active.swap(still);
     }

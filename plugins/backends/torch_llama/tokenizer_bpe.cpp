@@ -18,7 +18,7 @@ BpeModel::BpeModel(BpeConfig config) : vocab_(std::move(config.vocab)) {
     if (id < 0) throw std::invalid_argument("token '" + token + "' has a negative id");
     max_id = std::max(max_id, id);
   }
-  id_to_token_.resize(static_cast<std::size_t>(max_id + 1));
+  id_to_token_.resize(static_cast<std::size_t>(max_id) + 1);
   has_id_.assign(id_to_token_.size(), false);
   bmp_char_ids_.assign(0x10000, -1);
   for (const auto& [token, id] : vocab_) {
@@ -32,7 +32,9 @@ BpeModel::BpeModel(BpeConfig config) : vocab_(std::move(config.vocab)) {
   // one; a pair listed twice keeps its later rank.
   merges_.reserve(options_.merges.size());
   for (std::size_t rank = 0; rank < options_.merges.size(); ++rank) {
-    const auto& [a, b] = options_.merges[rank];
+    // Named references, not a structured binding: a lambda may not capture one in C++17 (clang refuses).
+    const std::string& a = options_.merges[rank].first;
+    const std::string& b = options_.merges[rank].second;
     const auto lookup = [&](const std::string& token) {
       const auto it = vocab_.find(token);
       if (it == vocab_.end()) {

@@ -132,7 +132,7 @@ std::shared_ptr<const SplitPattern::Compiled> compile(std::string_view pattern, 
 struct MatchState {
   pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
   pcre2_match_context* context = pcre2_match_context_create(nullptr);
-  pcre2_jit_stack* jit_stack = pcre2_jit_stack_create(32 * 1024, 16 * 1024 * 1024, nullptr);
+  pcre2_jit_stack* jit_stack = pcre2_jit_stack_create(std::size_t{32} * 1024, std::size_t{16} * 1024 * 1024, nullptr);
   MatchState() { pcre2_jit_stack_assign(context, nullptr, jit_stack); }
   ~MatchState() {
     pcre2_jit_stack_free(jit_stack);
