@@ -98,7 +98,13 @@ int init_model_command(const Args& args) {
     const ConfigView model_keys = core::resolve_keys("model", manifest->model_keys, given, "init-model");
     const fs::path staging = out.parent_path() / (out.filename().string() + ".partial");
     fs::remove_all(staging);
-    registry->create_model(backend, model_keys, static_cast<std::uint64_t>((*vm)["seed"].as<std::int64_t>()), staging);
+    try {
+      registry->create_model(backend, model_keys, static_cast<std::uint64_t>((*vm)["seed"].as<std::int64_t>()),
+                             staging);
+    } catch (...) {
+      fs::remove_all(staging);  // no half-written model left behind
+      throw;
+    }
     core::replace_directory(staging, out);
     // Loaded back as a run would load it: the model is usable, and its size.
     const std::shared_ptr<ModelBackend> model = load_backend(*registry, backend, out);

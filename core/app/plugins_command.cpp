@@ -16,22 +16,29 @@ nlohmann::json to_json(const ConfigValue& v) {
   return std::visit([](const auto& x) { return nlohmann::json(x); }, v);
 }
 
-nlohmann::json to_json(const core::PluginInfo& info) {
-  const PluginManifest& m = info.manifest;
+nlohmann::json to_json(const std::vector<ConfigKey>& list) {
   nlohmann::json keys = nlohmann::json::array();
-  for (const ConfigKey& k : m.keys) {
+  for (const ConfigKey& k : list) {
     nlohmann::json key = {
         {"name", k.name}, {"type", to_string(k.type())}, {"default", to_json(k.default_value)}, {"doc", k.doc}};
     if (k.bounds.min) key["min"] = *k.bounds.min, key["min_inclusive"] = k.bounds.min_inclusive;
     if (k.bounds.max) key["max"] = *k.bounds.max, key["max_inclusive"] = k.bounds.max_inclusive;
     if (!k.choices.empty()) key["choices"] = k.choices;
     if (k.is_path) key["path"] = true;
+    if (!k.flag.empty()) key["flag"] = k.flag;
     keys.push_back(std::move(key));
   }
-  return {{"kind", to_string(m.kind)},  {"name", m.name},
-          {"version", m.version},       {"description", m.description},
-          {"file", info.file.string()}, {"section", config_section(m.kind)},
-          {"keys", std::move(keys)}};
+  return keys;
+}
+
+nlohmann::json to_json(const core::PluginInfo& info) {
+  const PluginManifest& m = info.manifest;
+  nlohmann::json j = {{"kind", to_string(m.kind)},  {"name", m.name},
+                      {"version", m.version},       {"description", m.description},
+                      {"file", info.file.string()}, {"section", config_section(m.kind)},
+                      {"keys", to_json(m.keys)}};
+  if (!m.model_keys.empty()) j["model_keys"] = to_json(m.model_keys);
+  return j;
 }
 
 std::string describe_bounds(const Bounds& b) {
@@ -51,13 +58,19 @@ void print_text(const core::PluginInfo& info) {
   const PluginManifest& m = info.manifest;
   std::cout << to_string(m.kind) << " " << m.name << " " << m.version << "  [" << config_section(m.kind)
             << "] plugin = \"" << m.name << "\"\n  " << m.description << "\n  file: " << info.file.string() << "\n";
-  for (const ConfigKey& k : m.keys) {
-    std::string constraint = describe_bounds(k.bounds);
-    if (!k.choices.empty()) constraint = "one of: " + core::join(k.choices);
-    std::printf("    %-18s %-6s = %-10s %s%s%s\n", k.name.c_str(), to_string(k.type()),
-                format_value(k.default_value).c_str(), k.doc.c_str(), constraint.empty() ? "" : "; ",
-                constraint.c_str());
-  }
+  auto print_keys = [](const std::vector<ConfigKey>& keys) {
+    for (const ConfigKey& k : keys) {
+      std::string constraint = describe_bounds(k.bounds);
+      if (!k.choices.empty()) constraint = "one of: " + core::join(k.choices);
+      std::printf("    %-18s %-6s = %-10s %s%s%s\n", k.name.c_str(), to_string(k.type()),
+                  format_value(k.default_value).c_str(), k.doc.c_str(), constraint.empty() ? "" : "; ",
+                  constraint.c_str());
+    }
+  };
+  print_keys(m.keys);
+  if (m.model_keys.empty()) return;
+  std::cout << "  model keys (a new model: `genius init-model` flags, [pretrain] keys):\n";
+  print_keys(m.model_keys);
 }
 
 }  // namespace
