@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -299,6 +300,45 @@ TEST(CliModel, InitGenerateTokenizeLogprobs) {
   Output missing = genius("tokenize --model /nonexistent --text x");
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("/nonexistent"), std::string::npos) << missing.err;
+}
+
+TEST(CliModel, InitModelTakesTheBackendsModelKeysAsFlags) {
+  // The flags come from torch-llama's manifest (model_keys), listed by `genius plugins`.
+  Output plugins = genius("plugins --json");
+  ASSERT_EQ(plugins.exit_code, 0) << plugins.err;
+  const nlohmann::json all = nlohmann::json::parse(plugins.out);
+  const nlohmann::json& list = all.is_object() ? all.at("plugins") : all;
+  const auto backend = std::find_if(list.begin(), list.end(), [](const nlohmann::json& p) {
+    return p.at("kind") == "backend" && p.at("name") == "torch-llama";
+  });
+  ASSERT_NE(backend, list.end());
+  std::map<std::string, std::string> flags;
+  for (const auto& k : backend->at("model_keys")) flags[k.at("name")] = k.value("flag", "");
+  EXPECT_EQ(flags.at("hidden_size"), "hidden");
+  EXPECT_EQ(flags.at("tie_word_embeddings"), "untied");
+  Output help = genius("init-model --help");
+  EXPECT_NE(help.out.find("--hidden"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--kv-heads"), std::string::npos) << help.out;
+
+  // A bad value names the key; an unreadable tokenizer leaves no directory behind.
+  const fs::path dir = scratch("init_flags");
+  Output bad = genius("init-model --hidden abc --out '" + (dir / "a").string() + "'");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("hidden_size"), std::string::npos) << bad.err;
+  Output missing = genius("init-model --vocab /nonexistent/tokenizer.json --out '" + (dir / "b").string() + "'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/nonexistent/tokenizer.json"), std::string::npos) << missing.err;
+  EXPECT_FALSE(fs::exists(dir / "b"));
+  EXPECT_FALSE(fs::exists(dir / "b.partial"));
+
+  // --untied flips the default; --set names a key directly.
+  Output made = genius("init-model --hidden 32 --layers 1 --heads 2 --untied --set rope_theta=500000 --out '" +
+                       (dir / "c").string() + "'");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const nlohmann::json config = nlohmann::json::parse(std::ifstream(dir / "c" / "config.json"));
+  EXPECT_EQ(config.at("tie_word_embeddings"), false);
+  EXPECT_EQ(config.at("rope_theta"), 500000.0);
+  EXPECT_EQ(config.at("hidden_size"), 32);
 }
 
 TEST(CliModel, BenchPrintsATable) {
