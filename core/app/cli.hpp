@@ -80,5 +80,8 @@ int data_command(const Args& args);
 int pretrain_command(const Args& args);
 int new_plugin_command(const Args& args);
 int sweep_command(const Args& args);
+int slips_command(const Args& args);
+int critic_eval_command(const Args& args);
+int decode_command(const Args& args);
 
 }  // namespace genius::cli

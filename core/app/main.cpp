@@ -38,6 +38,10 @@ const std::map<std::string, Command>& commands() {
        {genius::cli::data_command, "write a synthetic reasoning task's queries and eval set (`genius data arith`)"}},
       {"pretrain", {genius::cli::pretrain_command, "train a small base model on a synthetic task (configs/base.toml)"}},
       {"bench", {genius::cli::bench_command, "measure generation throughput (`genius bench generate`)"}},
+      {"slips", {genius::cli::slips_command, "measure a model's first-error (slip) distribution on arith queries"}},
+      {"critic-eval",
+       {genius::cli::critic_eval_command, "measure a step-level critic: step AUC, first-error accuracy, F1"}},
+      {"decode", {genius::cli::decode_command, "answer [data] eval with a decoding method; accuracy and cost"}},
       {"new-plugin", {genius::cli::new_plugin_command, "write an out-of-tree plugin project to start from"}},
   };
   return c;

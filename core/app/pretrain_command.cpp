@@ -23,6 +23,7 @@
 
 #include "cli.hpp"
 #include "config/config.hpp"
+#include "eval/critique_data.hpp"
 #include "eval/evaluator.hpp"
 #include "eval/tasks.hpp"
 #include "io/durable_dir.hpp"
@@ -142,6 +143,7 @@ int pretrain_command(const Args& args) {
   fs::path out, staging;
   std::optional<core::ResolvedConfig> config;
   const core::Task* task = nullptr;
+  std::unique_ptr<core::Task> owned_task;  // a critique task with the config's slips
   core::LevelRange levels;
   std::string recipe;  // the config as the user wrote it (not the staging overrides)
   try {
@@ -151,6 +153,18 @@ int pretrain_command(const Args& args) {
     if (!out.has_filename()) out = out.parent_path();  // "model/" names "model"
     staging = out.parent_path() / (out.filename().string() + ".partial");
     task = &core::find_task(pre.get<std::string>("task"));
+    if (const std::string slips = pre.get<std::string>("slips"); !slips.empty()) {
+      if (task->name() != "arith-critique")
+        throw std::invalid_argument("[pretrain] slips is for critique tasks (arith-critique), not '" + task->name() +
+                                    "'");
+      try {
+        owned_task =
+            core::make_arith_critique_task(core::SlipModel::from_json(nlohmann::json::parse(read_file(slips))));
+      } catch (const std::exception& e) {
+        throw std::invalid_argument("[pretrain] slips: '" + slips + "' is not a slip distribution: " + e.what());
+      }
+      task = owned_task.get();
+    }
     levels = pretrain_levels(pre, *task, file);
     overrides.push_back("model.path=" + format_value(fs::absolute(staging).string()));
     recipe = config->to_toml();

@@ -31,6 +31,15 @@ for variant in with_answers stripped wrong; do
   "$genius" run "$source_dir/configs/quickstart.toml" --out "$work/run-$variant" \
     --set data.train="$work/$variant.jsonl" "${common[@]}" --set run.iterations=1 >"$work/$variant.log" 2>&1 || { cat "$work/$variant.log"; exit 1; }
 done
+# Critique-in-the-loop exploration: the critic's verdicts, not the answers,
+# decide which responses are refined and which refinements are kept.
+critique=(--set data.max_train_queries=6 --set eval.enabled=false --set sampler.n=4 --set sampler.rounds=1
+          --set train.batch_size=4 --set run.iterations=1)
+for variant in with_answers stripped wrong; do
+  "$genius" run "$source_dir/configs/critique_loop.toml" --out "$work/critique-$variant" \
+    --set data.train="$work/$variant.jsonl" "${critique[@]}" >"$work/critique-$variant.log" 2>&1 \
+    || { cat "$work/critique-$variant.log"; exit 1; }
+done
 # The self-reward audit reads labels (of its probe items), before training:
 # with true or wrong probe labels, the training data and weights stay the same,
 # in the iteration it audits and in the next one (which would see any state
@@ -66,6 +75,15 @@ for variant in ("stripped", "wrong"):
     assert rows(f"{other}/pairs.jsonl") == pairs, f"pairs differ with answers {variant}"
     assert filecmp.cmp(f"{base}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
                        shallow=False), f"trained weights differ with answers {variant}"
+crit = f"{work}/critique-with_answers/iter-1"
+crit_records, crit_pairs = rows(f"{crit}/records.jsonl"), rows(f"{crit}/pairs.jsonl")
+assert len(crit_records) == 6 and any(len(r["steps"]) > 1 for r in crit_records), "critique-refine refined nothing"
+for variant in ("stripped", "wrong"):
+    other = f"{work}/critique-{variant}/iter-1"
+    assert rows(f"{other}/records.jsonl") == crit_records, f"critique-refine records differ with answers {variant}"
+    assert rows(f"{other}/pairs.jsonl") == crit_pairs, f"critique-refine pairs differ with answers {variant}"
+    assert filecmp.cmp(f"{crit}/checkpoint/model.safetensors", f"{other}/checkpoint/model.safetensors",
+                       shallow=False), f"critique-refine trained weights differ with answers {variant}"
 plain = f"{work}/audit-none"
 assert not os.path.exists(f"{plain}/iter-1/audit"), "audit off: no audit"
 for labels in ("with_answers", "wrong"):
@@ -80,5 +98,6 @@ audits = [json.load(open(f"{work}/audit-{labels}/summary.json"))["audit"][0] for
 assert audits[1]["audit/greedy_accuracy"] == 0, "every wrong label makes every greedy answer wrong"
 assert audits[0]["audit/greedy_accuracy"] > 0, "the base model answers some of these right: the audit read the labels"
 print(f"identical records ({len(records)}), pairs ({len(pairs)}) and weights with, without and with wrong answers,"
-      " and with the audit on (true or wrong probe labels)")
+      " and with the audit on (true or wrong probe labels); critique-refine likewise"
+      f" ({len(crit_records)} records, {len(crit_pairs)} pairs)")
 PY

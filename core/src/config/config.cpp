@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -374,6 +375,29 @@ std::vector<ConfigKey> pretrain_keys(const PluginInfo* backend, const fs::path& 
   return keys;
 }
 
+// A plugin that declares a model (PluginManifest::models, e.g. "critic")
+// needs the config section of that name, a backend and its path.
+void check_declared_models(const std::map<std::string, std::string>& plugins, const PluginRegistry& registry,
+                           const std::map<std::string, SourceLocation>& locations,
+                           std::vector<ConfigDiagnostic>& problems) {
+  for (const auto& [section, name] : plugins) {
+    const std::optional<PluginKind> kind = plugin_kind_of_section(section);
+    const PluginInfo* info = kind ? registry.find(*kind, name) : nullptr;
+    if (!info) continue;
+    for (const std::string& role : info->manifest.models) {
+      const bool known = role == "critic";
+      if (!known)
+        problems.push_back({locations.at(section), section + ".plugin",
+                            std::string(to_string(*kind)) + " plugin '" + name + "' asks for a '" + role +
+                                "' model, which the host does not make (it makes: critic)"});
+      else if (!plugins.count(role))
+        problems.push_back({locations.at(section), section + ".plugin",
+                            std::string(to_string(*kind)) + " plugin '" + name + "' needs a [" + role +
+                                "] section: plugin = the model backend, path = the model directory"});
+    }
+  }
+}
+
 }  // namespace
 
 ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
@@ -389,6 +413,7 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
     return location_of(in.file, node.source());
   };
   const std::vector<std::string>& sections = config_sections();
+  std::map<std::string, SourceLocation> plugin_locations;  // section -> where its `plugin` is
 
   check_sections(in, problems);
 
@@ -432,6 +457,7 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
         continue;
       }
       out.plugins_[section] = *name;
+      plugin_locations[section] = loc;
       keys = &info->manifest.keys;
     }
 
@@ -470,6 +496,7 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       values[key] = std::move(*value);
     }
   }
+  check_declared_models(out.plugins_, registry, plugin_locations, problems);
   if (!problems.empty()) throw ConfigValidationError(std::move(problems));
   return out;
 }

@@ -103,9 +103,13 @@ const std::map<std::string, Keys>& schema() {
                at_least(0)),
            key("examples", integer(20000), "solved problems to train on (each epoch)", at_least(1)),
            path("out", std::string("model"), "directory the trained model is written to (relative to the config file)"),
+           path("slips", std::string(""),
+                "critique tasks: the slip distribution (`genius slips --out`) their flawed solutions imitate; \"\" = "
+                "the one built in (measured on examples/arith/base-model)"),
            // ... and the model keys of the [model] backend (its manifest's model_keys, config.cpp).
        }},
       {"model", {}},
+      {"critic", {}},
       {"sampler", {}},
       {"value", {}},
       {"loss", {}},
@@ -116,12 +120,13 @@ const std::map<std::string, Keys>& schema() {
 }  // namespace
 
 const std::vector<std::string>& config_sections() {
-  static const std::vector<std::string> s = {"run",  "data",  "model", "sampler", "value",
-                                             "loss", "train", "eval",  "audit",   "pretrain"};
+  static const std::vector<std::string> s = {"run",  "data",  "model", "critic", "sampler", "value",
+                                             "loss", "train", "eval",  "audit",  "pretrain"};
   return s;
 }
 
 std::optional<PluginKind> plugin_kind_of_section(const std::string& section) {
+  if (section == "critic") return PluginKind::ModelBackend;  // a second model, for plugins that ask for it
   for (PluginKind k : {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss})
     if (section == config_section(k)) return k;
   return std::nullopt;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config/suggest.hpp"
+#include "eval/critique_data.hpp"
 #include "io/records_io.hpp"
 
 namespace genius::core {
@@ -76,6 +77,7 @@ const std::map<std::string, std::unique_ptr<Task>>& registry() {
     std::map<std::string, std::unique_ptr<Task>> m;
     auto add = [&](std::unique_ptr<Task> t) { m.emplace(t->name(), std::move(t)); };
     add(std::make_unique<ArithTask>());
+    add(make_arith_critique_task(SlipModel::embedded_default()));
     return m;
   }();
   return tasks;

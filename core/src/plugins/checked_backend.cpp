@@ -18,12 +18,18 @@ void CheckedBackend::fail(const std::string& message) const {
   throw PluginError(caller_, "backend '" + name() + "': " + message);
 }
 
+void CheckedBackend::count_scored(const std::vector<ScoringExample>& batch) {
+  for (const ScoringExample& e : batch)
+    scored_tokens_ += static_cast<std::int64_t>(e.prompt_ids.size() + e.response_ids.size());
+}
+
 std::vector<GenerationResult> CheckedBackend::generate(const std::vector<GenerationRequest>& requests) {
   if (requests.empty()) return {};
   const auto start = std::chrono::steady_clock::now();
   std::vector<GenerationResult> results = inner_->generate(requests);
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++calls_;
+  for (const GenerationRequest& r : requests) prompt_tokens_ += static_cast<std::int64_t>(r.prompt_ids.size());
   if (results.size() != requests.size())
     fail("generate returned " + std::to_string(results.size()) + " results for " + std::to_string(requests.size()) +
          " requests");
@@ -49,6 +55,7 @@ std::vector<GenerationResult> CheckedBackend::generate(const std::vector<Generat
 
 at::Tensor CheckedBackend::sequence_logprobs(const std::vector<ScoringExample>& batch) {
   at::Tensor sums = inner_->sequence_logprobs(batch);
+  count_scored(batch);
   const auto size = static_cast<std::int64_t>(batch.size());
   if (!sums.defined() || sums.dim() != 1 || sums.size(0) != size || !sums.is_floating_point())
     fail("sequence_logprobs must return a floating [" + std::to_string(size) + "] tensor, got " +
@@ -59,6 +66,7 @@ at::Tensor CheckedBackend::sequence_logprobs(const std::vector<ScoringExample>& 
 
 std::vector<std::vector<double>> CheckedBackend::token_logprobs(const std::vector<ScoringExample>& batch) {
   std::vector<std::vector<double>> logps = inner_->token_logprobs(batch);
+  count_scored(batch);
   if (logps.size() != batch.size())
     fail("token_logprobs returned " + std::to_string(logps.size()) + " rows for " + std::to_string(batch.size()) +
          " examples");

@@ -30,7 +30,13 @@ class CheckedBackend final : public ModelBackend {
   double generate_seconds() const { return seconds_; }
   std::int64_t generated_tokens() const { return tokens_; }
   std::int64_t generate_calls() const { return calls_; }
-  void reset_counters() { seconds_ = 0, tokens_ = 0, calls_ = 0; }
+  /// Prompt tokens handed to generate (once per request: its samples share
+  /// the prefill), and prompt + response tokens handed to token_logprobs and
+  /// sequence_logprobs (teacher-forced scoring): the tokens a model computes
+  /// without generating them.
+  std::int64_t prompt_tokens() const { return prompt_tokens_; }
+  std::int64_t scored_tokens() const { return scored_tokens_; }
+  void reset_counters() { seconds_ = 0, tokens_ = 0, calls_ = 0, prompt_tokens_ = 0, scored_tokens_ = 0; }
 
   /// While it lives, errors are the PluginError of `caller` (the plugin
   /// calling the backend, e.g. a sampler) and name the backend in the message.
@@ -66,11 +72,12 @@ class CheckedBackend final : public ModelBackend {
 
  private:
   [[noreturn]] void fail(const std::string& message) const;
+  void count_scored(const std::vector<ScoringExample>& batch);
 
   std::shared_ptr<ModelBackend> inner_;
   std::string caller_;
   double seconds_ = 0;
-  std::int64_t tokens_ = 0, calls_ = 0;
+  std::int64_t tokens_ = 0, calls_ = 0, prompt_tokens_ = 0, scored_tokens_ = 0;
 };
 
 }  // namespace genius::core

@@ -67,6 +67,7 @@ RunDriver::RunDriver(const ResolvedConfig& config, const PluginRegistry& registr
       dir_(std::move(dir)),
       seed_(static_cast<std::uint64_t>(config.view("run").get<std::int64_t>("seed"))),
       iterations_(config.view("run").get<int>("iterations")),
+      models_(registry, config),
       start_(std::chrono::steady_clock::now()) {}
 
 RunDriver::~RunDriver() = default;
@@ -77,7 +78,18 @@ void RunDriver::use_plugins(std::shared_ptr<ModelBackend> backend, std::shared_p
   policy_iteration_ = 1;
   sampler_ = std::move(sampler);
   values_ = std::move(values);
+  attached_ = false;
   loss_ = std::move(loss);
+}
+
+void RunDriver::make_explorers() {
+  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler), attached_ = false;
+  if (!values_)
+    values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator), attached_ = false;
+  if (attached_) return;
+  models_.attach(*sampler_, config_section(PluginKind::Sampler));
+  models_.attach(*values_, config_section(PluginKind::ValueEstimator));
+  attached_ = true;
 }
 
 void RunDriver::finish_stage(Stage stage, int iteration, const json& info) {
@@ -160,8 +172,7 @@ json RunDriver::run() {
 
 void RunDriver::explore(int iteration) {
   if (dir_.done(Stage::Explore, iteration)) return;
-  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
-  if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
+  make_explorers();
   const ConfigView data = config_.view("data");
   const std::string train_file = data.get<std::string>("train");
   if (train_file.empty()) throw std::runtime_error("[data] train is not set: no queries to explore");
@@ -205,6 +216,8 @@ void RunDriver::explore(int iteration) {
   CheckedBackend& policy = policy_at(iteration);
   policy.reset_counters();
   policy.set_training(false);
+  CheckedBackend* critic = models_.find("critic");
+  if (critic) critic->reset_counters(), critic->set_training(false);
   JsonlAppender out(records_file);
   const auto start = std::chrono::steady_clock::now();
   Progress progress("explore", static_cast<std::int64_t>(queries.size()), "queries");
@@ -224,14 +237,18 @@ void RunDriver::explore(int iteration) {
   }
   const double seconds = seconds_since(start);
   progress.finish();
-  const json info = {{"queries", queries.size()},
-                     {"explored_now", explored},
-                     {"seconds", seconds},
-                     {"generated_tokens", tokens},
-                     {"tokens_per_query", explored == 0 ? 0.0 : double(tokens) / double(explored)},
-                     {"generate_seconds", policy.generate_seconds()},
-                     {"generate_share", seconds > 0 ? policy.generate_seconds() / seconds : 0.0},
-                     {"generate_calls", policy.generate_calls()}};
+  json info = {{"queries", queries.size()},
+               {"explored_now", explored},
+               {"seconds", seconds},
+               {"generated_tokens", tokens},
+               {"tokens_per_query", explored == 0 ? 0.0 : double(tokens) / double(explored)},
+               {"generate_seconds", policy.generate_seconds()},
+               {"generate_share", seconds > 0 ? policy.generate_seconds() / seconds : 0.0},
+               {"generate_calls", policy.generate_calls()},
+               {"prompt_tokens", policy.prompt_tokens()},
+               {"scored_tokens", policy.scored_tokens()}};
+  if (critic)
+    info["critic"] = {{"scored_tokens", critic->scored_tokens()}, {"generated_tokens", critic->generated_tokens()}};
   spdlog::info("explore {}: {} queries in {:.1f} s, {:.0f} tokens/query, {:.0f}% of the time in generate", iteration,
                explored, seconds, info["tokens_per_query"].get<double>(), 100 * info["generate_share"].get<double>());
   finish_stage(Stage::Explore, iteration, info);
@@ -241,7 +258,7 @@ void RunDriver::explore(int iteration) {
 
 void RunDriver::build_pairs(int iteration) {
   if (dir_.done(Stage::Pairs, iteration)) return;
-  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
+  make_explorers();
   dir_.require_inputs(Stage::Pairs, iteration);
   const fs::path records_file = dir_.records(iteration);
   const JsonlContents records = read_jsonl(records_file);
@@ -271,8 +288,7 @@ json RunDriver::audit(int iteration, const AuditOptions& options) {
   if (!options.enabled())
     throw std::runtime_error(
         "the audit is off: set [audit] items to the number of probe items (e.g. --set audit.items=200)");
-  if (!sampler_) sampler_ = create_configured<Sampler>(registry_, config_, PluginKind::Sampler);
-  if (!values_) values_ = create_configured<ValueEstimator>(registry_, config_, PluginKind::ValueEstimator);
+  make_explorers();
   CheckedBackend& policy = policy_at(iteration);
   policy.set_training(false);
   const auto start = std::chrono::steady_clock::now();

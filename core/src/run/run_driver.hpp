@@ -25,6 +25,7 @@
 #include <genius/sdk.hpp>
 
 #include "config/config.hpp"
+#include "plugins/model_pool.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "run/run_directory.hpp"
 
@@ -69,6 +70,9 @@ class RunDriver {
   /// Record a finished stage and rewrite metrics.jsonl, summary.json and report.html.
   void finish_stage(Stage stage, int iteration, const nlohmann::json& info);
   void write_outputs(const std::string& status);
+  /// Create the sampler and value estimator if needed, and hand them the
+  /// models they declare (the [critic]).
+  void make_explorers();
 
   const ResolvedConfig& config_;
   const PluginRegistry& registry_;
@@ -80,6 +84,8 @@ class RunDriver {
   std::shared_ptr<Sampler> sampler_;
   std::shared_ptr<ValueEstimator> values_;
   std::shared_ptr<Loss> loss_;
+  ModelPool models_;
+  bool attached_ = false;  ///< sampler_ and values_ have their models
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -20,14 +20,14 @@
 #include <genius/registration.hpp>
 #include <genius/sampler.hpp>
 
+#include <genius/helpers/draws.hpp>
 #include <genius/helpers/seeds.hpp>
+#include <genius/helpers/step_search.hpp>
 
 namespace {
 
 using genius::Candidate;
 using genius::ExplorationRecord;
-using genius::GenerationRequest;
-using genius::GenerationResult;
 using genius::ModelBackend;
 using genius::PluginError;
 using genius::Query;
@@ -36,13 +36,12 @@ using genius::ValueEstimator;
 using genius::samplers::derive_seed;
 
 // Seed streams under Query::seed (docs/samplers.md, "Seeds"):
-//   candidate steps of beam b at step t   derive(seed, {1, t, b})
-//   rollout of candidate c at step t      derive(seed, {2, t, c})
+//   candidate steps of beam b at step t   derive(seed, {1, t, b})   (step_search.hpp)
+//   rollout of candidate c at step t      derive(seed, {2, t, c})   (step_search.hpp)
 //   selection RNG of step t               derive(seed, {3, t})
-//   final completion of beam b            derive(seed, {4, b})
+//   final completion of beam b            derive(seed, {4, b})      (step_search.hpp)
 //   final selection RNG                   derive(seed, {5})
-constexpr std::uint64_t kStepStream = 1, kRolloutStream = 2, kSelectionStream = 3, kFinalRolloutStream = 4,
-                        kFinalSelectionStream = 5;
+constexpr std::uint64_t kSelectionStream = 3, kFinalSelectionStream = 5;
 
 enum class Selection { Foresight, Highest, Random, Advantage };
 
@@ -101,34 +100,9 @@ std::vector<int> choose(Selection rule, const std::vector<double>& scores, const
     return chosen;
   }
   std::vector<double> weights(n, 1.0);
-  if (rule != Selection::Random) {
-    const double top = *std::max_element(keys.begin(), keys.end());
-    for (std::size_t i = 0; i < n; ++i) weights[i] = std::exp((keys[i] - top) / tau);
-  }
+  if (rule != Selection::Random) weights = genius::samplers::softmax_weights(keys, tau);
   std::mt19937_64 rng(seed);
-  while (chosen.size() < count) {
-    double total = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      if (!taken[i]) total += weights[i];
-    int pick = -1;
-    if (total > 0) {
-      const double u = genius::samplers::uniform01(rng) * total;
-      double running = 0;
-      for (std::size_t i = 0; i < n && pick < 0; ++i) {
-        if (taken[i] || weights[i] <= 0) continue;
-        running += weights[i];
-        if (u < running) pick = static_cast<int>(i);
-      }
-      if (pick < 0)  // u rounded up to the total: the last remaining index with weight
-        for (std::size_t i = n; i-- > 0 && pick < 0;)
-          if (!taken[i] && weights[i] > 0) pick = static_cast<int>(i);
-    } else {
-      pick = best_remaining();
-    }
-    taken[static_cast<std::size_t>(pick)] = true;
-    chosen.push_back(pick);
-  }
-  return chosen;
+  return genius::samplers::draw_without_replacement(weights, keys, count, rng);
 }
 
 class ForesightSampler final : public genius::Sampler {
@@ -174,19 +148,20 @@ class ForesightSampler final : public genius::Sampler {
 
   explicit ForesightSampler(const genius::ConfigView& cfg)
       : beams_(cfg.get<int>("step_beam_size")),
-        rollouts_(cfg.get<int>("num_rollout")),
         steps_(cfg.get<int>("num_foresight")),
-        step_temperature_(cfg.get<double>("step_temperature")),
-        rollout_temperature_(cfg.get<double>("rollout_temperature")),
         selection_temperature_(cfg.get<double>("selection_temperature")),
-        top_p_(cfg.get<double>("top_p")),
         selection_(parse_selection(cfg.get<std::string>("selection"))),
         light_(cfg.get<bool>("light")),
         light_threshold_(cfg.get<double>("light_threshold")),
         delimiter_(cfg.get<std::string>("step_delimiter")),
-        max_step_tokens_(cfg.get<int>("max_step_tokens")),
-        max_rollout_tokens_(cfg.get<int>("max_rollout_tokens")),
-        answer_marker_(cfg.get<std::string>("answer_marker")),
+        search_{cfg.get<int>("num_rollout"),
+                cfg.get<double>("step_temperature"),
+                cfg.get<double>("rollout_temperature"),
+                cfg.get<double>("top_p"),
+                delimiter_,
+                cfg.get<int>("max_step_tokens"),
+                cfg.get<int>("max_rollout_tokens"),
+                cfg.get<std::string>("answer_marker")},
         concurrent_queries_(cfg.get<std::size_t>("concurrent_queries")),
         pair_rule_(parse_pair_rule(cfg.get<std::string>("rejected"), cfg.get<std::string>("rejected_copies"),
                                    selection_temperature_)) {
@@ -202,18 +177,10 @@ class ForesightSampler final : public genius::Sampler {
 
   std::vector<ExplorationRecord> explore(const std::vector<Query>& queries, ModelBackend& backend,
                                          ValueEstimator& values) override {
-    std::vector<QueryState> states;
-    states.reserve(queries.size());
-    for (const Query& q : queries) {
-      QueryState s;
-      s.record.query = q;
-      s.chat_prompt = backend.format_chat(q.prompt);
-      s.beams.assign(static_cast<std::size_t>(beams_), Beam{});
-      states.push_back(std::move(s));
-    }
+    std::vector<QueryState> states = genius::samplers::start_search<QueryState>(queries, backend, beams_);
     for (int t = 1; t <= steps_; ++t) {
       if (std::all_of(states.begin(), states.end(), [](const QueryState& s) { return s.finished(); })) break;
-      sample_candidate_steps(states, t, backend);
+      genius::samplers::sample_candidate_steps(states, t, backend, search_);
       roll_out(states, t, backend);
       for (QueryState& s : states)
         if (!s.pool.empty()) score_and_select(s, t, backend, values);
@@ -238,245 +205,65 @@ class ForesightSampler final : public genius::Sampler {
   }
 
  private:
-  struct Beam {
-    std::string text;        ///< the response so far: steps, each followed by the delimiter
-                             ///< (a complete beam ends with its last step instead)
-    double value = 0.0;      ///< q: the score of the candidate that made the beam (0 at first)
-    double advantage = 0.0;  ///< A of that candidate
-    double logprob = 0.0;    ///< generation log-prob of the beam's tokens, summed over its steps
-    int tokens = 0;
-    bool complete = false;
-  };
-
-  struct QueryState {
-    ExplorationRecord record;
-    std::string chat_prompt;      ///< format_chat(query): every prompt is chat_prompt + response text
-    std::vector<Beam> beams;      ///< K slots; a complete beam keeps its slot until the end
-    std::vector<Candidate> pool;  ///< the current step's candidates
+  struct QueryState : genius::samplers::StepSearch {
     bool skip_foresight = false;  ///< light mode decided to skip this step's rollouts
-
-    bool finished() const {
-      return std::all_of(beams.begin(), beams.end(), [](const Beam& b) { return b.complete; });
-    }
-    std::vector<double> beam_values() const {
-      std::vector<double> v;
-      for (const Beam& b : beams) v.push_back(b.value);
-      return v;
-    }
   };
 
-  // The prompt of a request: the WHOLE text encoded at once (not the prompt's
-  // ids followed by the beam's), so the tokens are the ones the tokenizer
-  // gives the text, as in training and scoring.
-  static std::vector<genius::TokenId> encode(const ModelBackend& backend, const QueryState& s,
-                                             const std::string& response) {
-    return backend.encode(s.chat_prompt + response);
-  }
-
-  // M candidate next steps for every unfinished beam of every query: one
-  // generate call, one request (n = M) per beam, stopping at the delimiter.
-  void sample_candidate_steps(std::vector<QueryState>& states, int t, ModelBackend& backend) {
-    std::vector<GenerationRequest> requests;
-    std::vector<std::pair<std::size_t, std::size_t>> owner;  // (query, beam) of each request
-    for (std::size_t q = 0; q < states.size(); ++q) {
-      QueryState& s = states[q];
-      s.pool.clear();
-      s.skip_foresight = false;
-      for (std::size_t b = 0; b < s.beams.size(); ++b) {
-        if (s.beams[b].complete) continue;
-        GenerationRequest r;
-        r.prompt_ids = encode(backend, s, s.beams[b].text);
-        r.n = rollouts_;
-        r.temperature = step_temperature_;
-        r.top_p = top_p_;
-        r.max_new_tokens = max_step_tokens_;
-        r.stop = {delimiter_};
-        r.seed = derive_seed(s.record.query.seed, {kStepStream, static_cast<std::uint64_t>(t), b});
-        requests.push_back(std::move(r));
-        owner.emplace_back(q, b);
-      }
-    }
-    const std::vector<GenerationResult> results =
-        requests.empty() ? std::vector<GenerationResult>{} : backend.generate(requests);
-    for (std::size_t r = 0; r < results.size(); ++r) {
-      QueryState& s = states[owner[r].first];
-      const Beam& beam = s.beams[owner[r].second];
-      for (const genius::GeneratedSample& sample : results[r].samples) {
-        Candidate c;
-        c.parent_beam = static_cast<int>(owner[r].second);
-        c.beam_logprob = beam.logprob;
-        c.beam_tokens = beam.tokens;
-        c.step = sample.text;
-        c.step_logprob = sample.cumulative_logprob;  // includes the delimiter (or eos) token that ended it
-        c.step_tokens = sample.num_tokens();
-        c.complete = sample.finish_reason == genius::FinishReason::Eos ||
-                     (!answer_marker_.empty() && c.step.find(answer_marker_) != std::string::npos);
-        c.trajectory = beam.text + c.step;
-        s.record.generated_tokens += sample.num_tokens();
-        s.pool.push_back(std::move(c));
-      }
-    }
-  }
-
-  // One foresight rollout to the end of the response for every candidate that
-  // is not complete, for all queries in one generate call. Light mode skips a
-  // query's rollouts when all its candidates are confident:
+  // One foresight rollout per candidate that is not complete. Light mode skips
+  // a query's rollouts when all its candidates are confident:
   //   min_i step_logprob_i / step_tokens_i > light_threshold.
   void roll_out(std::vector<QueryState>& states, int t, ModelBackend& backend) {
-    std::vector<GenerationRequest> requests;
-    std::vector<std::pair<std::size_t, std::size_t>> owner;  // (query, candidate) of each request
-    for (std::size_t q = 0; q < states.size(); ++q) {
-      QueryState& s = states[q];
-      if (s.pool.empty()) continue;
-      s.skip_foresight = light_ && std::all_of(s.pool.begin(), s.pool.end(), [&](const Candidate& c) {
-                           return c.step_logprob / c.step_tokens > light_threshold_;
-                         });
-      for (std::size_t i = 0; i < s.pool.size(); ++i) {
-        Candidate& c = s.pool[i];
-        if (c.complete) continue;
-        c.trajectory += delimiter_;
-        if (s.skip_foresight) continue;
-        GenerationRequest r;
-        r.prompt_ids = encode(backend, s, c.trajectory);
-        r.n = 1;
-        r.temperature = rollout_temperature_;
-        r.top_p = top_p_;
-        r.max_new_tokens = max_rollout_tokens_;
-        r.seed = derive_seed(s.record.query.seed, {kRolloutStream, static_cast<std::uint64_t>(t), i});
-        requests.push_back(std::move(r));
-        owner.emplace_back(q, i);
-      }
-    }
-    const std::vector<GenerationResult> results =
-        requests.empty() ? std::vector<GenerationResult>{} : backend.generate(requests);
-    for (std::size_t r = 0; r < results.size(); ++r) {
-      QueryState& s = states[owner[r].first];
-      Candidate& c = s.pool[owner[r].second];
-      const genius::GeneratedSample& sample = results[r].samples.front();
-      c.rollout = sample.text;
-      c.rollout_logprob = sample.cumulative_logprob;
-      c.rollout_tokens = sample.num_tokens();
-      c.trajectory += c.rollout;
-      s.record.generated_tokens += sample.num_tokens();
-    }
+    for (QueryState& s : states)
+      s.skip_foresight =
+          light_ && !s.pool.empty() && std::all_of(s.pool.begin(), s.pool.end(), [&](const Candidate& c) {
+            return c.step_logprob / c.step_tokens > light_threshold_;
+          });
+    genius::samplers::roll_out_candidates(states, t, backend, search_,
+                                          [](const QueryState& s) { return s.skip_foresight; });
   }
 
   // Score the pool (A = score - q(parent)), record the step, and replace each
-  // unfinished beam by a drawn candidate: new beam = parent + step + delimiter
-  // with q = its score; a complete candidate makes a complete beam.
+  // unfinished beam by a drawn candidate (genius::samplers::advance_beams).
   void score_and_select(QueryState& s, int t, ModelBackend& backend, ValueEstimator& values) {
     const std::vector<double> parent_values = s.beam_values();
     values.score(s.record.query, s.pool, parent_values, backend);
-
     std::vector<double> scores, advantages;
     for (const Candidate& c : s.pool) {
       scores.push_back(c.score);
       advantages.push_back(c.advantage);
     }
-    const auto open = static_cast<std::size_t>(
-        std::count_if(s.beams.begin(), s.beams.end(), [](const Beam& b) { return !b.complete; }));
     const std::vector<int> picked =
-        choose(selection_, scores, advantages, open, selection_temperature_,
+        choose(selection_, scores, advantages, s.open(), selection_temperature_,
                derive_seed(s.record.query.seed, {kSelectionStream, static_cast<std::uint64_t>(t)}));
-
-    StepRecord step;
-    step.step = t;
-    for (const Beam& b : s.beams) step.beams.push_back(b.text);
-    step.beam_values = parent_values;
-    step.selected = picked;
+    StepRecord step = genius::samplers::advance_beams(s, t, parent_values, picked, delimiter_);
     step.foresight_skipped = s.skip_foresight;
-
-    std::vector<Beam> next = s.beams;
-    std::size_t k = 0;
-    for (Beam& slot : next) {
-      if (slot.complete) continue;
-      const Candidate& c = s.pool[static_cast<std::size_t>(picked[k++])];
-      const Beam& parent = s.beams[static_cast<std::size_t>(c.parent_beam)];
-      slot.text = parent.text + c.step + (c.complete ? "" : delimiter_);
-      slot.value = c.score;
-      slot.advantage = c.advantage;
-      slot.logprob = parent.logprob + c.step_logprob;
-      slot.tokens = parent.tokens + c.step_tokens;
-      slot.complete = c.complete;
-    }
-    s.beams = std::move(next);
-    step.candidates = std::move(s.pool);
-    s.pool.clear();
     s.record.steps.push_back(std::move(step));
   }
 
-  // Complete every unfinished beam with one rollout (one generate call for all
-  // queries), score the completions like candidates with an empty step, and
-  // choose the response among the K beams by the selection rule: complete
-  // beams compete with their q and A, completed ones with their new score.
+  // Complete every unfinished beam with one rollout, score the completions
+  // like candidates with an empty step, and choose the response among the K
+  // beams by the selection rule: complete beams compete with their q and A,
+  // completed ones with their new score.
   void finish(std::vector<QueryState>& states, ModelBackend& backend, ValueEstimator& values) {
-    std::vector<GenerationRequest> requests;
-    std::vector<std::pair<std::size_t, std::size_t>> owner;  // (query, beam)
-    for (std::size_t q = 0; q < states.size(); ++q) {
-      QueryState& s = states[q];
-      for (std::size_t b = 0; b < s.beams.size(); ++b) {
-        if (s.beams[b].complete) continue;
-        GenerationRequest r;
-        r.prompt_ids = encode(backend, s, s.beams[b].text);
-        r.n = 1;
-        r.temperature = rollout_temperature_;
-        r.top_p = top_p_;
-        r.max_new_tokens = max_rollout_tokens_;
-        r.seed = derive_seed(s.record.query.seed, {kFinalRolloutStream, b});
-        requests.push_back(std::move(r));
-        owner.emplace_back(q, b);
-      }
-    }
-    const std::vector<GenerationResult> results =
-        requests.empty() ? std::vector<GenerationResult>{} : backend.generate(requests);
-    std::vector<std::vector<Candidate>> finals(states.size());
-    for (std::size_t r = 0; r < results.size(); ++r) {
-      QueryState& s = states[owner[r].first];
-      const Beam& beam = s.beams[owner[r].second];
-      const genius::GeneratedSample& sample = results[r].samples.front();
-      Candidate c;
-      c.parent_beam = static_cast<int>(owner[r].second);
-      c.beam_logprob = beam.logprob;
-      c.beam_tokens = beam.tokens;
-      c.rollout = sample.text;
-      c.rollout_logprob = sample.cumulative_logprob;
-      c.rollout_tokens = sample.num_tokens();
-      c.trajectory = beam.text + c.rollout;
-      c.complete = true;
-      s.record.generated_tokens += sample.num_tokens();
-      finals[owner[r].first].push_back(std::move(c));
-    }
+    std::vector<std::vector<Candidate>> finals = genius::samplers::complete_beams(states, backend, search_);
     for (std::size_t q = 0; q < states.size(); ++q) {
       QueryState& s = states[q];
       values.score(s.record.query, finals[q], s.beam_values(), backend);
-      std::vector<std::string> texts;
-      std::vector<double> scores, advantages;
-      for (const Beam& b : s.beams) {
-        texts.push_back(b.text);
-        scores.push_back(b.value);
-        advantages.push_back(b.advantage);
-      }
-      for (const Candidate& c : finals[q]) {
-        const auto b = static_cast<std::size_t>(c.parent_beam);
-        texts[b] = c.trajectory;
-        scores[b] = c.score;
-        advantages[b] = c.advantage;
-      }
-      const int pick = choose(selection_, scores, advantages, 1, selection_temperature_,
+      const genius::samplers::FinalTrajectories f = genius::samplers::final_trajectories(s, finals[q]);
+      const int pick = choose(selection_, f.scores, f.advantages, 1, selection_temperature_,
                               derive_seed(s.record.query.seed, {kFinalSelectionStream}))
                            .front();
-      s.record.response = texts[static_cast<std::size_t>(pick)];
+      s.record.response = f.texts[static_cast<std::size_t>(pick)];
     }
   }
 
-  int beams_, rollouts_, steps_;
-  double step_temperature_, rollout_temperature_, selection_temperature_, top_p_;
+  int beams_, steps_;
+  double selection_temperature_;
   Selection selection_;
   bool light_;
   double light_threshold_;
   std::string delimiter_;
-  int max_step_tokens_, max_rollout_tokens_;
-  std::string answer_marker_;
+  genius::samplers::StepSearchOptions search_;
   std::size_t concurrent_queries_;
   genius::PairRule pair_rule_;
 };

@@ -30,11 +30,14 @@
 ///      forward until ABI 4); ConfigKey gains `flag`, PluginManifest gains
 ///      `model_keys`; libraries export genius_plugin_create_model; the host, not
 ///      the ValueEstimator, sets Candidate::advantage
-#define GENIUS_SDK_ABI_VERSION 3
+///   4  PluginManifest gains `models` (uses_model); Plugin gains attach_model, by
+///      which the host hands a sampler or value estimator the [critic] model;
+///      the forwarding headers of ABI 3 are gone
+#define GENIUS_SDK_ABI_VERSION 4
 
 /// Version of the Genius SDK release (informational; compatibility is decided
 /// by GENIUS_SDK_ABI_VERSION alone).
-#define GENIUS_SDK_VERSION "0.1.0"
+#define GENIUS_SDK_VERSION "0.2.0"
 
 #define GENIUS_STRINGIFY_IMPL(x) #x
 #define GENIUS_STRINGIFY(x) GENIUS_STRINGIFY_IMPL(x)

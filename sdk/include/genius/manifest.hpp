@@ -104,6 +104,12 @@ struct PluginManifest {
   /// registration.hpp): the keys describing a new model, set by
   /// `genius init-model` flags and the [pretrain.model] section.
   std::vector<ConfigKey> model_keys;
+  /// Samplers and value estimators: the other models the plugin works with,
+  /// by role (today "critic", the [critic] section's model). The host creates
+  /// each from its section and hands it over with Plugin::attach_model before
+  /// the first call; a config that selects the plugin without the section is
+  /// refused before the run starts.
+  std::vector<std::string> models;
 
   PluginManifest() = default;
   PluginManifest(PluginKind k, std::string n, std::string v, std::string d)
@@ -159,6 +165,11 @@ struct PluginManifest {
     return *this;
   }
   /// The command-line flag of the key declared last (see ConfigKey::flag).
+  /// Declare a model the plugin needs (see `models`), e.g. uses_model("critic").
+  PluginManifest& uses_model(std::string role) {
+    models.push_back(std::move(role));
+    return *this;
+  }
   PluginManifest& flag(std::string flag_name) {
     if (!target().empty()) target().back().flag = std::move(flag_name);
     return *this;

@@ -7,9 +7,12 @@
 
 #include <string>
 
+#include <genius/error.hpp>
 #include <genius/manifest.hpp>
 
 namespace genius {
+
+class ModelBackend;
 
 namespace detail {
 struct PluginAccess;
@@ -26,6 +29,16 @@ class Plugin {
   /// The manifest name this object was created under (set by the factory),
   /// for error messages: throw PluginError(name(), "...").
   const std::string& name() const { return name_; }
+
+  /// Receive a model the manifest asked for (PluginManifest::uses_model):
+  /// `role` is its name there ("critic"). The host calls this once per
+  /// declared role, before any other call, and keeps `model` alive (and
+  /// checked, like the policy) for as long as this object lives. Only one
+  /// thread uses a plugin at a time, so the model needs no locking.
+  virtual void attach_model(const std::string& role, ModelBackend& model) {
+    (void)model;
+    throw PluginError(name_, "declares no use of a '" + role + "' model");
+  }
 
  protected:
   explicit Plugin(PluginKind kind) : kind_(kind) {}
