@@ -311,3 +311,49 @@ TEST(PhiDecoding, PrunesWidthAndDepthAndAnswersFromTheLargestCluster) {
 
 }  // namespace
 }  // namespace genius::sampler_test
+
+namespace genius::sampler_test {
+namespace {
+
+// The critic value estimator guides the foresight sampler: with scripted steps
+// that slip or not, the beams it keeps are the critic's choice.
+TEST(CriticValue, GuidesForesightTowardsTheStepsTheCriticTrusts) {
+  RuleCritic critic;
+  RecordingBackend actor(tiny_model());
+  const std::vector<std::string> right = critique::split_steps(kRightSolution);
+  actor.script = [&](std::size_t, const std::vector<GenerationRequest>& requests) {
+    std::vector<GenerationResult> out;
+    for (const GenerationRequest& r : requests) {
+      const std::string response = actor.decode(r.prompt_ids).substr(actor.format_chat(kQuery).size());
+      const std::size_t done = critique::split_steps(response).size();
+      GenerationResult result;
+      for (int s = 0; s < r.n; ++s) {
+        if (r.stop.empty()) {  // a rollout: the right rest
+          std::string rest;
+          for (std::size_t k = done; k < right.size(); ++k) rest += (k > done ? "\n" : "") + right[k];
+          result.samples.push_back(sample(rest, 6, -1.0, FinishReason::Eos));
+        } else {  // candidate steps: the right one, then a slip of +1 in its result
+          std::string step = right[done];
+          if (s % 2 == 1 && done + 1 < right.size()) step[step.find('=') + 1] += 1;
+          result.samples.push_back(sample(step, 4, -0.5, FinishReason::Stop));
+        }
+      }
+      out.push_back(std::move(result));
+    }
+    return out;
+  };
+  auto values = critic_value(critic, "aggregate = \"product\"\n");
+  auto s = sampler("foresight", "step_beam_size = 1\nnum_rollout = 2\nnum_foresight = 4\nselection = \"highest\"\n");
+  const auto records = s->explore({{"q", kQuery, 2}}, actor, *values);
+  EXPECT_EQ(records[0].response, kRightSolution);
+  int judged = 0;
+  for (const StepRecord& step : records[0].steps) {
+    if (step.candidates.size() != 2 || step.candidates[0].step == step.candidates[1].step) continue;
+    EXPECT_GT(step.candidates[0].score, step.candidates[1].score) << step.candidates[1].step;
+    ++judged;
+  }
+  EXPECT_GE(judged, 2) << "steps with a slipped candidate";
+}
+
+}  // namespace
+}  // namespace genius::sampler_test
