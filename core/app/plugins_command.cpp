@@ -38,6 +38,7 @@ nlohmann::json to_json(const core::PluginInfo& info) {
                       {"file", info.file.string()}, {"section", config_section(m.kind)},
                       {"keys", to_json(m.keys)}};
   if (!m.model_keys.empty()) j["model_keys"] = to_json(m.model_keys);
+  if (!m.models.empty()) j["models"] = m.models;
   return j;
 }
 
@@ -58,6 +59,8 @@ void print_text(const core::PluginInfo& info) {
   const PluginManifest& m = info.manifest;
   std::cout << to_string(m.kind) << " " << m.name << " " << m.version << "  [" << config_section(m.kind)
             << "] plugin = \"" << m.name << "\"\n  " << m.description << "\n  file: " << info.file.string() << "\n";
+  for (const std::string& role : m.models)
+    std::cout << "  uses the [" << role << "] model (a section with the backend and its path)\n";
   auto print_keys = [](const std::vector<ConfigKey>& keys) {
     for (const ConfigKey& k : keys) {
       std::string constraint = describe_bounds(k.bounds);
