@@ -297,9 +297,10 @@ void print_metrics(const json& sets) {
   };
   std::printf("%-34s", "solutions / steps / wrong steps");
   for (const auto& [name, m] : sets.items())
-    std::printf(" %18s", (std::to_string(m["solutions"].get<long long>()) + "/" +
-                          std::to_string(m["steps"].get<long long>()) + "/" + std::to_string(m["wrong_steps"].get<long long>()))
-                             .c_str());
+    std::printf(" %18s",
+                (std::to_string(m["solutions"].get<long long>()) + "/" + std::to_string(m["steps"].get<long long>()) +
+                 "/" + std::to_string(m["wrong_steps"].get<long long>()))
+                    .c_str());
   std::printf("\n");
   row("critic step AUC", "critic", "step_auc", false);
   row("critic step AUC (local verdict)", "critic", "step_auc_local", false);
@@ -325,8 +326,8 @@ int critic_eval_command(const Args& args) {
       "slip distribution of the synthetic solutions (`genius slips`; default: the built-in one)")(
       "threshold", po::value<double>()->default_value(0.5), "a step is flagged when its p(correct) is below this");
   add_sampling_options(options);
-  const Parsed vm = parse("critic-eval", "--critic DIR --data FILE [--actor DIR] [--samples K] [--json]", args,
-                          options, sampling_check({"critic", "data"}));
+  const Parsed vm = parse("critic-eval", "--critic DIR --data FILE [--actor DIR] [--samples K] [--json]", args, options,
+                          sampling_check({"critic", "data"}));
   if (!vm) return vm.exit_code;
   return guarded([&] {
     const core::PluginRegistry registry = installed_plugins();
@@ -346,10 +347,10 @@ int critic_eval_command(const Args& args) {
     const double threshold = (*vm)["threshold"].as<double>();
     json sets = json::object();
 
-    sets["synthetic"] =
-        core::critic_metrics(synthetic_set(*critic, actor.get(), items, slips, (*vm)["seed"].as<std::uint64_t>()),
-                             threshold);
-    if (actor) sets["actor_samples"] = core::critic_metrics(actor_set(*critic, *actor, items, sampling_of(*vm)), threshold);
+    sets["synthetic"] = core::critic_metrics(
+        synthetic_set(*critic, actor.get(), items, slips, (*vm)["seed"].as<std::uint64_t>()), threshold);
+    if (actor)
+      sets["actor_samples"] = core::critic_metrics(actor_set(*critic, *actor, items, sampling_of(*vm)), threshold);
     json result = {{"critic", (*vm)["critic"].as<std::string>()},
                    {"data", (*vm)["data"].as<std::string>()},
                    {"threshold", threshold},

@@ -83,6 +83,124 @@ void print_summary(const json& s) {
   std::printf("total FLOPs %.3g\n", s["flops"].get<double>());
 }
 
+// What decoding the items gave: one JSON line per item and the counts.
+struct Tally {
+  std::vector<json> lines;
+  std::map<std::string, LevelTally> levels;
+  std::size_t correct = 0, answered = 0;
+  double seconds = 0;
+};
+
+Tally decode_all(Sampler& sampler, ValueEstimator& values, core::CheckedBackend& policy,
+                 const std::vector<core::EvalItem>& items, const core::EvalOptions& eval, std::uint64_t seed) {
+  std::vector<Query> queries;
+  for (const core::EvalItem& item : items)
+    queries.push_back({item.id, item.instruction, core::query_seed(seed, 0, "decode:" + item.id)});
+  const AnswerExtractor extract = core::answer_extractor(eval.answer_regex);
+  const std::size_t per_call = std::max<std::size_t>(1, sampler.queries_per_call());
+  Tally tally;
+  core::Progress progress("decode", static_cast<std::int64_t>(queries.size()), "items");
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < queries.size(); i += per_call) {
+    const std::vector<Query> chunk(queries.begin() + std::ptrdiff_t(i),
+                                   queries.begin() + std::ptrdiff_t(std::min(queries.size(), i + per_call)));
+    const auto records = core::explore_checked(sampler, chunk, policy, values);
+    for (std::size_t k = 0; k < records.size(); ++k) {
+      const core::EvalItem& item = items[i + k];
+      const auto answer = core::final_answer(extract, records[k].response);
+      const bool right = answer && same_answer(*answer, item.reference);
+      tally.correct += right;
+      tally.answered += answer.has_value();
+      LevelTally& t = tally.levels[item.level ? std::to_string(*item.level) : "-"];
+      ++t.items, t.correct += right;
+      tally.lines.push_back({{"id", item.id},
+                             {"level", item.level ? json(*item.level) : json(nullptr)},
+                             {"reference", item.reference},
+                             {"answer", answer ? json(*answer) : json(nullptr)},
+                             {"correct", right},
+                             {"generated_tokens", records[k].generated_tokens},
+                             {"response", records[k].response}});
+    }
+    progress.update(static_cast<std::int64_t>(std::min(queries.size(), i + per_call)));
+  }
+  progress.finish();
+  tally.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return tally;
+}
+
+json summarize(const core::ResolvedConfig& config, const Tally& tally, std::size_t items, core::CheckedBackend& policy,
+               core::CheckedBackend* critic) {
+  const double n = static_cast<double>(std::max<std::size_t>(1, items));
+  json summary = {{"method", config.plugin("sampler") + " + " + config.plugin("value")},
+                  {"config", fs::absolute(config.file()).string()},
+                  {"items", items},
+                  {"accuracy", double(tally.correct) / n},
+                  {"answered", double(tally.answered) / n},
+                  {"seconds", tally.seconds},
+                  {"actor", model_cost(policy, items)}};
+  summary["by_level"] = json::object();
+  for (const auto& [level, t] : tally.levels)
+    summary["by_level"][level] = {{"items", t.items}, {"accuracy", double(t.correct) / double(t.items)}};
+  double flops = summary["actor"]["flops"].get<double>();
+  if (critic) {
+    summary["critic"] = model_cost(*critic, items);
+    flops += summary["critic"]["flops"].get<double>();
+  }
+  summary["flops"] = flops;
+  return summary;
+}
+
+// The validated config, its plugins and the items to answer.
+struct Loaded {
+  std::optional<core::PluginRegistry> registry;
+  std::optional<core::ResolvedConfig> config;
+  std::vector<core::EvalItem> items;
+  core::EvalOptions eval;
+};
+
+Loaded load(const po::variables_map& vm) {
+  Loaded in;
+  const auto overrides = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const core::RawConfig raw = core::RawConfig::load(vm["file"].as<std::string>(), overrides);
+  in.registry.emplace(core::discover_plugins(raw.plugin_path()));
+  in.registry->throw_if_errors();
+  in.config.emplace(core::validate(raw, *in.registry));
+  const core::ResolvedConfig& config = *in.config;
+  for (PluginKind kind : {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator})
+    if (config.plugin(config_section(kind)).empty())
+      throw core::ConfigValidationError(
+          {{{config.file().string(), 0, 0},
+            config_section(kind),
+            "decode needs a [" + std::string(config_section(kind)) + "] section with plugin = \"...\""}});
+  in.eval = core::EvalOptions::from_config(config.view("eval"), config.view("data"),
+                                           config.view("run").get<std::uint64_t>("seed"));
+  if (in.eval.items_file.empty())
+    throw core::ConfigValidationError(
+        {{{config.file().string(), 0, 0}, "data.eval", "decode answers the items of [data] eval, which is not set"}});
+  in.items = core::load_eval_items(in.eval);
+  (void)core::answer_extractor(in.eval.answer_regex);
+  return in;
+}
+
+// The policy at `iteration` (0 = [model] path) of the config's run directory.
+std::shared_ptr<core::CheckedBackend> policy_at(const core::PluginRegistry& registry,
+                                                const core::ResolvedConfig& config, const po::variables_map& vm) {
+  const ConfigView run = config.view("run");
+  auto policy = std::make_shared<core::CheckedBackend>(
+      core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend));
+  if (const int iteration = vm["iteration"].as<int>(); iteration > 0) {
+    const fs::path dir = vm.count("run-dir") ? fs::path(vm["run-dir"].as<std::string>())
+                                             : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
+    const fs::path checkpoint = core::RunDirectory::at(dir).checkpoint(iteration);
+    if (!fs::exists(checkpoint / "config.json"))
+      throw std::runtime_error("--iteration " + std::to_string(iteration) + ": no checkpoint at '" +
+                               checkpoint.string() + "' (train that iteration first)");
+    policy->load_weights(checkpoint);
+  }
+  policy->set_training(false);
+  return policy;
+}
+
 }  // namespace
 
 int decode_command(const Args& args) {
@@ -103,106 +221,32 @@ int decode_command(const Args& args) {
                           });
   if (!vm) return vm.exit_code;
 
-  std::optional<core::PluginRegistry> registry;
-  std::optional<core::ResolvedConfig> config;
-  std::vector<core::EvalItem> items;
-  core::EvalOptions eval;
+  Loaded in;
   try {
-    const auto overrides = vm->count("set") ? (*vm)["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-    const core::RawConfig raw = core::RawConfig::load((*vm)["file"].as<std::string>(), overrides);
-    registry.emplace(core::discover_plugins(raw.plugin_path()));
-    registry->throw_if_errors();
-    config.emplace(core::validate(raw, *registry));
-    for (PluginKind kind : {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator})
-      if (config->plugin(config_section(kind)).empty())
-        throw core::ConfigValidationError({{{config->file().string(), 0, 0},
-                                            config_section(kind),
-                                            "decode needs a [" + std::string(config_section(kind)) +
-                                                "] section with plugin = \"...\""}});
-    eval = core::EvalOptions::from_config(config->view("eval"), config->view("data"),
-                                          config->view("run").get<std::uint64_t>("seed"));
-    if (eval.items_file.empty())
-      throw core::ConfigValidationError(
-          {{{config->file().string(), 0, 0}, "data.eval", "decode answers the items of [data] eval, which is not set"}});
-    items = core::load_eval_items(eval);
-    (void)core::answer_extractor(eval.answer_regex);
+    in = load(*vm);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return core::kExitUsageError;
   }
-  if (const int threads = config->view("run").get<int>("threads"); threads > 0) at::set_num_threads(threads);
+  const core::ResolvedConfig& config = *in.config;
+  const core::PluginRegistry& registry = *in.registry;
+  const std::vector<core::EvalItem>& items = in.items;
+  const core::EvalOptions& eval = in.eval;
+  if (const int threads = config.view("run").get<int>("threads"); threads > 0) at::set_num_threads(threads);
 
   try {
-    const ConfigView run = config->view("run");
-    auto policy = std::make_shared<core::CheckedBackend>(
-        core::create_configured<ModelBackend>(*registry, *config, PluginKind::ModelBackend));
-    if (const int iteration = (*vm)["iteration"].as<int>(); iteration > 0) {
-      const fs::path dir = vm->count("run-dir") ? fs::path((*vm)["run-dir"].as<std::string>())
-                                                : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
-      const fs::path checkpoint = core::RunDirectory::at(dir).checkpoint(iteration);
-      if (!fs::exists(checkpoint / "config.json"))
-        throw std::runtime_error("--iteration " + std::to_string(iteration) + ": no checkpoint at '" +
-                                 checkpoint.string() + "' (train that iteration first)");
-      policy->load_weights(checkpoint);
-    }
-    policy->set_training(false);
-    auto sampler = core::create_configured<Sampler>(*registry, *config, PluginKind::Sampler);
-    auto values = core::create_configured<ValueEstimator>(*registry, *config, PluginKind::ValueEstimator);
-    core::ModelPool models(*registry, *config);
+    const ConfigView run = config.view("run");
+    const auto policy = policy_at(registry, config, *vm);
+    auto sampler = core::create_configured<Sampler>(registry, config, PluginKind::Sampler);
+    auto values = core::create_configured<ValueEstimator>(registry, config, PluginKind::ValueEstimator);
+    core::ModelPool models(registry, config);
     models.attach(*sampler, "sampler");
     models.attach(*values, "value");
 
-    const std::uint64_t seed = run.get<std::uint64_t>("seed");
-    std::vector<Query> queries;
-    for (const core::EvalItem& item : items) queries.push_back({item.id, item.instruction, core::query_seed(seed, 0, "decode:" + item.id)});
-    const AnswerExtractor extract = core::answer_extractor(eval.answer_regex);
-    const std::size_t per_call = std::max<std::size_t>(1, sampler->queries_per_call());
-    std::vector<json> lines;
-    std::map<std::string, LevelTally> levels;
-    std::size_t correct = 0, answered = 0;
-    core::Progress progress("decode", static_cast<std::int64_t>(queries.size()), "items");
-    const auto start = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < queries.size(); i += per_call) {
-      const std::vector<Query> chunk(queries.begin() + std::ptrdiff_t(i),
-                                     queries.begin() + std::ptrdiff_t(std::min(queries.size(), i + per_call)));
-      const auto records = core::explore_checked(*sampler, chunk, *policy, *values);
-      for (std::size_t k = 0; k < records.size(); ++k) {
-        const core::EvalItem& item = items[i + k];
-        const auto answer = core::final_answer(extract, records[k].response);
-        const bool right = answer && same_answer(*answer, item.reference);
-        correct += right;
-        answered += answer.has_value();
-        LevelTally& t = levels[item.level ? std::to_string(*item.level) : "-"];
-        ++t.items, t.correct += right;
-        lines.push_back({{"id", item.id},
-                         {"level", item.level ? json(*item.level) : json(nullptr)},
-                         {"reference", item.reference},
-                         {"answer", answer ? json(*answer) : json(nullptr)},
-                         {"correct", right},
-                         {"generated_tokens", records[k].generated_tokens},
-                         {"response", records[k].response}});
-      }
-      progress.update(static_cast<std::int64_t>(std::min(queries.size(), i + per_call)));
-    }
-    progress.finish();
-    const double n = static_cast<double>(std::max<std::size_t>(1, items.size()));
-    json summary = {{"method", config->plugin("sampler") + " + " + config->plugin("value")},
-                    {"config", fs::absolute(config->file()).string()},
-                    {"iteration", (*vm)["iteration"].as<int>()},
-                    {"items", items.size()},
-                    {"accuracy", double(correct) / n},
-                    {"answered", double(answered) / n},
-                    {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
-                    {"actor", model_cost(*policy, items.size())}};
-    summary["by_level"] = json::object();
-    for (const auto& [level, t] : levels)
-      summary["by_level"][level] = {{"items", t.items}, {"accuracy", double(t.correct) / double(t.items)}};
-    double flops = summary["actor"]["flops"].get<double>();
-    if (core::CheckedBackend* critic = models.find("critic")) {
-      summary["critic"] = model_cost(*critic, items.size());
-      flops += summary["critic"]["flops"].get<double>();
-    }
-    summary["flops"] = flops;
+    const Tally tally = decode_all(*sampler, *values, *policy, items, eval, run.get<std::uint64_t>("seed"));
+    json summary = summarize(config, tally, items.size(), *policy, models.find("critic"));
+    summary["iteration"] = (*vm)["iteration"].as<int>();
+    const std::vector<json>& lines = tally.lines;
     if (vm->count("out")) {
       const fs::path out = (*vm)["out"].as<std::string>();
       fs::create_directories(out);

@@ -106,6 +106,36 @@ void create_fresh_model(const core::PluginRegistry& registry, const core::Resolv
                         staging);
 }
 
+// [pretrain] slips: the critique task drawing its flawed solutions from that
+// slip distribution (nullptr when the key is empty: the task's built-in one).
+std::unique_ptr<core::Task> critique_task_with_slips(const core::Task& task, const std::string& slips) {
+  if (slips.empty()) return nullptr;
+  if (task.name() != "arith-critique")
+    throw std::invalid_argument("[pretrain] slips is for critique tasks (arith-critique), not '" + task.name() + "'");
+  try {
+    return core::make_arith_critique_task(core::SlipModel::from_json(nlohmann::json::parse(read_file(slips))));
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("[pretrain] slips: '" + slips + "' is not a slip distribution: " + e.what());
+  }
+}
+
+// pretrain.json, before the held-out evaluation is added.
+nlohmann::json pretrain_record(const core::Task& task, core::LevelRange levels, std::size_t examples,
+                               std::size_t skipped, std::int64_t parameters, const core::SupervisedSummary& summary) {
+  return {{"task", task.name()},
+          {"levels", {levels.min, levels.max}},
+          {"examples", examples},
+          {"skipped_data_prompts", skipped},
+          {"parameters", parameters},
+          {"steps", summary.steps},
+          {"first_loss", summary.first_loss},
+          {"last_loss", summary.last_loss},
+          {"seconds", summary.seconds},
+          {"tokens_per_second", summary.tokens_per_second},
+          {"truncated_responses", summary.truncated},
+          {"dropped_examples", summary.dropped}};
+}
+
 void print_outcome(const fs::path& out, std::int64_t parameters, const core::SupervisedSummary& summary,
                    const nlohmann::json& record) {
   std::printf("\nwrote %s: %lld parameters, %lld steps in %.0f s, loss %.3f -> %.3f\n", out.string().c_str(),
@@ -153,16 +183,8 @@ int pretrain_command(const Args& args) {
     if (!out.has_filename()) out = out.parent_path();  // "model/" names "model"
     staging = out.parent_path() / (out.filename().string() + ".partial");
     task = &core::find_task(pre.get<std::string>("task"));
-    if (const std::string slips = pre.get<std::string>("slips"); !slips.empty()) {
-      if (task->name() != "arith-critique")
-        throw std::invalid_argument("[pretrain] slips is for critique tasks (arith-critique), not '" + task->name() +
-                                    "'");
-      try {
-        owned_task =
-            core::make_arith_critique_task(core::SlipModel::from_json(nlohmann::json::parse(read_file(slips))));
-      } catch (const std::exception& e) {
-        throw std::invalid_argument("[pretrain] slips: '" + slips + "' is not a slip distribution: " + e.what());
-      }
+    if (auto with_slips = critique_task_with_slips(*task, pre.get<std::string>("slips"))) {
+      owned_task = std::move(with_slips);
       task = owned_task.get();
     }
     levels = pretrain_levels(pre, *task, file);
@@ -214,19 +236,8 @@ int pretrain_command(const Args& args) {
   write_file_atomic(staging / "pretrain_metrics.jsonl", log);
 
   // 5. Held-out accuracy, then the model moves into place.
-  nlohmann::json record = {{"task", task->name()},
-                           {"levels", {levels.min, levels.max}},
-                           {"examples", examples.size()},
-                           {"skipped_data_prompts", skipped},
-                           {"parameters", parameters},
-                           {"steps", summary.steps},
-                           {"first_loss", summary.first_loss},
-                           {"last_loss", summary.last_loss},
-                           {"seconds", summary.seconds},
-                           {"tokens_per_second", summary.tokens_per_second},
-                           {"truncated_responses", summary.truncated},
-                           {"dropped_examples", summary.dropped},
-                           {"config", recipe}};
+  nlohmann::json record = pretrain_record(*task, levels, examples.size(), skipped, parameters, summary);
+  record["config"] = recipe;
   const ConfigView data = config->view("data");
   if (!data.get<std::string>("eval").empty() && config->view("eval").get<bool>("enabled")) {
     const auto eval_options =

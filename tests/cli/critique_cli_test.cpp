@@ -26,9 +26,9 @@ const fs::path& fixture() {
     const fs::path d = fs::temp_directory_path() / ("genius_critique_cli_" + std::to_string(::getpid()));
     fs::remove_all(d);
     fs::create_directories(d);
-    EXPECT_EQ(genius("data arith --train 8 --eval 10 --seed 4 --levels 2-3 --out '" + (d / "data").string() + "'")
-                  .exit_code,
-              0);
+    EXPECT_EQ(
+        genius("data arith --train 8 --eval 10 --seed 4 --levels 2-3 --out '" + (d / "data").string() + "'").exit_code,
+        0);
     for (const char* name : {"actor", "critic"})
       EXPECT_EQ(genius("init-model --arch llama --hidden 32 --layers 1 --heads 4 --seed 3 --out '" +
                        (d / name).string() + "'")
@@ -75,7 +75,8 @@ TEST(CliCritique, BadInputIsAClearError) {
   o = genius("critic-eval --critic " + path("critic") + " --data " + path("data/eval.jsonl") + " --temperature nan");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("--temperature"), std::string::npos) << o.err;
-  std::ofstream(fixture() / "words.jsonl") << "{\"id\": \"w1\", \"instruction\": \"two plus two\", \"answer\": \"4\"}\n";
+  std::ofstream(fixture() / "words.jsonl")
+      << "{\"id\": \"w1\", \"instruction\": \"two plus two\", \"answer\": \"4\"}\n";
   o = genius("critic-eval --critic " + path("critic") + " --data " + path("words.jsonl"));
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("words.jsonl: item 'w1' is not an arith query"), std::string::npos) << o.err;
@@ -120,8 +121,7 @@ TEST(CliCritique, DecodeReportsAccuracyPerLevelAndEachModelsCost) {
 }
 
 TEST(CliCritique, DecodeRefusesAConfigItCannotRun) {
-  write_config("no-critic.toml",
-               "[sampler]\nplugin = \"critique-refine\"\n[value]\nplugin = \"sequence-logprob\"\n");
+  write_config("no-critic.toml", "[sampler]\nplugin = \"critique-refine\"\n[value]\nplugin = \"sequence-logprob\"\n");
   Output o = genius("decode " + path("no-critic.toml"));
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("no-critic.toml:"), std::string::npos) << o.err;
@@ -132,8 +132,7 @@ TEST(CliCritique, DecodeRefusesAConfigItCannotRun) {
   o = genius("decode " + path("no-eval.toml"));
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("data.eval"), std::string::npos) << o.err;
-  write_config("greedy-3.toml",
-               "[sampler]\nplugin = \"best-of-n\"\nn = 1\n[value]\nplugin = \"sequence-logprob\"\n");
+  write_config("greedy-3.toml", "[sampler]\nplugin = \"best-of-n\"\nn = 1\n[value]\nplugin = \"sequence-logprob\"\n");
   o = genius("decode " + path("greedy-3.toml") + " --iteration 3 --run-dir " + path("nowhere"));
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("no checkpoint"), std::string::npos) << o.err;

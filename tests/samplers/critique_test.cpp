@@ -54,7 +54,7 @@ class RuleCritic final : public ModelBackend {
         steps += (k++ ? "\n" : "") + text.substr(pos, mark - pos);
         const auto labels = core::label_steps(reference ? reference->solution : "", steps);
         lp[mark + 2] = std::log(labels.wrong.back() ? kWrong : kRight);  // the 'o' of " [ok]"
-        pos = mark + 6;                                                 // past " [ok]\n"
+        pos = mark + 6;                                                  // past " [ok]\n"
       }
       out.push_back(std::move(lp));
     }
@@ -76,7 +76,8 @@ const std::string kSlipAt1 = "7-1=6: 6+9-7\n6+9=14: 14-7\n14-7=7\n\\boxed{7}";
 TEST(CritiqueHelper, OnePassGivesEveryStepsVerdict) {
   RuleCritic critic;
   const auto verdicts = critique::judge(
-      critic, {{kQuery, critique::split_steps(kRightSolution)}, {kQuery, critique::split_steps(kSlipAt1)}, {kQuery, {}}});
+      critic,
+      {{kQuery, critique::split_steps(kRightSolution)}, {kQuery, critique::split_steps(kSlipAt1)}, {kQuery, {}}});
   ASSERT_EQ(critic.scored.size(), 1u) << "one teacher-forced call";
   ASSERT_EQ(critic.scored[0].size(), 2u) << "a solution without steps is not scored";
   EXPECT_EQ(critic.decode(critic.scored[0][1].response_ids),
@@ -85,10 +86,9 @@ TEST(CritiqueHelper, OnePassGivesEveryStepsVerdict) {
   for (double p : verdicts[0].p_ok) EXPECT_NEAR(p, kRight, 1e-12);
   EXPECT_EQ(verdicts[0].first_error(), -1);
   EXPECT_NEAR(verdicts[0].p_correct(), std::pow(kRight, 4), 1e-12);
-  EXPECT_THAT(verdicts[1].p_ok, ::testing::ElementsAre(::testing::DoubleNear(kRight, 1e-12),
-                                                       ::testing::DoubleNear(kWrong, 1e-12),
-                                                       ::testing::DoubleNear(kWrong, 1e-12),
-                                                       ::testing::DoubleNear(kWrong, 1e-12)));
+  EXPECT_THAT(verdicts[1].p_ok,
+              ::testing::ElementsAre(::testing::DoubleNear(kRight, 1e-12), ::testing::DoubleNear(kWrong, 1e-12),
+                                     ::testing::DoubleNear(kWrong, 1e-12), ::testing::DoubleNear(kWrong, 1e-12)));
   EXPECT_EQ(verdicts[1].first_error(), 1);
   EXPECT_NEAR(verdicts[1].p_wrong(1), 1 - kRight * kWrong, 1e-12);
   EXPECT_NEAR(verdicts[1].p_wrong(0), 1 - kRight, 1e-12);
@@ -248,7 +248,8 @@ TEST(CritiqueRefine, TheRandomControlRefinesTheSameResponsesAtADrawnStep) {
     for (const GenerationRequest& r : requests) {
       GenerationResult result;
       if (r.n > 1) {
-        for (int s = 0; s < r.n; ++s) result.samples.push_back(sample(s < 2 ? kSlipAt1 : kRightSolution, 20, -4.0, FinishReason::Eos));
+        for (int s = 0; s < r.n; ++s)
+          result.samples.push_back(sample(s < 2 ? kSlipAt1 : kRightSolution, 20, -4.0, FinishReason::Eos));
       } else {
         prompts.push_back(actor.decode(r.prompt_ids));
         result.samples.push_back(sample("\\boxed{8}", 3, -1.0, FinishReason::Eos));
@@ -285,7 +286,8 @@ TEST(PhiDecoding, PrunesWidthAndDepthAndAnswersFromTheLargestCluster) {
       GenerationResult result;
       for (int s = 0; s < r.n; ++s) {
         if (steps)  // candidate s of every beam: the last one is improbable
-          result.samples.push_back(sample("s" + std::to_string(s), 4, s == r.n - 1 ? -20.0 : -0.4 - 0.01 * s, FinishReason::Stop));
+          result.samples.push_back(
+              sample("s" + std::to_string(s), 4, s == r.n - 1 ? -20.0 : -0.4 - 0.01 * s, FinishReason::Stop));
         else
           ++rollout_requests, result.samples.push_back(sample("\\boxed{8}", 5, -1.0, FinishReason::Eos));
       }
@@ -294,8 +296,9 @@ TEST(PhiDecoding, PrunesWidthAndDepthAndAnswersFromTheLargestCluster) {
     return out;
   };
   auto values = value("foresight-logprob", "scope = \"rollout\"\n");
-  auto s = sampler("phi-decoding", "step_beam_size = 2\nnum_rollout = 4\nnum_foresight = 6\nleast_foresight = 3\n"
-                                      "positive_advantage = false\n");
+  auto s = sampler("phi-decoding",
+                   "step_beam_size = 2\nnum_rollout = 4\nnum_foresight = 6\nleast_foresight = 3\n"
+                   "positive_advantage = false\n");
   const auto records = s->explore({{"q", kQuery, 3}}, actor, *values);
   const ExplorationRecord& r = records[0];
   EXPECT_EQ(r.steps.size(), 3u) << "every rollout agrees: depth pruning stops at T_min";

@@ -35,10 +35,10 @@ std::vector<ActorStepScores> actor_step_scores(ModelBackend& actor, const std::v
 
 /// One solution with its labels and the signals to measure.
 struct JudgedSolution {
-  StepLabels labels;               ///< the rule checker's, per step
-  bool answer_wrong = false;       ///< the final answer is wrong (the task's answer checker)
-  critique::Verdicts critic;       ///< p_ok per step
-  ActorStepScores actor;           ///< empty when no actor was measured
+  StepLabels labels;          ///< the rule checker's, per step
+  bool answer_wrong = false;  ///< the final answer is wrong (the task's answer checker)
+  critique::Verdicts critic;  ///< p_ok per step
+  ActorStepScores actor;      ///< empty when no actor was measured
 };
 
 /// {"solutions", "steps", "wrong_steps", "flawed_solutions", "wrong_answers",

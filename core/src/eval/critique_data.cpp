@@ -144,7 +144,8 @@ std::optional<FlawedSolution> try_slip(int start, const std::vector<Op>& ops, Sl
     if (delta == 0) flip(written);
     written.digit += delta;
     if (written.digit < 1 || written.digit > 9) return std::nullopt;
-  } else if (kind == SlipKind::Rest) {  // one later operation miscopied in the rewrite: its digit, or its sign (delta 0)
+  } else if (kind ==
+             SlipKind::Rest) {  // one later operation miscopied in the rewrite: its digit, or its sign (delta 0)
     const auto j = static_cast<std::size_t>(uniform(rng, k + 1, n - 1));
     if (delta == 0) flip(rest[j]);
     rest[j].digit += delta;
@@ -160,12 +161,9 @@ std::optional<FlawedSolution> try_slip(int start, const std::vector<Op>& ops, Sl
 }
 
 const std::vector<std::pair<SlipKind, const char*>>& kind_names() {
-  static const std::vector<std::pair<SlipKind, const char*>> names = {{SlipKind::Result, "result"},
-                                                                      {SlipKind::Operand, "operand"},
-                                                                      {SlipKind::Carry, "carry"},
-                                                                      {SlipKind::Rest, "rest"},
-                                                                      {SlipKind::Boxed, "boxed"},
-                                                                      {SlipKind::Structure, "structure"}};
+  static const std::vector<std::pair<SlipKind, const char*>> names = {
+      {SlipKind::Result, "result"}, {SlipKind::Operand, "operand"}, {SlipKind::Carry, "carry"},
+      {SlipKind::Rest, "rest"},     {SlipKind::Boxed, "boxed"},     {SlipKind::Structure, "structure"}};
   return names;
 }
 
@@ -254,9 +252,11 @@ std::optional<Slip> classify(const Problem& reference, const std::string& respon
 std::optional<Slip> classify_slip(const Problem& reference, const std::string& response) {
   std::optional<Slip> slip = classify(reference, response);
   if (!slip) return slip;
-  const std::vector<std::string> got = critique::split_steps(response), want = critique::split_steps(reference.solution);
+  const std::vector<std::string> got = critique::split_steps(response),
+                                 want = critique::split_steps(reference.solution);
   const auto k = static_cast<std::size_t>(slip->position);
-  slip->example = (k < got.size() ? got[k] : std::string("(nothing)")) + " | " + (k < want.size() ? want[k] : std::string("(nothing)"));
+  slip->example = (k < got.size() ? got[k] : std::string("(nothing)")) + " | " +
+                  (k < want.size() ? want[k] : std::string("(nothing)"));
   return slip;
 }
 
@@ -294,7 +294,8 @@ std::optional<Slip> classify(const Problem& reference, const std::string& respon
     for (std::size_t i = 0; i < wops.size(); ++i)
       if (wops[i].sign != hops[i].sign || wops[i].digit != hops[i].digit) {
         ++differing;
-        delta = wops[i].sign != hops[i].sign ? (wops[i].digit == hops[i].digit ? 0 : 99) : hops[i].digit - wops[i].digit;
+        delta =
+            wops[i].sign != hops[i].sign ? (wops[i].digit == hops[i].digit ? 0 : 99) : hops[i].digit - wops[i].digit;
       }
     if (differing == 1 && delta != 99) return Slip{SlipKind::Rest, at, delta};
   }
@@ -310,8 +311,8 @@ void SlipModel::add(const Slip& slip) {
 }
 
 nlohmann::json SlipModel::to_json() const {
-  nlohmann::json j = {{"responses", responses}, {"wrong_responses", wrong_responses},
-                      {"correct_answers", correct_answers}};
+  nlohmann::json j = {
+      {"responses", responses}, {"wrong_responses", wrong_responses}, {"correct_answers", correct_answers}};
   j["kinds"] = nlohmann::json::object();
   j["deltas"] = nlohmann::json::object();
   for (const auto& [kind, name] : kind_names()) {
@@ -348,7 +349,8 @@ SlipModel SlipModel::from_json(const nlohmann::json& j) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != s.size()) throw std::runtime_error("'" + what + "' has a key that is not an integer: '" + s + "'");
+    if (used == 0 || used != s.size())
+      throw std::runtime_error("'" + what + "' has a key that is not an integer: '" + s + "'");
     return v;
   };
   m.responses = count(need(j, "responses", false), "responses");

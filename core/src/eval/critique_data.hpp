@@ -57,8 +57,8 @@ const char* to_string(SlipKind kind);
 /// What went wrong at a response's first wrong step, against the reference.
 struct Slip {
   SlipKind kind = SlipKind::Structure;
-  int position = 0;  ///< 0-based step index
-  int delta = 0;     ///< got - expected: the result (Result, Boxed) or the digit (Operand, Rest)
+  int position = 0;          ///< 0-based step index
+  int delta = 0;             ///< got - expected: the result (Result, Boxed) or the digit (Operand, Rest)
   std::string example = {};  ///< "wrong step | right step" (the right one absent for an extra step)
 };
 
@@ -76,10 +76,10 @@ std::optional<Slip> classify_slip(const Problem& reference, const std::string& r
 /// kind. Made by `genius slips` from a model's samples; a default measured
 /// on the embedded base model is built in.
 struct SlipModel {
-  std::map<SlipKind, std::int64_t> kinds;                          ///< how many first errors of each kind
-  std::map<SlipKind, std::map<int, std::int64_t>> deltas;          ///< per kind: delta -> count
-  std::map<int, std::int64_t> positions;                           ///< first-error step index -> count
-  std::map<SlipKind, std::vector<std::string>> examples;           ///< per kind, a few "wrong step | right step"
+  std::map<SlipKind, std::int64_t> kinds;                  ///< how many first errors of each kind
+  std::map<SlipKind, std::map<int, std::int64_t>> deltas;  ///< per kind: delta -> count
+  std::map<int, std::int64_t> positions;                   ///< first-error step index -> count
+  std::map<SlipKind, std::vector<std::string>> examples;   ///< per kind, a few "wrong step | right step"
   std::int64_t responses = 0, wrong_responses = 0, correct_answers = 0;
 
   void add(const Slip& slip);

@@ -147,7 +147,8 @@ TEST(InjectSlip, OneSlipCarriedOnConsistently) {
     // After the slipped line, the solution is the right solution of what that line left.
     const std::string& slipped = lines[std::size_t(f.first_error)];
     const auto colon = slipped.find(": ");
-    const std::string left = colon == std::string::npos ? slipped.substr(slipped.find('=') + 1) : slipped.substr(colon + 2);
+    const std::string left =
+        colon == std::string::npos ? slipped.substr(slipped.find('=') + 1) : slipped.substr(colon + 2);
     const std::vector<std::string> after(lines.begin() + f.first_error + 1, lines.end());
     const auto answer = consistent_answer(left, after);
     ASSERT_TRUE(answer) << left << " then\n" << f.solution;
