@@ -213,6 +213,18 @@ int pretrain_command(const Args& args) {
   // [pretrain] keys it declares, its weights drawn from [run] seed.
   create_fresh_model(registry, *config, staging);
   auto backend = core::create_configured<ModelBackend>(registry, *config, PluginKind::ModelBackend);
+  if (const std::string start = pre.get<std::string>("init_from"); !start.empty()) {
+    // Fine-tuning: the weights of an existing model of the same shape (the
+    // backend refuses another shape, naming the tensor).
+    try {
+      backend->load_weights(start);
+    } catch (const std::exception& e) {
+      fs::remove_all(staging);
+      std::cerr << file.string() << ": [pretrain] init_from = '" << start << "': " << e.what() << "\n";
+      return core::kExitUsageError;
+    }
+    spdlog::info("pretrain: starting from the weights of {}", start);
+  }
   std::int64_t parameters = 0;
   for (const auto& p : backend->parameters()) parameters += p.numel();
   spdlog::info("pretrain: {} parameters, {} {} problems (levels {}-{}, {} data-file prompts skipped)", parameters,

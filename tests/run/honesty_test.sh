@@ -34,6 +34,7 @@ done
 # Critique-in-the-loop exploration: the critic's verdicts, not the answers,
 # decide which responses are refined and which refinements are kept.
 critique=(--set data.max_train_queries=6 --set eval.enabled=false --set sampler.n=4 --set sampler.rounds=1
+          --set sampler.threshold=0.95
           --set train.batch_size=4 --set run.iterations=1)
 for variant in with_answers stripped wrong; do
   "$genius" run "$source_dir/configs/critique_loop.toml" --out "$work/critique-$variant" \

@@ -103,6 +103,9 @@ const std::map<std::string, Keys>& schema() {
                at_least(0)),
            key("examples", integer(20000), "solved problems to train on (each epoch)", at_least(1)),
            path("out", std::string("model"), "directory the trained model is written to (relative to the config file)"),
+           path("init_from", std::string(""),
+                "start from this model directory's weights (same shape) instead of fresh ones: fine-tuning, e.g. a "
+                "critic from the base model; \"\" = fresh weights from [run] seed"),
            path("slips", std::string(""),
                 "critique tasks: the slip distribution (`genius slips --out`) their flawed solutions imitate; \"\" = "
                 "the one built in (measured on examples/arith/base-model)"),
