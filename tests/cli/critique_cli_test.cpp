@@ -139,3 +139,33 @@ TEST(CliCritique, DecodeRefusesAConfigItCannotRun) {
 }
 
 }  // namespace
+
+namespace {
+
+// [pretrain] init_from: a critic fine-tuned from an existing model; a model of
+// another shape is refused with its file, and nothing is left behind.
+TEST(CliCritique, PretrainStartsFromAnExistingModelOfTheSameShape) {
+  const fs::path dir = fixture();
+  auto recipe = [&](const std::string& name, int hidden) {
+    std::ofstream(dir / (name + ".toml"))
+        << "[run]\nseed = 2\n[data]\ntrain = \"data/train.jsonl\"\neval = \"data/eval.jsonl\"\n"
+           "[pretrain]\ntask = \"arith-critique\"\nlevels = [2, 3]\nexamples = 32\nout = \""
+        << name << "\"\n"
+        << "hidden_size = " << hidden << "\nnum_hidden_layers = 1\nnum_attention_heads = 4\ninit_from = \"actor\"\n"
+        << "[model]\nplugin = \"torch-llama\"\n[train]\nlearning_rate = 1e-3\nbatch_size = 16\n[eval]\nenabled = "
+           "false\n";
+  };
+  recipe("tuned", 32);
+  Output o = genius("pretrain " + path("tuned.toml"));
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.err.find("starting from the weights of"), std::string::npos) << o.err;
+  EXPECT_TRUE(fs::exists(dir / "tuned" / "model.safetensors"));
+  recipe("wrong-shape", 48);
+  o = genius("pretrain " + path("wrong-shape.toml"));
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("wrong-shape.toml: [pretrain] init_from"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(dir / "wrong-shape"));
+  EXPECT_FALSE(fs::exists(dir / "wrong-shape.partial"));
+}
+
+}  // namespace
