@@ -14,7 +14,7 @@ run() {  # run SET NAME CONFIG [--set ...]
   shift 3
   local dir="$out/$set/$name"
   [[ -f "$dir/decode.json" ]] && return 0
-  "$genius" decode "configs/decode/$config.toml" --set data.eval="examples/arith/data/$set.jsonl" \
+  "$genius" decode "configs/decode/$config.toml" --set data.eval="$PWD/examples/arith/data/$set.jsonl" \
     --set data.max_eval_queries="$items" "$@" --out "$dir" --log-level warn >/dev/null
   echo "$set/$name: $(python3 -c "import json,sys; print(round(100*json.load(open(sys.argv[1]))['accuracy'],1))" "$dir/decode.json")%"
 }

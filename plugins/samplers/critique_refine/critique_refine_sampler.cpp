@@ -159,7 +159,8 @@ class CritiqueRefineSampler final : public genius::Sampler {
     try {
       return genius::AnswerExtractor(pattern);
     } catch (const std::regex_error& e) {
-      throw genius::PluginError("critique-refine", "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
+      throw genius::PluginError("critique-refine",
+                                "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
     }
   }
 

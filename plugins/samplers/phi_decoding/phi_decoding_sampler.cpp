@@ -85,8 +85,7 @@ class PhiDecodingSampler final : public genius::Sampler {
                                "selection and depth pruning (arXiv 2503.13288)")
             .key("step_beam_size", 4, "M: beams kept per query", genius::at_least(1))
             .key("num_rollout", 4, "N: candidate steps sampled per beam and step", genius::at_least(1))
-            .key("num_foresight", 8, "T_max: most steps searched before the beams are completed",
-                 genius::at_least(1))
+            .key("num_foresight", 8, "T_max: most steps searched before the beams are completed", genius::at_least(1))
             .key("least_foresight", 4, "T_min: depth pruning stops the search no earlier than this step",
                  genius::at_least(1))
             .key("step_temperature", 0.6, "sampling temperature of the candidate steps", genius::at_least(0.0))
@@ -122,10 +121,14 @@ class PhiDecodingSampler final : public genius::Sampler {
       : beams_(cfg.get<int>("step_beam_size")),
         max_steps_(cfg.get<int>("num_foresight")),
         min_steps_(cfg.get<int>("least_foresight")),
-        search_{cfg.get<int>("num_rollout"),         cfg.get<double>("step_temperature"),
-                cfg.get<double>("rollout_temperature"), cfg.get<double>("top_p"),
-                cfg.get<std::string>("step_delimiter"), cfg.get<int>("max_step_tokens"),
-                cfg.get<int>("max_rollout_tokens"),   cfg.get<std::string>("answer_marker")},
+        search_{cfg.get<int>("num_rollout"),
+                cfg.get<double>("step_temperature"),
+                cfg.get<double>("rollout_temperature"),
+                cfg.get<double>("top_p"),
+                cfg.get<std::string>("step_delimiter"),
+                cfg.get<int>("max_step_tokens"),
+                cfg.get<int>("max_rollout_tokens"),
+                cfg.get<std::string>("answer_marker")},
         width_pruning_(cfg.get<bool>("width_pruning")),
         sigma_rate_(cfg.get<double>("sigma_rate")),
         depth_pruning_(cfg.get<bool>("depth_pruning")),
@@ -145,8 +148,7 @@ class PhiDecodingSampler final : public genius::Sampler {
                                          ValueEstimator& values) override {
     std::vector<State> states = genius::samplers::start_search<State>(queries, backend, beams_);
     for (int t = 1; t <= max_steps_; ++t) {
-      if (std::all_of(states.begin(), states.end(), [](const State& s) { return !s.searching || s.finished(); }))
-        break;
+      if (std::all_of(states.begin(), states.end(), [](const State& s) { return !s.searching || s.finished(); })) break;
       genius::samplers::sample_candidate_steps(states, t, backend, search_);
       for (State& s : states) prune_width(s, t);
       genius::samplers::roll_out_candidates(states, t, backend, search_, [](const State&) { return false; });
@@ -270,7 +272,8 @@ class PhiDecodingSampler final : public genius::Sampler {
       for (std::size_t b = 0; b < texts.size(); ++b) members.push_back(int(b));
     std::map<std::string, std::vector<int>> clusters;  // answer -> members ("" = no answer: not a cluster)
     for (int b : members)
-      if (auto a = extract_(texts[std::size_t(b)]); a && !a->empty()) clusters[genius::normalize_answer(*a)].push_back(b);
+      if (auto a = extract_(texts[std::size_t(b)]); a && !a->empty())
+        clusters[genius::normalize_answer(*a)].push_back(b);
     const std::vector<int>* largest = &members;
     for (const auto& [answer, group] : clusters)
       if (largest == &members || group.size() > largest->size()) largest = &group;

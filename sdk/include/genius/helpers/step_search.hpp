@@ -223,7 +223,8 @@ std::vector<std::vector<Candidate>> complete_beams(std::vector<State>& states, M
     for (std::size_t b = 0; b < s.beams.size(); ++b) {
       if (s.beams[b].complete) continue;
       requests.push_back(search_request(backend, s, s.beams[b].text, 1, o.rollout_temperature, o.top_p,
-                                        o.max_rollout_tokens, derive_seed(s.record.query.seed, {kCompletionStream, b})));
+                                        o.max_rollout_tokens,
+                                        derive_seed(s.record.query.seed, {kCompletionStream, b})));
       owner.emplace_back(q, b);
     }
   }
