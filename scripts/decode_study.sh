@@ -26,6 +26,7 @@ for set in eval eval-hard; do
     run "$set" "majority-$n" majority --set sampler.n=$n
     run "$set" "critic-majority-$n" critic_majority --set sampler.n=$n
     run "$set" "critic-best-of-$n" critic_best_of_n --set sampler.n=$n
+    [[ $set == eval ]] && run "$set" "critic-best-of-min-$n" critic_best_of_n --set sampler.n=$n --set value.aggregate='"min"'
     run "$set" "critique-refine-$n" critique_refine --set sampler.n=$n
     run "$set" "refine-random-$n" critique_refine --set sampler.n=$n --set sampler.refine_at='"random"'
   done
