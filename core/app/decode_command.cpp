@@ -92,11 +92,10 @@ struct Tally {
 };
 
 Tally decode_all(Sampler& sampler, ValueEstimator& values, core::CheckedBackend& policy,
-                 const std::vector<core::EvalItem>& items, const core::EvalOptions& eval, std::uint64_t seed) {
+                 const std::vector<core::EvalItem>& items, const AnswerExtractor& extract, std::uint64_t seed) {
   std::vector<Query> queries;
   for (const core::EvalItem& item : items)
     queries.push_back({item.id, item.instruction, core::query_seed(seed, 0, "decode:" + item.id)});
-  const AnswerExtractor extract = core::answer_extractor(eval.answer_regex);
   const std::size_t per_call = std::max<std::size_t>(1, sampler.queries_per_call());
   Tally tally;
   core::Progress progress("decode", static_cast<std::int64_t>(queries.size()), "items");
@@ -156,6 +155,7 @@ struct Loaded {
   std::optional<core::ResolvedConfig> config;
   std::vector<core::EvalItem> items;
   core::EvalOptions eval;
+  AnswerExtractor extract;  ///< [eval] answer_regex
 };
 
 Loaded load(const po::variables_map& vm) {
@@ -178,7 +178,7 @@ Loaded load(const po::variables_map& vm) {
     throw core::ConfigValidationError(
         {{{config.file().string(), 0, 0}, "data.eval", "decode answers the items of [data] eval, which is not set"}});
   in.items = core::load_eval_items(in.eval);
-  (void)core::answer_extractor(in.eval.answer_regex);
+  in.extract = core::answer_extractor(in.eval.answer_regex);
   return in;
 }
 
@@ -231,7 +231,6 @@ int decode_command(const Args& args) {
   const core::ResolvedConfig& config = *in.config;
   const core::PluginRegistry& registry = *in.registry;
   const std::vector<core::EvalItem>& items = in.items;
-  const core::EvalOptions& eval = in.eval;
   if (const int threads = config.view("run").get<int>("threads"); threads > 0) at::set_num_threads(threads);
 
   try {
@@ -243,7 +242,7 @@ int decode_command(const Args& args) {
     models.attach(*sampler, "sampler");
     models.attach(*values, "value");
 
-    const Tally tally = decode_all(*sampler, *values, *policy, items, eval, run.get<std::uint64_t>("seed"));
+    const Tally tally = decode_all(*sampler, *values, *policy, items, in.extract, run.get<std::uint64_t>("seed"));
     json summary = summarize(config, tally, items.size(), *policy, models.find("critic"));
     summary["iteration"] = (*vm)["iteration"].as<int>();
     const std::vector<json>& lines = tally.lines;

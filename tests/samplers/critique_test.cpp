@@ -12,6 +12,7 @@
 
 #include <genius/helpers/critique.hpp>
 
+#include "byte_backend.hpp"
 #include "eval/critique_data.hpp"
 #include "sampler_test_util.hpp"
 
@@ -24,20 +25,12 @@ constexpr double kRight = 0.9, kWrong = 0.2;
 // log of the mark probability over the mark's "o" token (every other token
 // gets log 1 = 0), after reading the steps and labelling them with the rule
 // checker. Records what it scored.
-class RuleCritic final : public ModelBackend {
+class RuleCritic final : public test::ByteBackend {
  public:
-  RuleCritic() { detail::PluginAccess::set_name(*this, "rule-critic"); }
+  RuleCritic() : ByteBackend("rule-critic") {}
   std::vector<std::vector<ScoringExample>> scored;
 
-  std::vector<TokenId> encode(std::string_view t) const override { return {t.begin(), t.end()}; }
-  std::string decode(const std::vector<TokenId>& ids) const override { return {ids.begin(), ids.end()}; }
   std::string format_chat(std::string_view q) const override { return "Q:" + std::string(q) + "\n"; }
-  std::vector<TokenId> eos_token_ids() const override { return {0}; }
-  std::int64_t vocab_size() const override { return 256; }
-  std::vector<GenerationResult> generate(const std::vector<GenerationRequest>&) override {
-    throw std::logic_error("a critic is never asked to generate");
-  }
-  at::Tensor sequence_logprobs(const std::vector<ScoringExample>&) override { throw std::logic_error("unused"); }
   std::vector<std::vector<double>> token_logprobs(const std::vector<ScoringExample>& batch) override {
     scored.push_back(batch);
     std::vector<std::vector<double>> out;
@@ -60,13 +53,6 @@ class RuleCritic final : public ModelBackend {
     }
     return out;
   }
-  std::vector<at::Tensor> parameters() override { return {}; }
-  void set_training(bool) override {}
-  std::unique_ptr<ModelBackend> frozen_copy() const override { throw std::logic_error("unused"); }
-  void save(const fs::path&) const override {}
-  void load_weights(const fs::path&) override {}
-  std::string device() const override { return "cpu"; }
-  std::string dtype() const override { return "float32"; }
 };
 
 const std::string kQuery = "7-1+9-7";

@@ -25,9 +25,7 @@
 // refined from), which share their text up to the flagged step; weights are
 // the two scores, as in a whole-response pool.
 #include <algorithm>
-#include <map>
 #include <random>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -84,7 +82,7 @@ class CritiqueRefineSampler final : public genius::Sampler {
         threshold_(cfg.get<double>("threshold")),
         random_step_(cfg.get<std::string>("refine_at") == "random"),
         delimiter_(cfg.get<std::string>("step_delimiter")),
-        extract_(make_extractor(cfg.get<std::string>("answer_pattern"))) {
+        extract_(genius::plugin_answer_extractor("critique-refine", cfg.get<std::string>("answer_pattern"))) {
     if (delimiter_.empty()) throw genius::PluginError("critique-refine", "step_delimiter must not be empty");
   }
 
@@ -154,15 +152,6 @@ class CritiqueRefineSampler final : public genius::Sampler {
     double p_correct = 0;   ///< the critic's P(every step correct)
     std::size_t steps = 0;  ///< number of steps
   };
-
-  static genius::AnswerExtractor make_extractor(const std::string& pattern) {
-    try {
-      return genius::AnswerExtractor(pattern);
-    } catch (const std::regex_error& e) {
-      throw genius::PluginError("critique-refine",
-                                "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
-    }
-  }
 
   // The critic's verdict on the slots listed in `which` ((query, slot) pairs), in one pass.
   void judge(const std::vector<ExplorationRecord>& records, std::vector<std::vector<Slot>>& slots,
@@ -253,32 +242,22 @@ class CritiqueRefineSampler final : public genius::Sampler {
   }
 
   // The majority answer among the accepted slots (all slots when none is
-  // accepted; ties: the higher best p_correct, then the answer met first),
-  // and its member the critic trusts most.
+  // accepted), keyed by the critic's P(all correct) (genius::majority_choice),
+  // and its member the critic trusts most; without any answer, the most
+  // trusted slot.
   std::string final_response(const std::vector<Slot>& slots) const {
+    if (slots.empty()) return {};
     const bool any_accepted = std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.flagged < 0; });
-    struct Group {
-      int count = 0;
-      std::size_t best = 0, first = 0;
-    };
-    std::map<std::string, Group> groups;
-    std::size_t trusted = 0;  // fallback when no slot has an answer
+    std::vector<std::string> answers;
+    std::vector<double> trust;
+    std::size_t trusted = slots.size();
     for (std::size_t i = 0; i < slots.size(); ++i) {
-      if (any_accepted && slots[i].flagged >= 0) continue;
-      if (slots[i].p_correct > slots[trusted].p_correct || (any_accepted && slots[trusted].flagged >= 0)) trusted = i;
-      const auto answer = extract_(slots[i].text);
-      if (!answer || answer->empty()) continue;
-      auto [it, added] = groups.try_emplace(genius::normalize_answer(*answer), Group{0, i, i});
-      ++it->second.count;
-      if (!added && slots[i].p_correct > slots[it->second.best].p_correct) it->second.best = i;
+      const bool eligible = !any_accepted || slots[i].flagged < 0;
+      answers.push_back(eligible ? extract_(slots[i].text).value_or("") : "");
+      trust.push_back(slots[i].p_correct);
+      if (eligible && (trusted == slots.size() || slots[i].p_correct > slots[trusted].p_correct)) trusted = i;
     }
-    const Group* top = nullptr;
-    for (const auto& [answer, g] : groups)
-      if (!top || g.count > top->count ||
-          (g.count == top->count && (slots[g.best].p_correct > slots[top->best].p_correct ||
-                                     (slots[g.best].p_correct == slots[top->best].p_correct && g.first < top->first))))
-        top = &g;
-    return slots.empty() ? std::string() : slots[top ? top->best : trusted].text;
+    return slots[genius::majority_choice(answers, trust).value_or(trusted)].text;
   }
 
   genius::samplers::WholeResponseOptions options_;

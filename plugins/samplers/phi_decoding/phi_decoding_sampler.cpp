@@ -31,7 +31,6 @@
 #include <map>
 #include <numeric>
 #include <random>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -137,7 +136,7 @@ class PhiDecodingSampler final : public genius::Sampler {
         tau_a_(cfg.get<double>("advantage_temperature")),
         tau_c_(cfg.get<double>("cluster_temperature")),
         positive_only_(cfg.get<bool>("positive_advantage")),
-        extract_(make_extractor(cfg.get<std::string>("answer_pattern"))),
+        extract_(genius::plugin_answer_extractor("phi-decoding", cfg.get<std::string>("answer_pattern"))),
         concurrent_queries_(cfg.get<std::size_t>("concurrent_queries")) {
     if (search_.delimiter.empty()) throw genius::PluginError("phi-decoding", "step_delimiter must not be empty");
   }
@@ -171,14 +170,6 @@ class PhiDecodingSampler final : public genius::Sampler {
   struct State : genius::samplers::StepSearch {
     bool agreed = false;  ///< some step's largest cluster held more than delta
   };
-
-  static genius::AnswerExtractor make_extractor(const std::string& pattern) {
-    try {
-      return genius::AnswerExtractor(pattern);
-    } catch (const std::regex_error& e) {
-      throw genius::PluginError("phi-decoding", "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
-    }
-  }
 
   // Width pruning over the query's candidates by mean step log-prob.
   void prune_width(State& s, int t) const {

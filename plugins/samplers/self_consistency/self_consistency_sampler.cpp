@@ -1,10 +1,8 @@
 // `self-consistency`: n whole responses per query; the pair prefers a response
 // with the most frequent final answer over one whose answer differs. The vote
 // is the self-reward: no labels are read anywhere.
-#include <map>
 #include <optional>
 #include <random>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -23,33 +21,13 @@ using genius::Candidate;
 using genius::ExplorationRecord;
 using genius::PreferencePair;
 
-// The majority of a pool: the normalised answer held by the most candidates
-// (ties: the answer whose best score is higher, then the one met first), and
-// within it the candidate with the highest score (the first on ties).
-// nullopt when no candidate has an answer.
+// The majority of a pool (genius::majority_choice over the candidates'
+// answers, keyed by their scores).
 std::optional<std::size_t> majority_choice(const std::vector<Candidate>& pool) {
-  struct Group {
-    int count = 0;
-    std::size_t best = 0;   ///< highest-scored member
-    std::size_t first = 0;  ///< first member, for ties
-  };
-  std::map<std::string, Group> groups;
-  for (std::size_t i = 0; i < pool.size(); ++i) {
-    if (pool[i].answer.empty()) continue;
-    auto [it, added] = groups.try_emplace(genius::normalize_answer(pool[i].answer), Group{0, i, i});
-    Group& g = it->second;
-    ++g.count;
-    if (!added && pool[i].score > pool[g.best].score) g.best = i;
-  }
-  const Group* top = nullptr;
-  for (const auto& [answer, g] : groups) {
-    if (!top || g.count > top->count ||
-        (g.count == top->count && (pool[g.best].score > pool[top->best].score ||
-                                   (pool[g.best].score == pool[top->best].score && g.first < top->first))))
-      top = &g;
-  }
-  if (!top) return std::nullopt;
-  return top->best;
+  std::vector<std::string> answers;
+  std::vector<double> scores;
+  for (const Candidate& c : pool) answers.push_back(c.answer), scores.push_back(c.score);
+  return genius::majority_choice(answers, scores);
 }
 
 class SelfConsistencySampler final : public genius::Sampler {
@@ -69,7 +47,7 @@ class SelfConsistencySampler final : public genius::Sampler {
       : options_{cfg.get<int>("n"), cfg.get<double>("temperature"), cfg.get<double>("top_p"),
                  cfg.get<int>("max_tokens")},
         concurrent_queries_(cfg.get<std::size_t>("concurrent_queries")),
-        extract_(make_extractor(cfg.get<std::string>("answer_pattern"))) {}
+        extract_(genius::plugin_answer_extractor("self-consistency", cfg.get<std::string>("answer_pattern"))) {}
 
   std::size_t queries_per_call() const override { return concurrent_queries_; }
 
@@ -114,15 +92,6 @@ class SelfConsistencySampler final : public genius::Sampler {
   }
 
  private:
-  static genius::AnswerExtractor make_extractor(const std::string& pattern) {
-    try {
-      return genius::AnswerExtractor(pattern);
-    } catch (const std::regex_error& e) {
-      throw genius::PluginError("self-consistency",
-                                "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
-    }
-  }
-
   genius::samplers::WholeResponseOptions options_;
   std::size_t concurrent_queries_;
   genius::AnswerExtractor extract_;

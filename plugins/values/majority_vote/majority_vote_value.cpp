@@ -5,7 +5,6 @@
 //   score = |{j in pool : answer_j == answer_i}| / |pool|   (0 without an answer)
 //   A     = score - q(parent beam)
 #include <map>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -29,7 +28,7 @@ class MajorityVoteValue final : public genius::ValueEstimator {
   }
 
   explicit MajorityVoteValue(const genius::ConfigView& cfg)
-      : extract_(make_extractor(cfg.get<std::string>("answer_pattern"))) {}
+      : extract_(genius::plugin_answer_extractor("majority-vote", cfg.get<std::string>("answer_pattern"))) {}
 
   // Sets each candidate's `answer` (as extracted, "" = none) as well.
   void score(const genius::Query&, std::vector<genius::Candidate>& candidates,
@@ -49,14 +48,6 @@ class MajorityVoteValue final : public genius::ValueEstimator {
   }
 
  private:
-  static genius::AnswerExtractor make_extractor(const std::string& pattern) {
-    try {
-      return genius::AnswerExtractor(pattern);
-    } catch (const std::regex_error& e) {
-      throw genius::PluginError("majority-vote", "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
-    }
-  }
-
   genius::AnswerExtractor extract_;
 };
 

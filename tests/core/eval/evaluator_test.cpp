@@ -17,6 +17,7 @@
 #include <genius/helpers/atomic_file.hpp>
 #include <genius/model_backend.hpp>
 
+#include "byte_backend.hpp"
 #include "config/config.hpp"
 #include "eval/evaluator.hpp"
 #include "plugins/plugin_registry.hpp"
@@ -52,25 +53,17 @@ std::vector<json> read_lines(const fs::path& file) {
 // A backend whose answers are scripted per query: one text for the greedy
 // request and a list for the sampled ones. Tokens are bytes; it records every
 // generate call.
-class ScriptedBackend : public ModelBackend {
+class ScriptedBackend : public test::ByteBackend {
  public:
   std::map<std::string, std::string> greedy;                // query -> greedy response
   std::map<std::string, std::vector<std::string>> sampled;  // query -> sampled responses (cycled)
   std::vector<std::vector<GenerationRequest>> calls;
 
-  ScriptedBackend() { detail::PluginAccess::set_name(*this, "scripted"); }
+  ScriptedBackend() : ByteBackend("scripted") {}
 
-  std::vector<TokenId> encode(std::string_view text) const override { return {text.begin(), text.end()}; }
-  std::string decode(const std::vector<TokenId>& ids) const override {
-    std::string s;
-    for (TokenId id : ids) s += static_cast<char>(id);
-    return s;
-  }
   std::string format_chat(std::string_view user_message) const override {
     return "Q: " + std::string(user_message) + "\nA:";
   }
-  std::vector<TokenId> eos_token_ids() const override { return {0}; }
-  std::int64_t vocab_size() const override { return 256; }
 
   std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& requests) override {
     calls.push_back(requests);
@@ -88,18 +81,6 @@ class ScriptedBackend : public ModelBackend {
     }
     return results;
   }
-
-  at::Tensor sequence_logprobs(const std::vector<ScoringExample>&) override { throw std::logic_error("unused"); }
-  std::vector<std::vector<double>> token_logprobs(const std::vector<ScoringExample>&) override {
-    throw std::logic_error("unused");
-  }
-  std::vector<at::Tensor> parameters() override { return {}; }
-  void set_training(bool) override {}
-  std::unique_ptr<ModelBackend> frozen_copy() const override { throw std::logic_error("unused"); }
-  void save(const fs::path&) const override {}
-  void load_weights(const fs::path&) override {}
-  std::string device() const override { return "cpu"; }
-  std::string dtype() const override { return "float32"; }
 };
 
 // Three items: greedy right on 2 of 3 (one wrong, one without an answer);

@@ -5,10 +5,14 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <regex>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <genius/error.hpp>
 
 namespace genius {
 
@@ -72,6 +76,47 @@ inline std::string normalize_answer(std::string_view answer) {
 
 inline bool same_answer(std::string_view a, std::string_view b) {
   return normalize_answer(a) == normalize_answer(b);
+}
+
+/// The extractor of a plugin's `answer_pattern` key: an invalid regex is the
+/// plugin's PluginError naming the pattern.
+inline AnswerExtractor plugin_answer_extractor(const std::string& plugin, const std::string& pattern) {
+  try {
+    return AnswerExtractor(pattern);
+  } catch (const std::regex_error& e) {
+    throw PluginError(plugin, "answer_pattern '" + pattern + "' is not a valid regex: " + e.what());
+  }
+}
+
+/// The majority vote over `answers` ("" = no answer, not counted), each
+/// member with a `key` (a score): the normalised answer held by the most
+/// members (ties: the answer whose best key is higher, then the one met
+/// first), and within it the member with the highest key (the first on ties).
+/// nullopt when no member has an answer.
+inline std::optional<std::size_t> majority_choice(const std::vector<std::string>& answers,
+                                                  const std::vector<double>& keys) {
+  struct Group {
+    int count = 0;
+    std::size_t best = 0;   ///< highest-keyed member
+    std::size_t first = 0;  ///< first member, for ties
+  };
+  std::map<std::string, Group> groups;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].empty()) continue;
+    auto [it, added] = groups.try_emplace(normalize_answer(answers[i]), Group{0, i, i});
+    Group& g = it->second;
+    ++g.count;
+    if (!added && keys[i] > keys[g.best]) g.best = i;
+  }
+  const Group* top = nullptr;
+  for (const auto& [answer, g] : groups) {
+    if (!top || g.count > top->count ||
+        (g.count == top->count &&
+         (keys[g.best] > keys[top->best] || (keys[g.best] == keys[top->best] && g.first < top->first))))
+      top = &g;
+  }
+  if (!top) return std::nullopt;
+  return top->best;
 }
 
 }  // namespace genius
