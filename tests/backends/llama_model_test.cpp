@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "generation.hpp"
+#include "generation_test_util.hpp"
 #include "llama_model.hpp"
 
 namespace genius::llama {
@@ -193,26 +194,9 @@ TEST(Forward, LeftPaddingDoesNotChangeTheLogits) {
 
 // ----------------------------------------------------------------- generation
 
-// A decode for tests: token id -> one character; id 10 is a newline.
-std::string decode(const std::vector<TokenId>& ids) {
-  std::string s;
-  for (TokenId t : ids) s += t == 10 ? '\n' : char('a' + t % 26);
-  return s;
-}
-
-GenerationOptions options(std::set<TokenId> eos = {}) {
-  return {std::move(eos), decode, 0};
-}
-
-GenerationRequest request(std::vector<TokenId> prompt, int n, double temperature, int max_new, std::uint64_t seed = 1) {
-  GenerationRequest r;
-  r.prompt_ids = std::move(prompt);
-  r.n = n;
-  r.temperature = temperature;
-  r.max_new_tokens = max_new;
-  r.seed = seed;
-  return r;
-}
+using test::decode;
+using test::options;
+using test::request;
 
 TEST(Generation, GreedyAloneEqualsGreedyInABatchOfOthers) {
   CausalLm model = random_model(small_config("llama", 4, 2, false, true), 11);

@@ -1,6 +1,7 @@
 #include "generation.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 
@@ -18,16 +19,22 @@ std::uint64_t sample_seed(std::uint64_t seed, std::uint64_t index) {
 
 namespace {
 
+// One sample being generated.
 struct Row {
-  std::size_t request;
-  GeneratedSample sample;
+  std::size_t request = 0, sample = 0;
+  GeneratedSample out;
   std::mt19937_64 rng;
-  std::size_t text_checked = 0;  ///< text length already searched for stop strings
+  TextStream stream;             ///< empty: the whole sample is decoded each step
+  std::string text;              ///< streamed text so far
+  std::size_t text_checked = 0;  ///< without a stream: text length already searched
+  std::int64_t position = 0;     ///< slot of the next token fed = tokens in the cache
+  TokenId next = 0;              ///< the token the next decode step feeds
   bool done = false;
 };
+using Rows = std::vector<std::unique_ptr<Row>>;
 
 // Choose the next token of every row from its logits [rows, vocab].
-std::vector<TokenId> choose_tokens(const at::Tensor& logits, std::vector<Row*>& rows,
+std::vector<TokenId> choose_tokens(const at::Tensor& logits, const Rows& rows,
                                    const std::vector<GenerationRequest>& requests) {
   const auto n = static_cast<std::int64_t>(rows.size());
   const at::Tensor logits64 = logits.to(at::kDouble);
@@ -42,6 +49,13 @@ std::vector<TokenId> choose_tokens(const at::Tensor& logits, std::vector<Row*>& 
   }
   const auto opts = logits64.options();
   const at::Tensor greedy = logits64.argmax(-1);
+  std::vector<TokenId> out(static_cast<std::size_t>(n));
+  if (std::all_of(temperature.begin(), temperature.end(), [](double t) { return t <= 0; })) {
+    const at::Tensor argmax = greedy.to(at::kCPU, at::kLong).contiguous();
+    const std::int64_t* g = argmax.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = static_cast<TokenId>(g[i]);
+    return out;
+  }
   const at::Tensor temp = at::tensor(temperature, opts).clamp_min(1e-6).unsqueeze(1);
   at::Tensor probs = at::softmax(logits64 / temp, -1);
   at::Tensor order;  // vocabulary order of `probs` columns (identity unless sorted for top-p)
@@ -63,35 +77,52 @@ std::vector<TokenId> choose_tokens(const at::Tensor& logits, std::vector<Row*>& 
                    argmax = greedy.to(at::kCPU, at::kLong).contiguous();
   const std::int64_t* s = sampled.data_ptr<std::int64_t>();
   const std::int64_t* g = argmax.data_ptr<std::int64_t>();
-  std::vector<TokenId> out(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i)
     out[static_cast<std::size_t>(i)] =
         static_cast<TokenId>(temperature[static_cast<std::size_t>(i)] <= 0 ? g[i] : s[i]);
   return out;
 }
 
-// Append `token` to a row; decide whether it is finished.
+std::size_t earliest_stop(const std::string& text, const std::vector<std::string>& stops, std::size_t from) {
+  std::size_t hit = std::string::npos;
+  for (const auto& stop : stops)
+    if (!stop.empty()) hit = std::min(hit, text.find(stop, from));
+  return hit;
+}
+
+// Append `token` to a row; decide whether it is finished. Stop strings are
+// searched only in the text the token may complete: with a stream, the new
+// text and the longest stop's length before it.
 void advance(Row& row, TokenId token, double logprob, const GenerationRequest& request,
              const GenerationOptions& options) {
-  GeneratedSample& s = row.sample;
+  GeneratedSample& s = row.out;
   s.token_ids.push_back(token);
   s.cumulative_logprob += logprob;
   if (!request.ignore_eos && options.eos_ids.count(token)) {
     s.finish_reason = FinishReason::Eos;
     row.done = true;
   } else if (!request.stop.empty()) {
-    const std::string text = options.decode(s.token_ids);
     std::size_t longest = 0;
     for (const auto& stop : request.stop) longest = std::max(longest, stop.size());
-    // Earlier text is final except a possibly incomplete UTF-8 tail (<= 3 bytes).
-    const std::size_t from = row.text_checked > longest + 3 ? row.text_checked - longest - 3 : 0;
     std::size_t hit = std::string::npos;
-    for (const auto& stop : request.stop)
-      if (!stop.empty()) hit = std::min(hit, text.find(stop, from));
-    row.text_checked = text.size();
+    if (row.stream) {
+      const std::size_t before = row.text.size();
+      row.text += row.stream(token);
+      if (row.text.size() > before)
+        hit = earliest_stop(row.text, request.stop, before >= longest ? before - longest + 1 : 0);
+    } else {
+      const std::string text = options.decode(s.token_ids);
+      // Earlier text is final except a possibly incomplete UTF-8 tail (<= 3 bytes).
+      const std::size_t from = row.text_checked > longest + 3 ? row.text_checked - longest - 3 : 0;
+      hit = earliest_stop(text, request.stop, from);
+      row.text_checked = text.size();
+      if (hit != std::string::npos) row.text = text;
+    }
     if (hit != std::string::npos) {
       s.finish_reason = FinishReason::Stop;
-      s.text = text.substr(0, hit);
+      const std::string text = options.decode(s.token_ids);
+      const std::size_t cut = earliest_stop(text, request.stop, 0);
+      s.text = cut != std::string::npos ? text.substr(0, cut) : row.text.substr(0, hit);
       row.done = true;
       return;
     }
@@ -103,91 +134,246 @@ void advance(Row& row, TokenId token, double logprob, const GenerationRequest& r
   if (row.done) s.text = options.decode(s.token_ids);
 }
 
-// Generate for one group of requests that fits a batch.
-void generate_group(CausalLm& model, const std::vector<GenerationRequest>& requests,
-                    const std::vector<std::size_t>& group, const GenerationOptions& options,
-                    std::vector<GenerationResult>& results) {
-  const at::Tensor weight = model->model->embed_tokens->weight;
-  const auto device = weight.device();
-  const auto long_opts = at::TensorOptions().dtype(at::kLong);
+// Samples [first, first + count) of one request, admitted together.
+struct Admission {
+  std::size_t request = 0;
+  int first = 0, count = 0;
+};
 
-  // Prefill every prompt once, left-padded to one timeline.
-  std::int64_t prompt_len = 0, max_new = 0;
-  for (auto r : group) {
-    prompt_len = std::max<std::int64_t>(prompt_len, static_cast<std::int64_t>(requests[r].prompt_ids.size()));
-    max_new = std::max<std::int64_t>(max_new, requests[r].max_new_tokens);
+class Engine {
+ public:
+  Engine(CausalLm& model, const std::vector<GenerationRequest>& requests, const GenerationOptions& options)
+      : model_(model), requests_(requests), options_(options), results_(requests.size()) {
+    std::int64_t samples = 0, capacity = 0;
+    for (const auto& r : requests) {
+      samples += r.n;
+      capacity = std::max<std::int64_t>(capacity, static_cast<std::int64_t>(r.prompt_ids.size()) + r.max_new_tokens);
+    }
+    for (std::size_t i = 0; i < requests.size(); ++i)
+      results_[i].samples.resize(static_cast<std::size_t>(requests[i].n));
+    max_rows_ = options.max_batch_rows > 0 ? std::min(options.max_batch_rows, samples) : samples;
+    batch_ = model->make_cache(max_rows_, capacity);
+    dtype_ = model->model->embed_tokens->weight.scalar_type();
+    device_ = model->model->embed_tokens->weight.device();
   }
-  const auto prompts = static_cast<std::int64_t>(group.size());
-  std::vector<std::int64_t> flat_ids(static_cast<std::size_t>(prompts * prompt_len), 0);
-  std::vector<std::int64_t> flat_valid(flat_ids.size(), 0);
-  for (std::int64_t p = 0; p < prompts; ++p) {
-    const auto& prompt = requests[group[static_cast<std::size_t>(p)]].prompt_ids;
-    const auto row = static_cast<std::size_t>(p * prompt_len + prompt_len) - prompt.size();
-    std::copy(prompt.begin(), prompt.end(), flat_ids.begin() + static_cast<std::ptrdiff_t>(row));
-    std::fill_n(flat_valid.begin() + static_cast<std::ptrdiff_t>(row), prompt.size(), 1);
+
+  std::vector<GenerationResult> run() {
+    admit();
+    while (!live_.empty()) {
+      step();
+      admit();
+    }
+    if (options_.stats) {
+      GenerationStats& s = *options_.stats;
+      s.kv_bytes = options_.prefix_cache ? options_.prefix_cache->bytes() : 0;
+      s.prefix_cache_bytes = s.kv_bytes;
+      s.prefix_cache_evicted_tokens = options_.prefix_cache ? options_.prefix_cache->evicted_tokens() : 0;
+    }
+    return std::move(results_);
   }
-  const at::Tensor ids = at::tensor(flat_ids, long_opts).view({prompts, prompt_len}).to(device);
-  at::Tensor valid = at::tensor(flat_valid, long_opts).view({prompts, prompt_len}).to(at::kBool).to(device);
-  at::Tensor positions = (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
 
-  KvCache cache = model->make_cache(prompts, prompt_len + max_new);
-  at::Tensor hidden =
-      model->hidden_states(ids, {positions, causal_mask(valid, 0, prompt_len, weight.scalar_type())}, &cache);
-  at::Tensor logits = model->logits(hidden.select(1, prompt_len - 1)).to(at::kFloat);  // [prompts, vocab]
+ private:
+  void admit();
+  void prefill(const std::vector<Admission>& admitted);
+  void step();
+  void retire(std::size_t slot);
+  void note_memory(std::int64_t transient_bytes) const;
+  GenerationStats* stats() const { return options_.stats; }
+  at::Tensor to_device(const std::vector<std::int64_t>& values, std::vector<std::int64_t> shape) const {
+    return at::tensor(values, at::TensorOptions().dtype(at::kLong)).view(shape).to(device_);
+  }
 
-  // One row per sample; rows of a prompt share its prefilled cache.
-  std::vector<Row> rows;
+  CausalLm& model_;
+  const std::vector<GenerationRequest>& requests_;
+  const GenerationOptions& options_;
+  std::vector<GenerationResult> results_;
+  std::size_t waiting_ = 0;  ///< first request with samples not yet admitted
+  int waiting_sample_ = 0;   ///< its first sample not yet admitted
+  std::int64_t max_rows_ = 0;
+  KvCache batch_;
+  Rows live_;          ///< row i lives in slot i of batch_
+  at::Tensor logits_;  ///< [live, vocab] float: the distributions of the next tokens
+  at::ScalarType dtype_ = at::kFloat;
+  at::Device device_ = at::kCPU;
+};
+
+void Engine::note_memory(std::int64_t transient_bytes) const {
+  if (!stats()) return;
+  const std::int64_t held = (options_.prefix_cache ? options_.prefix_cache->bytes() : 0) +
+                            batch_.storage.numel() * static_cast<std::int64_t>(batch_.storage.element_size()) +
+                            transient_bytes;
+  stats()->kv_bytes_peak = std::max(stats()->kv_bytes_peak, held);
+}
+
+// Waiting samples take free rows once the next request fits whole (or the
+// batch is empty), so that prefills come in groups rather than one row at a
+// time; the last request admitted may be split.
+void Engine::admit() {
+  if (waiting_ >= requests_.size()) return;
+  auto free = max_rows_ - static_cast<std::int64_t>(live_.size());
+  const auto next = requests_[waiting_].n - waiting_sample_;
+  if (free < std::min<std::int64_t>(next, max_rows_)) return;
+  std::vector<Admission> admitted;
+  while (free > 0 && waiting_ < requests_.size()) {
+    const int left = requests_[waiting_].n - waiting_sample_;
+    const int take = static_cast<int>(std::min<std::int64_t>(left, free));
+    admitted.push_back({waiting_, waiting_sample_, take});
+    free -= take;
+    waiting_sample_ += take;
+    if (waiting_sample_ == requests_[waiting_].n) ++waiting_, waiting_sample_ = 0;
+  }
+  prefill(admitted);
+}
+
+// Prefills the admitted prompts together: each from the end of its cached
+// prefix, right-padded to the longest remainder, in a scratch cache whose
+// rows are then copied to the samples' rows of the batch.
+void Engine::prefill(const std::vector<Admission>& admitted) {
+  const auto prompts = static_cast<std::int64_t>(admitted.size());
+  std::vector<std::int64_t> cached(admitted.size(), 0), rest(admitted.size(), 0);
+  std::vector<PrefixCache::Match> matches(admitted.size());
+  for (std::size_t p = 0; p < admitted.size(); ++p) {
+    const auto& prompt = requests_[admitted[p].request].prompt_ids;
+    const auto length = static_cast<std::int64_t>(prompt.size());
+    // The last prompt token is always computed: its logits choose the first token.
+    if (options_.prefix_cache) matches[p] = options_.prefix_cache->lookup(prompt.data(), length - 1);
+    cached[p] = matches[p].tokens;
+    rest[p] = length - cached[p];
+  }
+  const std::int64_t width = *std::max_element(rest.begin(), rest.end());
+  std::int64_t capacity = 0, longest = 0;
+  for (std::size_t p = 0; p < admitted.size(); ++p) {
+    capacity = std::max(capacity, cached[p] + width);
+    longest = std::max(longest, cached[p] + rest[p]);
+  }
+  KvCache scratch = model_->make_cache(prompts, capacity);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(prompts * width), 0), positions(ids.size(), 0), last;
+  for (std::size_t p = 0; p < admitted.size(); ++p) {
+    std::int64_t offset = 0;
+    for (const at::Tensor& segment : matches[p].segments) {
+      const auto len = segment.size(3);
+      scratch.storage.select(2, static_cast<std::int64_t>(p)).narrow(3, offset, len).copy_(segment);
+      offset += len;
+    }
+    const auto& prompt = requests_[admitted[p].request].prompt_ids;
+    const auto row = static_cast<std::int64_t>(p) * width;
+    for (std::int64_t j = 0; j < width; ++j) {
+      if (j < rest[p]) ids[static_cast<std::size_t>(row + j)] = prompt[static_cast<std::size_t>(cached[p] + j)];
+      positions[static_cast<std::size_t>(row + j)] = cached[p] + j;  // padding continues past the prompt
+    }
+    last.push_back(row + rest[p] - 1);
+  }
+  note_memory(scratch.storage.numel() * static_cast<std::int64_t>(scratch.storage.element_size()));
+  const at::Tensor pos = to_device(positions, {prompts, width});
+  scratch.visible = capacity;
+  const at::Tensor hidden =
+      model_->hidden_states(to_device(ids, {prompts, width}), {pos, position_mask(pos, capacity, dtype_)}, &scratch);
+  const at::Tensor logits =
+      model_->logits(hidden.reshape({prompts * width, hidden.size(2)}).index_select(0, to_device(last, {prompts})))
+          .to(at::kFloat);
+
   std::vector<std::int64_t> source;
-  for (std::int64_t p = 0; p < prompts; ++p) {
-    const GenerationRequest& r = requests[group[p]];
-    for (int s = 0; s < r.n; ++s) {
-      rows.push_back({group[p], {}, std::mt19937_64(sample_seed(r.seed, static_cast<std::uint64_t>(s))), 0, false});
-      source.push_back(p);
+  for (std::size_t p = 0; p < admitted.size(); ++p) {
+    const Admission& a = admitted[p];
+    const GenerationRequest& r = requests_[a.request];
+    if (options_.prefix_cache)
+      options_.prefix_cache->insert(
+          r.prompt_ids.data(), static_cast<std::int64_t>(r.prompt_ids.size()), [&](std::int64_t from, std::int64_t to) {
+            return scratch.storage.select(2, static_cast<std::int64_t>(p)).narrow(3, from, to - from);
+          });
+    for (int s = a.first; s < a.first + a.count; ++s) {
+      auto row = std::make_unique<Row>();
+      row->request = a.request;
+      row->sample = static_cast<std::size_t>(s);
+      row->rng.seed(sample_seed(r.seed, static_cast<std::uint64_t>(s)));
+      if (!r.stop.empty() && options_.make_stream) row->stream = options_.make_stream();
+      row->position = static_cast<std::int64_t>(r.prompt_ids.size());
+      live_.push_back(std::move(row));
+      source.push_back(static_cast<std::int64_t>(p));
     }
   }
-  at::Tensor index = at::tensor(source, long_opts).to(device);
-  cache.select_rows(index);
-  logits = logits.index_select(0, index);
-  valid = valid.index_select(0, index);
-  at::Tensor next_pos = positions.select(1, prompt_len - 1).index_select(0, index) + 1;
+  const auto added = static_cast<std::int64_t>(source.size());
+  const at::Tensor index = to_device(source, {added});
+  batch_.storage.narrow(2, static_cast<std::int64_t>(live_.size()) - added, added)
+      .narrow(4, 0, longest)
+      .copy_(scratch.storage.narrow(4, 0, longest).index_select(2, index));
+  const at::Tensor fresh = logits.index_select(0, index);
+  logits_ = logits_.defined() && logits_.size(0) > 0 ? at::cat({logits_, fresh}, 0) : fresh;
+  if (stats()) {
+    stats()->prefills += prompts;
+    stats()->prompt_tokens_computed += std::accumulate(rest.begin(), rest.end(), std::int64_t{0});
+    stats()->prompt_tokens_reused += std::accumulate(cached.begin(), cached.end(), std::int64_t{0});
+  }
+  note_memory(0);
+}
 
-  std::vector<Row*> active;
-  active.reserve(rows.size());
-  for (auto& row : rows) active.push_back(&row);
-  while (!active.empty()) {
-    const std::vector<TokenId> tokens = choose_tokens(logits, active, requests);
-    const at::Tensor token_tensor = at::tensor(std::vector<std::int64_t>(tokens.begin(), tokens.end()), long_opts);
-    const at::Tensor logprobs = at::log_softmax(logits.to(at::kDouble), -1)
-                                    .gather(1, token_tensor.to(device).unsqueeze(1))
-                                    .squeeze(1)
-                                    .to(at::kCPU)
-                                    .contiguous();
-    const double* logprob = logprobs.data_ptr<double>();
-    std::vector<std::int64_t> keep;
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      advance(*active[i], tokens[i], logprob[i], requests[active[i]->request], options);
-      if (!active[i]->done) keep.push_back(static_cast<std::int64_t>(i));
-    }
-    if (keep.empty()) break;
-    at::Tensor step_ids = token_tensor.to(device).unsqueeze(1);
-    if (keep.size() != active.size()) {  // finished samples leave the batch
-      const at::Tensor k = at::tensor(keep, long_opts).to(device);
-      cache.select_rows(k);
-      valid = valid.index_select(0, k);
-      next_pos = next_pos.index_select(0, k);
-      step_ids = step_ids.index_select(0, k);
-      std::vector<Row*> still;
-      still.reserve(keep.size());
-      for (auto i : keep) still.push_back(active[static_cast<std::size_t>(i)]);
-      active.swap(still);
-    }
-    valid = at::cat({valid, at::ones({valid.size(0), 1}, valid.options())}, 1);
-    const at::Tensor mask = causal_mask(valid, cache.length, 1, weight.scalar_type());
-    hidden = model->hidden_states(step_ids, {next_pos.unsqueeze(1), mask}, &cache);
-    logits = model->logits(hidden.select(1, 0)).to(at::kFloat);
-    next_pos = next_pos + 1;
+// A finished row leaves: its sequence enters the prefix cache and the last
+// live row moves into its slot.
+void Engine::retire(std::size_t slot) {
+  Row& row = *live_[slot];
+  const GenerationRequest& r = requests_[row.request];
+  if (options_.prefix_cache && row.position > 0) {
+    std::vector<TokenId> sequence = r.prompt_ids;
+    sequence.insert(sequence.end(), row.out.token_ids.begin(), row.out.token_ids.end() - 1);  // the last is not fed
+    options_.prefix_cache->insert(sequence.data(), row.position, [&](std::int64_t from, std::int64_t to) {
+      return batch_.storage.select(2, static_cast<std::int64_t>(slot)).narrow(3, from, to - from);
+    });
   }
-  for (auto& row : rows) results[row.request].samples.push_back(std::move(row.sample));
+  results_[row.request].samples[row.sample] = std::move(row.out);
+  const std::size_t last = live_.size() - 1;
+  if (slot != last) {
+    const std::int64_t filled = live_[last]->position;
+    batch_.storage.narrow(2, static_cast<std::int64_t>(slot), 1)
+        .narrow(4, 0, filled)
+        .copy_(batch_.storage.narrow(2, static_cast<std::int64_t>(last), 1).narrow(4, 0, filled));
+    live_[slot] = std::move(live_[last]);
+  }
+  live_.pop_back();
+}
+
+// Chooses every live row's next token, retires finished rows, and runs one
+// decode step for the rest.
+void Engine::step() {
+  const std::vector<TokenId> tokens = choose_tokens(logits_, live_, requests_);
+  const at::Tensor chosen =
+      at::tensor(std::vector<std::int64_t>(tokens.begin(), tokens.end()), at::TensorOptions().dtype(at::kLong));
+  const at::Tensor logprobs = at::log_softmax(logits_.to(at::kDouble), -1)
+                                  .gather(1, chosen.to(device_).unsqueeze(1))
+                                  .squeeze(1)
+                                  .to(at::kCPU)
+                                  .contiguous();
+  const double* logprob = logprobs.data_ptr<double>();
+  for (std::size_t i = 0; i < live_.size(); ++i) {
+    live_[i]->next = tokens[i];
+    advance(*live_[i], tokens[i], logprob[i], requests_[live_[i]->request], options_);
+  }
+  if (stats()) stats()->generated_tokens += static_cast<std::int64_t>(tokens.size());
+  for (std::size_t i = 0; i < live_.size();)
+    if (live_[i]->done)
+      retire(i);  // the row moved into slot i is checked next
+    else
+      ++i;
+  if (live_.empty()) {
+    logits_ = at::Tensor();
+    return;
+  }
+  const auto rows = static_cast<std::int64_t>(live_.size());
+  std::vector<std::int64_t> next(live_.size()), positions(live_.size());
+  std::int64_t visible = 0;
+  for (std::size_t i = 0; i < live_.size(); ++i) {
+    next[i] = live_[i]->next;
+    positions[i] = live_[i]->position++;
+    visible = std::max(visible, positions[i] + 1);
+  }
+  const at::Tensor pos = to_device(positions, {rows, 1});
+  batch_.visible = visible;
+  const at::Tensor hidden =
+      model_->hidden_states(to_device(next, {rows, 1}), {pos, position_mask(pos, visible, dtype_)}, &batch_);
+  logits_ = model_->logits(hidden.select(1, 0)).to(at::kFloat);
+  if (stats()) {
+    ++stats()->decode_steps;
+    stats()->decode_rows += rows;
+  }
 }
 
 }  // namespace
@@ -212,20 +398,12 @@ std::vector<GenerationResult> generate(CausalLm& model, const std::vector<Genera
         throw std::invalid_argument("generation request " + std::to_string(i) + ": token id " + std::to_string(t) +
                                     " is outside the vocabulary (" + std::to_string(vocab) + ")");
   }
-  // Group requests so that each forward pass holds at most max_batch_rows samples.
-  std::vector<std::size_t> group;
-  std::int64_t rows = 0;
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    if (!group.empty() && options.max_batch_rows > 0 && rows + requests[i].n > options.max_batch_rows) {
-      generate_group(model, requests, group, options, results);
-      group.clear();
-      rows = 0;
-    }
-    group.push_back(i);
-    rows += requests[i].n;
+  if (options.stats) {
+    ++options.stats->calls;
+    options.stats->requests += static_cast<std::int64_t>(requests.size());
   }
-  if (!group.empty()) generate_group(model, requests, group, options, results);
-  return results;
+  if (requests.empty()) return {};
+  return Engine(model, requests, options).run();
 }
 
 }  // namespace genius::llama

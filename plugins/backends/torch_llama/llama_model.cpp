@@ -6,10 +6,23 @@
 
 namespace genius::llama {
 
-void KvCache::select_rows(const at::Tensor& index) {
-  for (auto& k : keys) k = k.index_select(0, index);
-  for (auto& v : values) v = v.index_select(0, index);
+at::Tensor KvCache::keys(std::size_t layer) const {
+  return storage.select(0, static_cast<std::int64_t>(layer)).select(0, 0);
 }
+
+at::Tensor KvCache::values(std::size_t layer) const {
+  return storage.select(0, static_cast<std::int64_t>(layer)).select(0, 1);
+}
+
+namespace {
+
+// The dtype's lowest finite value, not -inf: a fully masked row (a padding
+// query) then gives a uniform softmax instead of NaN; its output is unused.
+double lowest_value(at::ScalarType dtype) {
+  return dtype == at::kBFloat16 ? -3.38e38 : dtype == at::kHalf ? -65504.0 : -3.4028234663852886e38;
+}
+
+}  // namespace
 
 at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, std::int64_t seq, at::ScalarType dtype) {
   const auto keys = key_valid.size(1);
@@ -17,10 +30,16 @@ at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, st
   const at::Tensor query_pos = at::arange(query_start, query_start + seq, opts.dtype(at::kLong)).view({seq, 1});
   const at::Tensor key_pos = at::arange(keys, opts.dtype(at::kLong)).view({1, keys});
   const at::Tensor visible = (key_pos <= query_pos).unsqueeze(0) & key_valid.unsqueeze(1);  // [B, seq, keys]
-  // The dtype's lowest finite value, not -inf: a fully masked row (a padding
-  // query) then gives a uniform softmax instead of NaN; its output is unused.
-  const double lowest = dtype == at::kBFloat16 ? -3.38e38 : dtype == at::kHalf ? -65504.0 : -3.4028234663852886e38;
-  return at::where(visible, at::zeros({}, opts.dtype(dtype)), at::full({}, lowest, opts.dtype(dtype))).unsqueeze(1);
+  return at::where(visible, at::zeros({}, opts.dtype(dtype)), at::full({}, lowest_value(dtype), opts.dtype(dtype)))
+      .unsqueeze(1);
+}
+
+at::Tensor position_mask(const at::Tensor& positions, std::int64_t keys, at::ScalarType dtype) {
+  const auto opts = at::TensorOptions().device(positions.device());
+  const at::Tensor slots = at::arange(keys, opts.dtype(at::kLong)).view({1, 1, keys});
+  const at::Tensor visible = slots <= positions.unsqueeze(-1);  // [B, seq, keys]
+  return at::where(visible, at::zeros({}, opts.dtype(dtype)), at::full({}, lowest_value(dtype), opts.dtype(dtype)))
+      .unsqueeze(1);
 }
 
 // ----------------------------------------------------------------- RMSNorm
@@ -95,7 +114,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                  const at::Tensor& mask, KvCache* cache, std::size_t layer) {
+                                  const at::Tensor& mask, const at::Tensor& positions, KvCache* cache,
+                                  std::size_t layer) {
   const auto batch = x.size(0), seq = x.size(1);
   at::Tensor q = q_proj(x).view({batch, seq, heads_, head_dim_}).transpose(1, 2);
   at::Tensor k = k_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
@@ -103,11 +123,13 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   if (cache) {
-    const auto start = cache->length;
-    cache->keys[layer].narrow(2, start, seq).copy_(k);
-    cache->values[layer].narrow(2, start, seq).copy_(v);
-    k = cache->keys[layer].narrow(2, 0, start + seq);
-    v = cache->values[layer].narrow(2, 0, start + seq);
+    // Slot = position: scatter each token's key and value to its row's slot.
+    const at::Tensor slot = positions.view({batch, 1, seq, 1}).expand({batch, kv_heads_, seq, head_dim_});
+    at::Tensor keys = cache->keys(layer).narrow(0, 0, batch), values = cache->values(layer).narrow(0, 0, batch);
+    keys.scatter_(2, slot, k);
+    values.scatter_(2, slot, v);
+    k = keys.narrow(2, 0, cache->visible);
+    v = values.narrow(2, 0, cache->visible);
   }
   // Grouped-query attention: each group of heads_/kv_heads_ query heads reads
   // one key/value head. Fold the group into the query length instead of
@@ -146,8 +168,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                     const at::Tensor& mask, KvCache* cache, std::size_t layer) {
-  const at::Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, cache, layer);
+                                     const at::Tensor& mask, const at::Tensor& positions, KvCache* cache,
+                                     std::size_t layer) {
+  const at::Tensor h = x + self_attn->forward(input_layernorm(x), cos, sin, mask, positions, cache, layer);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -170,8 +193,7 @@ at::Tensor CausalLmImpl::hidden_states(const at::Tensor& ids, const AttentionInp
   auto [cos, sin] = model->rotary(inputs.positions);
   const at::Tensor mask = inputs.mask.to(x.scalar_type());
   for (std::size_t i = 0; i < model->layers->size(); ++i)
-    x = model->layers[i]->as<DecoderLayer>()->forward(x, cos, sin, mask, cache, i);
-  if (cache) cache->length += ids.size(1);
+    x = model->layers[i]->as<DecoderLayer>()->forward(x, cos, sin, mask, inputs.positions, cache, i);
   return model->norm(x);
 }
 
@@ -181,12 +203,15 @@ at::Tensor CausalLmImpl::logits(const at::Tensor& hidden) {
 
 KvCache CausalLmImpl::make_cache(std::int64_t batch, std::int64_t capacity) const {
   KvCache cache;
-  const auto& w = model->embed_tokens->weight;
-  for (std::int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    cache.keys.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, w.options()));
-    cache.values.push_back(at::zeros_like(cache.keys.back()));
-  }
+  cache.storage =
+      at::zeros({config_.num_hidden_layers, 2, batch, config_.num_key_value_heads, capacity, config_.head_dim},
+                model->embed_tokens->weight.options());
   return cache;
+}
+
+std::int64_t CausalLmImpl::kv_bytes_per_token() const {
+  return 2 * config_.num_hidden_layers * config_.num_key_value_heads * config_.head_dim *
+         static_cast<std::int64_t>(model->embed_tokens->weight.element_size());
 }
 
 std::vector<std::pair<std::string, at::Tensor>> CausalLmImpl::checkpoint_tensors() const {

@@ -22,14 +22,22 @@
 
 namespace genius::llama {
 
-/// Keys and values of every layer for a batch of sequences that share one
-/// timeline (prompts are left-padded), preallocated to `capacity` positions.
+/// Keys and values of every layer for a batch of sequences, each stored from
+/// slot 0: the token at position p of a row sits in slot p. One tensor holds
+/// all of it, [layers, 2 (key, value), rows, kv_heads, capacity, head_dim],
+/// so a row's whole prefix is one strided view (what the prefix cache stores)
+/// and a forward over the first `batch` rows needs no copy.
 struct KvCache {
-  std::vector<at::Tensor> keys, values;  ///< per layer: [batch, kv_heads, capacity, head_dim]
-  std::int64_t length = 0;               ///< positions filled so far
+  at::Tensor storage;
+  /// The next forward attends to slots [0, visible) of each row; the mask
+  /// hides slots after each query's position.
+  std::int64_t visible = 0;
 
-  /// Keep / duplicate batch rows: row i of the result is row index[i].
-  void select_rows(const at::Tensor& index);
+  std::int64_t rows() const { return storage.size(2); }
+  std::int64_t capacity() const { return storage.size(4); }
+  /// [rows, kv_heads, capacity, head_dim] views of one layer's keys / values.
+  at::Tensor keys(std::size_t layer) const;
+  at::Tensor values(std::size_t layer) const;
 };
 
 /// What the attention of one forward call may see.
@@ -62,7 +70,7 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
-                     KvCache* cache, std::size_t layer);
+                     const at::Tensor& positions, KvCache* cache, std::size_t layer);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
@@ -82,7 +90,7 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
-                     KvCache* cache, std::size_t layer);
+                     const at::Tensor& positions, KvCache* cache, std::size_t layer);
   RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
@@ -106,12 +114,16 @@ class CausalLmImpl : public torch::nn::Module {
   explicit CausalLmImpl(ModelConfig config);
 
   /// Final hidden states [batch, seq, hidden] (after the last norm). With a
-  /// cache, `ids` are the next tokens and their keys/values are appended.
+  /// cache, the keys/values of `ids` are written to the slots named by
+  /// `inputs.positions` in the cache's first `batch` rows, and attention reads
+  /// slots [0, cache->visible).
   at::Tensor hidden_states(const at::Tensor& ids, const AttentionInputs& inputs, KvCache* cache = nullptr);
   /// Vocabulary logits for hidden states of any leading shape.
   at::Tensor logits(const at::Tensor& hidden);
-  /// An empty cache for `batch` rows and `capacity` positions.
+  /// A zeroed cache for `batch` rows and `capacity` positions.
   KvCache make_cache(std::int64_t batch, std::int64_t capacity) const;
+  /// Bytes of keys and values one token takes over all layers.
+  std::int64_t kv_bytes_per_token() const;
 
   const ModelConfig& config() const { return config_; }
   /// Parameters by HF name; the tied head appears once, as the embedding.
@@ -129,5 +141,9 @@ TORCH_MODULE(CausalLm);
 /// [query_start, query_start + seq) over keys [0, keys): a key is visible when
 /// it is valid (not padding) and not in the future.
 at::Tensor causal_mask(const at::Tensor& key_valid, std::int64_t query_start, std::int64_t seq, at::ScalarType dtype);
+
+/// The additive mask for rows stored from slot 0 (KvCache): query j of row b
+/// at position positions[b][j] sees slots [0, positions[b][j]] of [0, keys).
+at::Tensor position_mask(const at::Tensor& positions, std::int64_t keys, at::ScalarType dtype);
 
 }  // namespace genius::llama

@@ -246,6 +246,10 @@ void Tokenizer::save(const std::filesystem::path& dir) const {
 // ---------------------------------------------------------------------------
 // Streaming
 
+bool Tokenizer::streams_exactly() const {
+  return impl_->decoder == detail::DecoderKind::ByteLevel;
+}
+
 Utf8StreamDecoder::Utf8StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens)
     : tokenizer_(&tokenizer), skip_special_tokens_(skip_special_tokens) {}
 

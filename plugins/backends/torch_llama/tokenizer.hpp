@@ -103,6 +103,9 @@ class Tokenizer {
   std::optional<int32_t> eos_id() const;
   /// True for the added tokens marked "special" (skipped by skip_special_tokens).
   bool is_special(int32_t id) const;
+  /// True when decode() joins the tokens' bytes (the ByteLevel decoder), so
+  /// that a Utf8StreamDecoder reproduces it token by token.
+  bool streams_exactly() const;
 
   /// This tokenizer in the Hugging Face tokenizer.json format (model BPE with
   /// vocab and merges, added_tokens, normalizer, pre_tokenizer,

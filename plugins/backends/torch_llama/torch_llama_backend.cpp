@@ -50,6 +50,13 @@ class TorchLlamaBackend final : public genius::ModelBackend {
                        .key("enable_thinking", true, "Qwen3 templates: false appends the empty <think> block")
                        .key("max_batch_rows", 0, "most sequences in one forward pass while generating; 0 = no limit",
                             genius::at_least(0))
+                       .key("prefix_cache", true,
+                            "reuse the keys and values of earlier prompts and generations that a prompt "
+                            "starts with (exact up to float summation order)")
+                       .key("prefix_cache_mib", 1024,
+                            "memory budget of the prefix cache, MiB; least recently "
+                            "used entries are evicted",
+                            genius::at_least(1))
                        .key("threads", 0, "CPU threads for libtorch; 0 = leave libtorch's default", genius::at_least(0))
                        .key("max_shard_bytes", std::int64_t{5'000'000'000},
                             "save: largest safetensors shard (transformers' max_shard_size)", genius::at_least(1))
@@ -70,7 +77,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         device_(parse_device(cfg.get<std::string>("device"))),
         dtype_(parse_dtype(cfg.get<std::string>("dtype"))),
         max_batch_rows_(cfg.get<std::int64_t>("max_batch_rows")),
-        max_shard_bytes_(cfg.get<std::int64_t>("max_shard_bytes")) {
+        max_shard_bytes_(cfg.get<std::int64_t>("max_shard_bytes")),
+        prefix_cache_mib_(cfg.get<bool>("prefix_cache") ? cfg.get<std::int64_t>("prefix_cache_mib") : 0) {
     if (dir_.empty()) throw PluginError("torch-llama", "[model] path is not set (a Hugging Face model directory)");
     if (!fs::is_directory(dir_))
       throw PluginError("torch-llama", "model directory '" + dir_.string() + "' does not exist");
@@ -123,12 +131,21 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     options.eos_ids = eos_ids_;
     options.decode = [this](const std::vector<TokenId>& ids) { return tokenizer_->decode(ids, true); };
     options.max_batch_rows = max_batch_rows_;
+    if (tokenizer_->streams_exactly())
+      options.make_stream = [tokenizer = tokenizer_] {
+        auto decoder = std::make_shared<llama::Utf8StreamDecoder>(*tokenizer, /*skip_special_tokens=*/true);
+        return llama::TextStream([decoder](TokenId id) { return decoder->push(id); });
+      };
+    options.prefix_cache = current_prefix_cache();
+    options.stats = &stats_;
     try {
       return llama::generate(model_, requests, options);
     } catch (const std::invalid_argument& e) {
       throw PluginError(name(), e.what());
     }
   }
+
+  std::optional<genius::GenerationStats> generation_stats() const override { return stats_; }
 
   // -------------------------------------------------------------- training
 
@@ -197,6 +214,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         dtype_(other.dtype_),
         max_batch_rows_(other.max_batch_rows_),
         max_shard_bytes_(other.max_shard_bytes_),
+        prefix_cache_mib_(other.prefix_cache_mib_),
         config_(other.config_),
         tokenizer_(other.tokenizer_),
         chat_(other.chat_),
@@ -227,11 +245,31 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     eos_ids_.insert(eos_order_.begin(), eos_order_.end());
   }
 
+  // The prefix cache, emptied whenever the weights may have changed: an
+  // optimizer step, load_weights or a move bumps a parameter's version
+  // counter or storage, which the fingerprint covers.
+  llama::PrefixCache* current_prefix_cache() {
+    if (prefix_cache_mib_ <= 0) return nullptr;
+    std::uint64_t fingerprint = 1469598103934665603ULL;
+    for (const auto& p : model_->parameters()) {
+      for (const auto v : {reinterpret_cast<std::uintptr_t>(p.data_ptr()), std::uintptr_t(p._version())})
+        fingerprint = (fingerprint ^ v) * 1099511628211ULL;
+    }
+    if (!prefix_cache_) prefix_cache_ = std::make_unique<llama::PrefixCache>(prefix_cache_mib_ << 20);
+    if (fingerprint != weights_fingerprint_) prefix_cache_->clear();
+    weights_fingerprint_ = fingerprint;
+    return prefix_cache_.get();
+  }
+
   fs::path dir_;
   at::Device device_;
   at::ScalarType dtype_;
   std::int64_t max_batch_rows_;
   std::int64_t max_shard_bytes_;
+  std::int64_t prefix_cache_mib_;  ///< 0: off
+  std::unique_ptr<llama::PrefixCache> prefix_cache_;
+  std::uint64_t weights_fingerprint_ = 0;
+  genius::GenerationStats stats_;
   llama::ModelConfig config_;
   std::shared_ptr<const llama::Tokenizer> tokenizer_;
   std::shared_ptr<const llama::ChatTemplate> chat_;

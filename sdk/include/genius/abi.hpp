@@ -33,11 +33,13 @@
 ///   4  PluginManifest gains `models` (uses_model); Plugin gains attach_model, by
 ///      which the host hands a sampler or value estimator the [critic] model;
 ///      the forwarding headers of ABI 3 are gone
-#define GENIUS_SDK_ABI_VERSION 4
+///   5  ModelBackend gains generation_stats() (GenerationStats in types.hpp):
+///      prefill tokens computed and reused, decode steps and rows, KV memory
+#define GENIUS_SDK_ABI_VERSION 5
 
 /// Version of the Genius SDK release (informational; compatibility is decided
 /// by GENIUS_SDK_ABI_VERSION alone).
-#define GENIUS_SDK_VERSION "0.2.0"
+#define GENIUS_SDK_VERSION "0.3.0"
 
 #define GENIUS_STRINGIFY_IMPL(x) #x
 #define GENIUS_STRINGIFY(x) GENIUS_STRINGIFY_IMPL(x)

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,10 @@ class ModelBackend : public Plugin {
   /// Generate for all requests at once (one batch, shared prefills). The
   /// result has one entry per request, in order.
   virtual std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& requests) = 0;
+  /// The engine's counters since the backend was made; nullopt when the
+  /// backend does not count (the host then knows only calls, prompt tokens
+  /// and generated tokens, which it counts itself).
+  virtual std::optional<GenerationStats> generation_stats() const { return std::nullopt; }
 
   // --- training
   /// Sum of the response tokens' log-probs for each example: a [B] tensor that

@@ -57,6 +57,26 @@ struct GenerationResult {
   std::vector<GeneratedSample> samples;
 };
 
+/// What a backend's generation engine did, counted since the backend was
+/// made (ModelBackend::generation_stats). Callers take differences around a
+/// stage. A prompt's prefill is counted once per admission of its samples
+/// into the batch: `prompt_tokens_computed + prompt_tokens_reused` is the
+/// prompt tokens those prefills covered.
+struct GenerationStats {
+  std::int64_t calls = 0;                        ///< generate() calls
+  std::int64_t requests = 0;                     ///< requests handed to them
+  std::int64_t prefills = 0;                     ///< prompts prefilled (admissions)
+  std::int64_t prompt_tokens_computed = 0;       ///< prompt tokens run through the model
+  std::int64_t prompt_tokens_reused = 0;         ///< prompt tokens whose keys/values came from a prefix cache
+  std::int64_t generated_tokens = 0;             ///< tokens sampled
+  std::int64_t decode_steps = 0;                 ///< one-token forward passes
+  std::int64_t decode_rows = 0;                  ///< sum over decode steps of the rows in the pass
+  std::int64_t kv_bytes = 0;                     ///< key/value memory held now (prefix cache included)
+  std::int64_t kv_bytes_peak = 0;                ///< most key/value memory held at once, ever
+  std::int64_t prefix_cache_bytes = 0;           ///< of which the prefix cache, now
+  std::int64_t prefix_cache_evicted_tokens = 0;  ///< tokens evicted to stay within the budget
+};
+
 /// A (prompt, response) pair to score with the model, for training losses.
 struct ScoringExample {
   std::vector<TokenId> prompt_ids;
