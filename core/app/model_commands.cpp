@@ -3,7 +3,8 @@
 //   genius tokenize     token ids of a text
 //   genius generate     sample continuations
 //   genius logprobs     per-token log-probs of a completion
-//   genius bench generate   prefill / decode throughput
+//   genius bench generate   prefill / decode throughput, against the matmul and weight-streaming bounds
+//   genius bench explore    (bench_explore_command.cpp)
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +17,7 @@
 
 #include <genius/model_backend.hpp>
 
+#include "bench.hpp"
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "plugins/plugin_registry.hpp"
@@ -213,54 +215,47 @@ int logprobs_command(const Args& args) {
 
 // ---------------------------------------------------------------- bench
 
-namespace {
-
-// Sustained float32 matrix-product rate of this machine, GFLOP/s.
-double measured_matmul_gflops() {
-  const std::int64_t n = 1024;
-  const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
-  at::mm(a, b);  // warm up
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double seconds = 0;
-  while (seconds < 1.0) {
-    at::mm(a, b);
-    ++reps;
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
-  return 2.0 * double(n * n * n) * reps / seconds / 1e9;
-}
-
-}  // namespace
-
 int bench_command(const Args& args) {
+  if (!args.empty() && args[0] == "explore") return bench_explore_command(Args(args.begin() + 1, args.end()));
   po::options_description options("Options");
   add_model_options(options);
-  options.add_options()("what", po::value<std::string>(), "generate")(
+  options.add_options()("what", po::value<std::string>(), "generate | explore (`genius bench explore --help`)")(
       "batch", po::value<std::vector<int>>()->multitoken(), "batch sizes (default: 1 16 64)")(
       "prompt-tokens", po::value<int>()->default_value(64), "prompt length")(
       "new-tokens", po::value<int>()->default_value(64), "tokens generated per sequence");
   po::positional_options_description positional;
   positional.add("what", 1);
-  const Parsed vm = parse("bench", "generate --model DIR [--batch B...] [--prompt-tokens P] [--new-tokens N]", args,
-                          options, positional, [&](const po::variables_map& given) {
+  const Parsed vm = parse("bench",
+                          "generate --model DIR [--batch B...] [--prompt-tokens P] [--new-tokens N]\n"
+                          "       genius bench explore CONFIG [--queries N] [--json] [--set SECTION.KEY=VALUE]...",
+                          args, options, positional, [&](const po::variables_map& given) {
                             if (!given.count("what") || given["what"].as<std::string>() != "generate")
-                              throw po::error("expected `genius bench generate ...`");
+                              throw po::error("expected `genius bench generate ...` or `genius bench explore ...`");
                             if (!given.count("model")) throw po::error("missing --model DIR");
                           });
   if (!vm) return vm.exit_code;
   return guarded("bench", [&] {
-    auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
-    std::int64_t params = 0;
-    for (const auto& p : backend->parameters()) params += p.numel();
-    const double peak = measured_matmul_gflops();
+    core::PluginRegistry registry = core::discover_plugins({});
+    registry.throw_if_errors();
+    // The same prompts run several times: a prefix cache would serve the
+    // repeats, so the backend computes every prefill (unless --set says otherwise).
+    std::vector<std::string> extra = overrides(*vm);
+    const std::string name = core::choose_backend(registry, (*vm)["backend"].as<std::string>());
+    if (plugin_declares_key(registry, PluginKind::ModelBackend, name, "prefix_cache"))
+      extra.insert(extra.begin(), "model.prefix_cache=false");
+    auto backend = cli::load_backend(registry, name, (*vm)["model"].as<std::string>(), extra);
+    const std::int64_t params = parameter_count(*backend), weight_bytes = parameter_bytes(*backend);
+    const double peak = measured_matmul_gflops(), bandwidth = measured_read_gbps();
     const int prompt_tokens = (*vm)["prompt-tokens"].as<int>(), new_tokens = (*vm)["new-tokens"].as<int>();
     const std::vector<int> batches =
         vm->count("batch") ? (*vm)["batch"].as<std::vector<int>>() : std::vector<int>{1, 16, 64};
-    std::printf("model %s: %.2fM parameters, %s %s, %d threads; measured matmul peak %.1f GFLOP/s\n",
-                (*vm)["model"].as<std::string>().c_str(), double(params) / 1e6, backend->device().c_str(),
-                backend->dtype().c_str(), at::get_num_threads(), peak);
-    std::printf("%6s %8s %8s %14s %14s %10s\n", "batch", "prompt", "new", "prefill tok/s", "decode tok/s", "% of peak");
+    std::printf(
+        "model %s: %.2fM parameters (%.1f MiB), %s %s, %d threads; measured matmul peak %.1f GFLOP/s, "
+        "memory read %.1f GB/s\n",
+        (*vm)["model"].as<std::string>().c_str(), double(params) / 1e6, double(weight_bytes) / 1048576.0,
+        backend->device().c_str(), backend->dtype().c_str(), at::get_num_threads(), peak, bandwidth);
+    std::printf("%6s %8s %8s %14s %14s %10s %12s %11s\n", "batch", "prompt", "new", "prefill tok/s", "decode tok/s",
+                "% of peak", "bound tok/s", "% of bound");
     auto run = [&](int batch, int max_new) {
       std::vector<GenerationRequest> requests(static_cast<std::size_t>(batch));
       for (int b = 0; b < batch; ++b) {
@@ -284,8 +279,11 @@ int bench_command(const Args& args) {
       const double decode_rate = double(batch) * (new_tokens - 1) / std::max(1e-9, total - prefill);
       // A decoded token costs about 2 FLOPs per parameter (the matrix products).
       const double share = 100.0 * decode_rate * 2.0 * double(params) / 1e9 / peak;
-      std::printf("%6d %8d %8d %14.1f %14.1f %9.1f%%\n", batch, prompt_tokens, new_tokens, prefill_rate, decode_rate,
-                  share);
+      // A decode step reads every weight once for the whole batch: at most
+      // batch * bandwidth / weight bytes tokens per second.
+      const double bound = double(batch) * bandwidth * 1e9 / double(std::max<std::int64_t>(1, weight_bytes));
+      std::printf("%6d %8d %8d %14.1f %14.1f %9.1f%% %12.1f %10.1f%%\n", batch, prompt_tokens, new_tokens, prefill_rate,
+                  decode_rate, share, bound, 100.0 * decode_rate / bound);
     }
     return int(core::kExitOk);
   });

@@ -39,7 +39,7 @@ Output genius(const std::string& args, const std::string& env = "", const std::s
 TEST(Cli, VersionAndHelp) {
   Output v = genius("--version");
   EXPECT_EQ(v.exit_code, 0);
-  EXPECT_NE(v.out.find("genius 0.2.0"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("genius 0.3.0"), std::string::npos) << v.out;
   Output h = genius("--help");
   EXPECT_EQ(h.exit_code, 0);
   for (const char* command : {"plugins", "config", "run", "sweep", "loss", "new-plugin", "data", "pretrain"})
@@ -70,7 +70,7 @@ TEST(Cli, NewPluginWritesAProjectNamedAfterThePlugin) {
   EXPECT_NE(cpp.find("class MySigmoidLoss final : public genius::Loss"), std::string::npos) << cpp;
   EXPECT_NE(cpp.find("genius::PluginKind::Loss, \"my-sigmoid\""), std::string::npos) << cpp;
   EXPECT_NE(cmake.find("genius_add_plugin(genius_loss_my_sigmoid SOURCES my_sigmoid.cpp)"), std::string::npos) << cmake;
-  EXPECT_NE(cmake.find("find_package(GeniusSDK 0.2.0 REQUIRED)"), std::string::npos) << cmake;
+  EXPECT_NE(cmake.find("find_package(GeniusSDK 0.3.0 REQUIRED)"), std::string::npos) << cmake;
   for (const auto& entry : fs::directory_iterator(dir))
     EXPECT_EQ(slurp(entry.path()).find("@NAME@"), std::string::npos) << entry.path();
 

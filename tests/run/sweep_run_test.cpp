@@ -114,6 +114,43 @@ std::vector<std::map<std::string, std::string>> csv_rows(const fs::path& file) {
   return test::parse_csv(read_file(file));
 }
 
+// The explore stage's "generation" accounting (docs/run-directory.md) of a
+// cell that explored itself: in state.json, in metrics.jsonl and in
+// report.html, consistent with the host's own counts.
+void expect_generation_accounting(const fs::path& cell) {
+  const json explore = read_json(cell / "state.json")["stages"]["explore-1"];
+  ASSERT_TRUE(explore.contains("generation")) << explore.dump();
+  const json& g = explore["generation"];
+  EXPECT_TRUE(g["reported"].get<bool>()) << "torch-llama reports its generation stats: " << g.dump();
+  EXPECT_EQ(g["calls"], explore["generate_calls"]);
+  EXPECT_EQ(g["prompt_tokens"], explore["prompt_tokens"]);
+  EXPECT_GT(g["calls"].get<std::int64_t>(), 0);
+  EXPECT_GT(g["prompt_tokens"].get<std::int64_t>(), 0);
+  EXPECT_EQ(g["generated_tokens"].get<std::int64_t>(), explore["generated_tokens"].get<std::int64_t>())
+      << "the engine's count is the records' count";
+  const auto computed = g.value("prompt_tokens_computed", std::int64_t{-1});
+  const auto reused = g.value("prompt_tokens_reused", std::int64_t{-1});
+  EXPECT_GT(computed, 0);
+  EXPECT_GE(reused, 0);
+  if (computed + reused > 0) {
+    EXPECT_NEAR(g.value("prefix_cache_hit_rate", -1.0), double(reused) / double(computed + reused), 1e-12);
+  }
+  EXPECT_GT(g.value("decode_steps", std::int64_t{0}), 0);
+  EXPECT_GT(g.value("avg_live_rows", 0.0), 0);
+  EXPECT_GT(g.value("kv_peak_mib", 0.0), 0);
+  EXPECT_GE(g.value("prefix_cache_evicted_tokens", std::int64_t{-1}), 0);
+  bool in_metrics = false;
+  std::istringstream metrics(read_file(cell / "metrics.jsonl"));
+  for (std::string line; std::getline(metrics, line);) {
+    const json r = json::parse(line);
+    if (r["kind"] == "explore" && r["iteration"] == 1) in_metrics = r["generation"] == g;
+  }
+  EXPECT_TRUE(in_metrics) << "metrics.jsonl has the explore line with its generation object";
+  const std::string report = read_file(cell / "report.html");
+  EXPECT_THAT(report, HasSubstr("Exploration: generation by iteration"));
+  EXPECT_THAT(report, HasSubstr("<td>1</td><td>policy</td>"));
+}
+
 TEST_F(SweepRun, LossOnlyCellsExploreOncePerSeedAndTheTablesMatchTheCells) {
   const fs::path file = sweep("losses", R"(seeds = [1, 2]
 [[sweep.axis]]
@@ -130,6 +167,7 @@ values = ["dpo", "simpo"]
     const json explorer_stages = read_json(explorer / "state.json")["stages"];
     const json sharer_stages = read_json(sharer / "state.json")["stages"];
     EXPECT_FALSE(explorer_stages["explore-1"].contains("shared_from"));
+    expect_generation_accounting(explorer);
     EXPECT_EQ(sharer_stages["explore-1"]["shared_from"], explorer.filename().string());
     EXPECT_EQ(sharer_stages["eval-0"]["shared_from"], explorer.filename().string());
     EXPECT_GT(sharer_stages["explore-1"]["generated_tokens"].get<std::int64_t>(), 0);
@@ -297,7 +335,7 @@ values = ["dpo", "simpo", "ipo"]
       break;
     }
     if (::waitpid(pid, nullptr, WNOHANG) == pid) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a loss-only cell is short
   }
   ::waitpid(pid, nullptr, 0);
   ASSERT_TRUE(killed) << "the sweep ended before its second cell started";

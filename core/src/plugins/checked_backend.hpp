@@ -11,10 +11,12 @@
 // (an empty request list is answered without calling the plugin);
 // sequence_logprobs returns a [B] floating tensor; token_logprobs one finite
 // log-prob per response token; frozen_copy a backend, itself checked.
+// generation_stats is the plugin's own (GenerationMeter takes a stage's share).
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <genius/model_backend.hpp>
@@ -60,6 +62,8 @@ class CheckedBackend final : public ModelBackend {
   std::vector<TokenId> eos_token_ids() const override { return inner_->eos_token_ids(); }
   std::int64_t vocab_size() const override { return inner_->vocab_size(); }
   std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& requests) override;
+  std::optional<GenerationStats> generation_stats() const override { return inner_->generation_stats(); }
+  void reset_generation_cache() override { inner_->reset_generation_cache(); }
   at::Tensor sequence_logprobs(const std::vector<ScoringExample>& batch) override;
   std::vector<std::vector<double>> token_logprobs(const std::vector<ScoringExample>& batch) override;
   std::vector<at::Tensor> parameters() override { return inner_->parameters(); }

@@ -48,6 +48,9 @@ std::vector<ExplorationRecord> explore_checked(Sampler& sampler, const std::vect
   if (!checked_backend) checked_backend = &own.emplace(std::shared_ptr<ModelBackend>(&backend, [](ModelBackend*) {}));
   CheckedBackend::CallerScope caller(*checked_backend, sampler.name());
   CheckedValues checked_values(values, sampler.name());
+  // A chunk starts from no cached generation state, whatever ran before it:
+  // a resumed run explores each chunk exactly as an uninterrupted one.
+  checked_backend->reset_generation_cache();
   std::vector<ExplorationRecord> records = sampler.explore(queries, *checked_backend, checked_values);
   if (records.size() != queries.size())
     throw PluginError(sampler.name(), "explore returned " + std::to_string(records.size()) + " records for " +

@@ -262,6 +262,42 @@ std::string audit_table_section(const std::vector<json>& audits) {
                             });
 }
 
+// What each exploration generated (the explore stages' "generation" objects,
+// docs/run-directory.md): one row per iteration and model (policy, critic).
+std::string explore_table_section(const std::vector<json>& explores) {
+  static const std::vector<std::pair<const char*, const char*>> columns = {
+      {"calls", "generate calls"},
+      {"prompt_tokens", "prompt tokens"},
+      {"prompt_tokens_computed", "prefill computed"},
+      {"prompt_tokens_reused", "prefill reused"},
+      {"prefix_cache_hit_rate", "cache hit rate"},
+      {"generated_tokens", "generated tokens"},
+      {"decode_steps", "decode steps"},
+      {"avg_live_rows", "avg live rows"},
+      {"kv_peak_mib", "KV peak MiB"},
+      {"prefix_cache_evicted_tokens", "evicted tokens"}};
+  std::string out = "<section>\n<h2>Exploration: generation by iteration</h2>\n";
+  if (explores.empty()) return out + "<p class=\"nodata\">No exploration recorded.</p>\n</section>\n";
+  out += "<table>\n<thead><tr><th>iteration</th><th>model</th><th>queries</th><th>seconds</th>";
+  for (const auto& column : columns) out += "<th>" + html_escape(column.second) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  auto cell = [](const json& record, const char* key) {
+    return "<td>" + html_escape(record.is_object() && record.contains(key) ? value_text(record[key]) : "—") + "</td>";
+  };
+  for (const json& e : explores) {
+    if (!e.is_object()) continue;
+    auto row = [&](const std::string& model, const json& generation, const std::string& stage_cells) {
+      out += "<tr>" + cell(e, "iteration") + "<td>" + html_escape(model) + "</td>" + stage_cells;
+      for (const auto& column : columns) out += cell(generation, column.first);
+      out += "</tr>\n";
+    };
+    row("policy", e.value("generation", json::object()), cell(e, "queries") + cell(e, "seconds"));
+    if (e.contains("critic") && e["critic"].is_object() && e["critic"].contains("generation"))
+      row("critic", e["critic"]["generation"], "<td>—</td><td>—</td>");
+  }
+  return out + "</tbody>\n</table>\n</section>\n";
+}
+
 // ------------------------------------------------------------------ page
 
 // A CSS class for known statuses; the status text itself is only ever
@@ -325,7 +361,7 @@ std::string html_escape(const std::string& text) {
 
 std::string render_report(const json& summary, const std::vector<json>& step_metrics,
                           const std::vector<json>& eval_metrics, const std::string& resolved_config_toml,
-                          const std::vector<json>& audit_metrics) {
+                          const std::vector<json>& audit_metrics, const std::vector<json>& explore_metrics) {
   namespace colour = report_colours;
   const StepAxis steps = step_axis(step_metrics);
   const std::vector<double>& xs = steps.xs;
@@ -393,6 +429,7 @@ std::string render_report(const json& summary, const std::vector<json>& step_met
     page += "</section>\n";
     page += audit_table_section(audit_metrics);
   }
+  if (!explore_metrics.empty()) page += explore_table_section(explore_metrics);
   page += final_metrics_section(summary, step_metrics, eval_metrics);
   page += "<section>\n<h2>Resolved config</h2>\n<pre>" + html_escape(resolved_config_toml) + "</pre>\n</section>\n";
   page += page_end();

@@ -1,5 +1,6 @@
 // report.html: one self-contained page summarising a run — header, training
-// curves, evaluation per iteration, final metrics and the resolved config.
+// curves, evaluation per iteration, the audit, what each exploration
+// generated, final metrics and the resolved config.
 //
 // The charts are inline SVG drawn here, so the page needs no script, no
 // network and no external file, and renders the same in any browser, offline.
@@ -49,13 +50,17 @@ inline constexpr const char* kAuditSameAnswerPairs = "#aec7e8";
 /// - `audit_metrics`: one object per self-reward audit (audit.hpp), with
 ///   "iteration", "audit/value_auc", "audit/pair_precision", ...; with none,
 ///   the page has no audit section.
+/// - `explore_metrics`: one object per exploration (an explore stage's info
+///   with "iteration"); its "generation" object (and the critic's) fill the
+///   "Exploration: generation by iteration" table; with none, no such section.
 ///
 /// Missing fields, non-numbers and non-finite numbers are skipped; a chart
 /// without data shows a "no data" note instead. Every string from the inputs
 /// is HTML-escaped.
 std::string render_report(const nlohmann::json& summary, const std::vector<nlohmann::json>& step_metrics,
                           const std::vector<nlohmann::json>& eval_metrics, const std::string& resolved_config_toml,
-                          const std::vector<nlohmann::json>& audit_metrics = {});
+                          const std::vector<nlohmann::json>& audit_metrics = {},
+                          const std::vector<nlohmann::json>& explore_metrics = {});
 
 /// `text` with & < > " ' replaced by character references (safe in element
 /// content and in quoted attribute values).

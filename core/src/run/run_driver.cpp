@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -14,6 +16,7 @@
 #include "io/records_io.hpp"
 #include "plugins/checked_backend.hpp"
 #include "plugins/checked_sampler.hpp"
+#include "run/generation_meter.hpp"
 #include "run/report.hpp"
 #include "train/trainer.hpp"
 
@@ -60,6 +63,16 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 
 }  // namespace
+
+std::vector<Query> explore_queries(const ResolvedConfig& config, int iteration) {
+  const ConfigView data = config.view("data");
+  if (data.get<std::string>("train").empty())
+    throw std::runtime_error("[data] train is not set: no queries to explore");
+  const auto seed = static_cast<std::uint64_t>(config.view("run").get<std::int64_t>("seed"));
+  std::vector<Query> queries = train_queries(data, seed);
+  for (Query& q : queries) q.seed = query_seed(seed, iteration, q.id);
+  return queries;
+}
 
 RunDriver::RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, RunDirectory dir)
     : config_(config),
@@ -173,11 +186,7 @@ json RunDriver::run() {
 void RunDriver::explore(int iteration) {
   if (dir_.done(Stage::Explore, iteration)) return;
   make_explorers();
-  const ConfigView data = config_.view("data");
-  const std::string train_file = data.get<std::string>("train");
-  if (train_file.empty()) throw std::runtime_error("[data] train is not set: no queries to explore");
-  std::vector<Query> queries = train_queries(data, seed_);
-  for (Query& q : queries) q.seed = query_seed(seed_, iteration, q.id);
+  const std::vector<Query> queries = explore_queries(config_, iteration);
 
   // Queries are explored in fixed chunks of the full list, so a resumed run
   // hands the sampler exactly the batches an uninterrupted run does (batch
@@ -218,12 +227,16 @@ void RunDriver::explore(int iteration) {
   policy.set_training(false);
   CheckedBackend* critic = models_.find("critic");
   if (critic) critic->reset_counters(), critic->set_training(false);
+  const GenerationMeter policy_meter(policy);
+  std::optional<GenerationMeter> critic_meter;
+  if (critic) critic_meter.emplace(*critic);
   JsonlAppender out(records_file);
   const auto start = std::chrono::steady_clock::now();
   Progress progress("explore", static_cast<std::int64_t>(queries.size()), "queries");
   std::int64_t finished = static_cast<std::int64_t>(done.size()), tokens = 0;
   std::size_t explored = 0;
   for (const std::vector<Query>& chunk : chunks) {
+    if (critic) critic->reset_generation_cache();
     const std::vector<ExplorationRecord> records = explore_checked(*sampler_, chunk, policy, *values_);
     std::vector<json> lines;
     for (const ExplorationRecord& record : records) {
@@ -246,9 +259,12 @@ void RunDriver::explore(int iteration) {
                {"generate_share", seconds > 0 ? policy.generate_seconds() / seconds : 0.0},
                {"generate_calls", policy.generate_calls()},
                {"prompt_tokens", policy.prompt_tokens()},
-               {"scored_tokens", policy.scored_tokens()}};
+               {"scored_tokens", policy.scored_tokens()},
+               {"generation", policy_meter.info()}};
   if (critic)
-    info["critic"] = {{"scored_tokens", critic->scored_tokens()}, {"generated_tokens", critic->generated_tokens()}};
+    info["critic"] = {{"scored_tokens", critic->scored_tokens()},
+                      {"generated_tokens", critic->generated_tokens()},
+                      {"generation", critic_meter->info()}};
   spdlog::info("explore {}: {} queries in {:.1f} s, {:.0f} tokens/query, {:.0f}% of the time in generate", iteration,
                explored, seconds, info["tokens_per_query"].get<double>(), 100 * info["generate_share"].get<double>());
   finish_stage(Stage::Explore, iteration, info);
@@ -393,11 +409,16 @@ void RunDriver::evaluate(int iteration) {
 // ---------------------------------------------------------------- outputs
 
 void RunDriver::write_outputs(const std::string& status) {
-  std::vector<json> evals, audits, steps, lines;
+  std::vector<json> evals, audits, explores, steps, lines;
   for (int i = 0; i <= iterations_ + 1; ++i) {
     const json& stages = dir_.stages();
     if (auto it = stages.find(RunDirectory::stage_key(Stage::Eval, i)); it != stages.end()) evals.push_back(*it);
     if (auto it = stages.find(RunDirectory::stage_key(Stage::Audit, i)); it != stages.end()) audits.push_back(*it);
+    if (auto it = stages.find(RunDirectory::stage_key(Stage::Explore, i)); it != stages.end()) {
+      json r = *it;
+      r["iteration"] = i;
+      explores.push_back(r);
+    }
     const fs::path train_metrics = dir_.train_metrics(i);
     if (i > 0 && fs::exists(train_metrics))
       for (const JsonlLine& line : read_jsonl(train_metrics).lines) steps.push_back(line.value);
@@ -417,6 +438,11 @@ void RunDriver::write_outputs(const std::string& status) {
     r["kind"] = "audit";
     lines.push_back(r);
   }
+  for (const json& e : explores) {
+    json r = e;
+    r["kind"] = "explore";
+    lines.push_back(r);
+  }
   write_jsonl_atomic(dir_.metrics(), lines);
   const json summary = {{"name", config_.view("run").get<std::string>("name")},
                         {"status", status},
@@ -426,7 +452,7 @@ void RunDriver::write_outputs(const std::string& status) {
                         {"audit", audits},
                         {"stages", dir_.stages()}};
   write_file_atomic(dir_.summary(), summary.dump(2) + "\n");
-  write_file_atomic(dir_.report(), render_report(summary, steps, evals, config_.to_toml(), audits));
+  write_file_atomic(dir_.report(), render_report(summary, steps, evals, config_.to_toml(), audits, explores));
 }
 
 }  // namespace genius::core

@@ -34,6 +34,11 @@ namespace genius::core {
 class CheckedBackend;
 struct AuditOptions;
 
+/// The [data] train queries iteration `iteration` explores, in the order a
+/// run hands them to the sampler, each with its seed (query_seed of the run
+/// seed, the iteration and the query id). Throws when [data] train is not set.
+std::vector<Query> explore_queries(const ResolvedConfig& config, int iteration);
+
 class RunDriver {
  public:
   /// `dir` was opened (RunDirectory::open) and created for this config.

@@ -146,6 +146,9 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   }
 
   std::optional<genius::GenerationStats> generation_stats() const override { return stats_; }
+  void reset_generation_cache() override {
+    if (prefix_cache_) prefix_cache_->clear();
+  }
 
   // -------------------------------------------------------------- training
 

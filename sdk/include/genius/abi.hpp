@@ -34,7 +34,8 @@
 ///      which the host hands a sampler or value estimator the [critic] model;
 ///      the forwarding headers of ABI 3 are gone
 ///   5  ModelBackend gains generation_stats() (GenerationStats in types.hpp):
-///      prefill tokens computed and reused, decode steps and rows, KV memory
+///      prefill tokens computed and reused, decode steps and rows, KV memory;
+///      and reset_generation_cache(), called before each exploration chunk
 #define GENIUS_SDK_ABI_VERSION 5
 
 /// Version of the Genius SDK release (informational; compatibility is decided

@@ -48,6 +48,11 @@ class ModelBackend : public Plugin {
   /// backend does not count (the host then knows only calls, prompt tokens
   /// and generated tokens, which it counts itself).
   virtual std::optional<GenerationStats> generation_stats() const { return std::nullopt; }
+  /// Drops generation state that carries over between calls (torch-llama's
+  /// prefix cache). The host calls it before each chunk of an exploration, so
+  /// that a chunk's records depend only on the chunk and the weights: a run
+  /// resumed after a kill writes the records an uninterrupted run does.
+  virtual void reset_generation_cache() {}
 
   // --- training
   /// Sum of the response tokens' log-probs for each example: a [B] tensor that

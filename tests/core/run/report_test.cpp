@@ -180,6 +180,40 @@ TEST(Report, AuditsGetAChartAcrossIterationsAndATableOfTheirHeadlineMetrics) {
   EXPECT_FALSE(has_non_finite_number(html));
 }
 
+TEST(Report, ExplorationsGetATableOfWhatEachModelGenerated) {
+  Metrics m;
+  EXPECT_THAT(m.render(), Not(HasSubstr("Exploration: generation by iteration"))) << "no exploration, no section";
+  const json generation = {{"reported", true},
+                           {"calls", 7},
+                           {"prompt_tokens", 900},
+                           {"prompt_tokens_computed", 300},
+                           {"prompt_tokens_reused", 600},
+                           {"prefix_cache_hit_rate", 0.666667},
+                           {"generated_tokens", 1234},
+                           {"decode_steps", 50},
+                           {"avg_live_rows", 12.5},
+                           {"kv_peak_mib", 3.25},
+                           {"prefix_cache_evicted_tokens", 0}};
+  std::vector<json> explores = {
+      {{"iteration", 1}, {"queries", 16}, {"seconds", 2.5}, {"generation", generation}},
+      {{"iteration", 2},
+       {"queries", 16},
+       {"seconds", 3.0},
+       {"generation", {{"reported", false}, {"calls", 3}, {"prompt_tokens", 40}, {"generated_tokens", 99}}},
+       {"critic", {{"generation", generation}}}}};
+  const std::string html = render_report(m.summary, m.steps, m.evals, "", {}, explores);
+  EXPECT_THAT(html, HasSubstr("Exploration: generation by iteration"));
+  for (const char* header : {"prefill computed", "prefill reused", "cache hit rate", "avg live rows", "KV peak MiB"})
+    EXPECT_THAT(html, HasSubstr(std::string("<th>") + header + "</th>")) << header;
+  EXPECT_THAT(html, HasSubstr("<tr><td>1</td><td>policy</td><td>16</td><td>2.5</td><td>7</td><td>900</td>"
+                              "<td>300</td><td>600</td><td>0.666667</td><td>1234</td><td>50</td><td>12.5</td>"
+                              "<td>3.25</td><td>0</td></tr>"));
+  // A backend that does not count: the host's numbers, the rest left blank.
+  EXPECT_THAT(html, HasSubstr("<tr><td>2</td><td>policy</td><td>16</td><td>3</td><td>3</td><td>40</td><td>—</td>"));
+  EXPECT_THAT(html, HasSubstr("<tr><td>2</td><td>critic</td><td>—</td><td>—</td><td>7</td>"));
+  EXPECT_EQ(count(html, "<td>critic</td>"), 1u) << "iteration 1 has no critic";
+}
+
 TEST(Report, SkipsMissingAndNonFiniteValuesAndUsesAGlobalStepAxis) {
   std::vector<json> steps;
   for (int s = 1; s <= 5; ++s) steps.push_back({{"iteration", 1}, {"step", 10 * s}, {"loss", 1.0 / s}});
