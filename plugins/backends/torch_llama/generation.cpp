@@ -33,11 +33,10 @@ struct Row {
 };
 using Rows = std::vector<std::unique_ptr<Row>>;
 
-// Choose the next token of every row from its logits [rows, vocab].
-std::vector<TokenId> choose_tokens(const at::Tensor& logits, const Rows& rows,
+// Choose the next token of every row from its logits [rows, vocab], in float64.
+std::vector<TokenId> choose_tokens(const at::Tensor& logits64, const Rows& rows,
                                    const std::vector<GenerationRequest>& requests) {
   const auto n = static_cast<std::int64_t>(rows.size());
-  const at::Tensor logits64 = logits.to(at::kDouble);
   std::vector<double> temperature(n), top_p(n), u(n);
   bool any_top_p = false;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -334,14 +333,12 @@ void Engine::retire(std::size_t slot) {
 // Chooses every live row's next token, retires finished rows, and runs one
 // decode step for the rest.
 void Engine::step() {
-  const std::vector<TokenId> tokens = choose_tokens(logits_, live_, requests_);
+  const at::Tensor logits64 = logits_.to(at::kDouble);  // once: for the choice and the log-probs
+  const std::vector<TokenId> tokens = choose_tokens(logits64, live_, requests_);
   const at::Tensor chosen =
       at::tensor(std::vector<std::int64_t>(tokens.begin(), tokens.end()), at::TensorOptions().dtype(at::kLong));
-  const at::Tensor logprobs = at::log_softmax(logits_.to(at::kDouble), -1)
-                                  .gather(1, chosen.to(device_).unsqueeze(1))
-                                  .squeeze(1)
-                                  .to(at::kCPU)
-                                  .contiguous();
+  const at::Tensor logprobs =
+      at::log_softmax(logits64, -1).gather(1, chosen.to(device_).unsqueeze(1)).squeeze(1).to(at::kCPU).contiguous();
   const double* logprob = logprobs.data_ptr<double>();
   for (std::size_t i = 0; i < live_.size(); ++i) {
     live_[i]->next = tokens[i];
