@@ -159,6 +159,53 @@ INSTANTIATE_TEST_SUITE_P(Archs, ForwardTest,
                                            Arch{"qwen2_biases_gqa", "qwen2", 8, 2, true, false}),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
+TEST_P(ForwardTest, OneTokenMatchesTheReference) {
+  // A single row takes the matrix-vector path of every projection.
+  const Arch a = GetParam();
+  CausalLm model = random_model(small_config(a.type, a.heads, a.kv_heads, a.tied, a.llama3), 8);
+  EXPECT_LT(relative_error(model_logits(model, {13}), reference_logits(model, {13})), 1e-4) << a.name;
+}
+
+TEST_P(ForwardTest, FusedProjectionsAreViewsOfTheParameters) {
+  const Arch a = GetParam();
+  CausalLm model = random_model(small_config(a.type, a.heads, a.kv_heads, a.tied, a.llama3), 9);
+  const std::vector<std::int64_t> ids = {3, 1, 4, 1, 5, 9, 2, 6};
+  const auto names = model->named_parameters().keys();
+  model->fuse_projections();
+  auto& layer = *model->model->layers[1]->as<DecoderLayer>();
+  ASSERT_TRUE(layer.self_attn->fused() && layer.mlp->fused());
+  EXPECT_EQ(model->named_parameters().keys(), names);
+  EXPECT_LT(relative_error(model_logits(model, ids), reference_logits(model, ids)), 1e-4) << a.name;
+  // An in-place update of a parameter (what an optimizer step does) reaches
+  // the joined tensors: the fused (no-grad) forward follows it.
+  {
+    torch::NoGradGuard no_grad;
+    layer.self_attn->v_proj->weight.add_(0.25);
+    layer.mlp->up_proj->weight.mul_(-1.5);
+  }
+  EXPECT_TRUE(layer.self_attn->fused() && layer.mlp->fused());
+  EXPECT_LT(relative_error(model_logits(model, ids), reference_logits(model, ids)), 1e-4) << a.name;
+  // With gradients the separate projections run and each parameter gets its own.
+  const auto T = static_cast<std::int64_t>(ids.size());
+  const at::Tensor pos = at::arange(T).view({1, T});
+  model
+      ->logits(model->hidden_states(at::tensor(ids).view({1, T}),
+                                    {pos, causal_mask(at::ones({1, T}, at::kBool), 0, T, at::kFloat)}))
+      .sum()
+      .backward();
+  ASSERT_TRUE(layer.self_attn->k_proj->weight.grad().defined());
+  EXPECT_EQ(layer.self_attn->k_proj->weight.grad().sizes(), layer.self_attn->k_proj->weight.sizes());
+  EXPECT_GT(layer.mlp->gate_proj->weight.grad().abs().sum().item<double>(), 0.0);
+  // A move gives the parameters storage of their own: the forward falls back
+  // to separate projections until fused again.
+  model->to(at::kDouble);
+  EXPECT_FALSE(layer.self_attn->fused());
+  EXPECT_LT(relative_error(model_logits(model, ids), reference_logits(model, ids)), 1e-5) << a.name;
+  model->fuse_projections();
+  EXPECT_TRUE(layer.self_attn->fused() && layer.mlp->fused());
+  EXPECT_LT(relative_error(model_logits(model, ids), reference_logits(model, ids)), 1e-5) << a.name;
+}
+
 TEST(Forward, Llama3ScalingChangesLongWavelengthsOnly) {
   // head_dim 8, theta 500: wavelengths 6.3, 30, 140, 660 against the bands
   // (<16 kept, 16..64 interpolated, >64 divided by the factor 8).

@@ -77,28 +77,70 @@ RotaryEmbeddingImpl::RotaryEmbeddingImpl(const ModelConfig& c) {
   inv_freq = register_buffer("inv_freq", freq);
 }
 
-std::pair<at::Tensor, at::Tensor> RotaryEmbeddingImpl::forward(const at::Tensor& positions) {
+RotaryTables RotaryEmbeddingImpl::forward(const at::Tensor& positions, at::ScalarType dtype) {
   const at::Tensor angles = positions.to(at::kFloat).unsqueeze(-1) * inv_freq.view({1, 1, -1});  // [B, T, D/2]
-  const at::Tensor emb = at::cat({angles, angles}, -1);
-  return {emb.cos(), emb.sin()};
+  const at::Tensor sin = angles.sin();
+  return {at::cat({angles, angles}, -1).cos().unsqueeze(1).to(dtype), at::cat({-sin, sin}, -1).unsqueeze(1).to(dtype)};
 }
 
 namespace {
 
-// HF's rotate_half: (x1, x2) -> (-x2, x1) over the two halves of the last dim.
-at::Tensor rotate_half(const at::Tensor& x) {
-  const auto half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  // x: [B, heads, T, D]; cos/sin: [B, T, D] -> broadcast over heads.
-  const at::Tensor c = cos.unsqueeze(1).to(x.scalar_type()), s = sin.unsqueeze(1).to(x.scalar_type());
-  return x * c + rotate_half(x) * s;
+// HF's x * cos + rotate_half(x) * sin, where rotate_half(x1, x2) = (-x2, x1)
+// over the two halves of the last dim. `rope.sin` carries rotate_half's sign
+// (-sin on the first half), so the rotation is a roll: the same products and
+// sums, in fewer operations. x: [B, heads, T, D]; rope: [B, 1, T, D].
+at::Tensor apply_rotary(const at::Tensor& x, const RotaryTables& rope) {
+  return x * rope.cos + x.roll(x.size(-1) / 2, -1) * rope.sin;
 }
 
 torch::nn::Linear linear(std::int64_t in, std::int64_t out, bool bias) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+
+// x W^T (+ b). One row goes through a matrix-vector product: BLAS's
+// matrix-matrix path packs the whole weight into panels on every call, which
+// for a single row (decoding one sequence) costs more than the product.
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {}) {
+  if (x.numel() != x.size(-1)) return bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
+  std::vector<std::int64_t> shape = x.sizes().vec();
+  shape.back() = weight.size(0);
+  at::Tensor y = at::mv(weight, x.reshape({-1}));
+  if (bias.defined()) y = y + bias;
+  return y.view(shape);
+}
+
+at::Tensor project(const torch::nn::Linear& layer, const at::Tensor& x) {
+  return project(x, layer->weight, layer->bias);
+}
+
+// The parameters `parts` become row blocks of one new tensor, returned: an
+// optimizer step or a weight load writes through them into it.
+at::Tensor join_rows(const std::vector<at::Tensor*>& parts) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> values;
+  for (const at::Tensor* part : parts) values.push_back(*part);
+  at::Tensor joined = at::cat(values, 0);
+  std::int64_t offset = 0;
+  for (at::Tensor* part : parts) {
+    const auto rows = part->size(0);
+    part->set_data(joined.narrow(0, offset, rows));
+    offset += rows;
+  }
+  return joined;
+}
+
+// Whether `parts` are still the row blocks of `joined` (a move to another
+// device or dtype, or a new tensor assigned, gives them storage of their own).
+bool rows_of(const at::Tensor& joined, const std::vector<const at::Tensor*>& parts) {
+  if (!joined.defined()) return false;
+  std::int64_t offset = 0;
+  for (const at::Tensor* part : parts) {
+    if (!part->defined() || !part->is_contiguous() || !part->is_alias_of(joined) ||
+        part->data_ptr() != joined.narrow(0, offset, part->size(0)).data_ptr())
+      return false;
+    offset += part->size(0);
+  }
+  return offset == joined.size(0);
 }
 
 }  // namespace
@@ -113,15 +155,37 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
   o_proj = register_module("o_proj", linear(heads_ * head_dim_, c.hidden_size, c.o_proj_bias));
 }
 
-at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                  const at::Tensor& mask, const at::Tensor& positions, KvCache* cache,
-                                  std::size_t layer) {
+void AttentionImpl::fuse_projections() {
+  if (fused()) return;
+  qkv_weight_ = join_rows({&q_proj->weight, &k_proj->weight, &v_proj->weight});
+  qkv_bias_ = q_proj->bias.defined() ? join_rows({&q_proj->bias, &k_proj->bias, &v_proj->bias}) : at::Tensor();
+}
+
+bool AttentionImpl::fused() const {
+  return rows_of(qkv_weight_, {&q_proj->weight, &k_proj->weight, &v_proj->weight}) &&
+         (!q_proj->bias.defined() || rows_of(qkv_bias_, {&q_proj->bias, &k_proj->bias, &v_proj->bias}));
+}
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask,
+                                  const at::Tensor& positions, KvCache* cache, std::size_t layer) {
   const auto batch = x.size(0), seq = x.size(1);
-  at::Tensor q = q_proj(x).view({batch, seq, heads_, head_dim_}).transpose(1, 2);
-  at::Tensor k = k_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
-  at::Tensor v = v_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
-  q = apply_rotary(q, cos, sin);
-  k = apply_rotary(k, cos, sin);
+  at::Tensor q, k, v;
+  if (!at::GradMode::is_enabled() && fused()) {
+    // One product for the three projections (gradients need the separate ones).
+    const at::Tensor qkv = project(x, qkv_weight_, qkv_bias_);
+    q = qkv.narrow(-1, 0, heads_ * head_dim_);
+    k = qkv.narrow(-1, heads_ * head_dim_, kv_heads_ * head_dim_);
+    v = qkv.narrow(-1, (heads_ + kv_heads_) * head_dim_, kv_heads_ * head_dim_);
+  } else {
+    q = project(q_proj, x);
+    k = project(k_proj, x);
+    v = project(v_proj, x);
+  }
+  q = q.view({batch, seq, heads_, head_dim_}).transpose(1, 2);
+  k = k.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  v = v.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  q = apply_rotary(q, rope);
+  k = apply_rotary(k, rope);
   if (cache) {
     // Slot = position: scatter each token's key and value to its row's slot.
     const at::Tensor slot = positions.view({batch, 1, seq, 1}).expand({batch, kv_heads_, seq, head_dim_});
@@ -137,13 +201,13 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   const auto group = heads_ / kv_heads_, keys = k.size(2);
   const at::Tensor qg = q.reshape({batch, kv_heads_, group * seq, head_dim_});
   at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).view({batch, kv_heads_, group, seq, keys});
-  scores = scores / std::sqrt(double(head_dim_)) + mask.unsqueeze(1);  // mask: [B, 1, 1, seq, keys]
+  scores = scores / std::sqrt(double(head_dim_)) + mask;  // mask: [B, 1, 1, seq, keys]
   const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   const at::Tensor out = at::matmul(probs.view({batch, kv_heads_, group * seq, keys}), v)
                              .view({batch, heads_, seq, head_dim_})
                              .transpose(1, 2)
                              .reshape({batch, seq, heads_ * head_dim_});
-  return o_proj(out);
+  return project(o_proj, out);
 }
 
 // ------------------------------------------------------------------- MLP
@@ -154,8 +218,24 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
   down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size, c.mlp_bias));
 }
 
+void MlpImpl::fuse_projections() {
+  if (fused()) return;
+  gate_up_weight_ = join_rows({&gate_proj->weight, &up_proj->weight});
+  gate_up_bias_ = gate_proj->bias.defined() ? join_rows({&gate_proj->bias, &up_proj->bias}) : at::Tensor();
+}
+
+bool MlpImpl::fused() const {
+  return rows_of(gate_up_weight_, {&gate_proj->weight, &up_proj->weight}) &&
+         (!gate_proj->bias.defined() || rows_of(gate_up_bias_, {&gate_proj->bias, &up_proj->bias}));
+}
+
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  return down_proj(at::silu(gate_proj(x)) * up_proj(x));
+  if (!at::GradMode::is_enabled() && fused()) {
+    const at::Tensor gate_up = project(x, gate_up_weight_, gate_up_bias_);
+    const auto width = gate_up.size(-1) / 2;
+    return project(down_proj, at::silu(gate_up.narrow(-1, 0, width)) * gate_up.narrow(-1, width, width));
+  }
+  return project(down_proj, at::silu(project(gate_proj, x)) * project(up_proj, x));
 }
 
 // ----------------------------------------------------------------- layers
@@ -167,10 +247,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
   post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                     const at::Tensor& mask, const at::Tensor& positions, KvCache* cache,
-                                     std::size_t layer) {
-  const at::Tensor h = x + self_attn->forward(input_layernorm(x), cos, sin, mask, positions, cache, layer);
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask,
+                                     const at::Tensor& positions, KvCache* cache, std::size_t layer) {
+  const at::Tensor h = x + self_attn->forward(input_layernorm(x), rope, mask, positions, cache, layer);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -190,15 +269,25 @@ CausalLmImpl::CausalLmImpl(ModelConfig config) : config_(std::move(config)) {
 
 at::Tensor CausalLmImpl::hidden_states(const at::Tensor& ids, const AttentionInputs& inputs, KvCache* cache) {
   at::Tensor x = model->embed_tokens(ids);
-  auto [cos, sin] = model->rotary(inputs.positions);
-  const at::Tensor mask = inputs.mask.to(x.scalar_type());
+  // Once per forward, not per layer: the rotary tables and the mask, in the
+  // model's dtype and shaped to broadcast over heads (and query groups).
+  const RotaryTables rope = model->rotary->forward(inputs.positions, x.scalar_type());
+  const at::Tensor mask = inputs.mask.to(x.scalar_type()).unsqueeze(1);
   for (std::size_t i = 0; i < model->layers->size(); ++i)
-    x = model->layers[i]->as<DecoderLayer>()->forward(x, cos, sin, mask, inputs.positions, cache, i);
+    x = model->layers[i]->as<DecoderLayer>()->forward(x, rope, mask, inputs.positions, cache, i);
   return model->norm(x);
 }
 
 at::Tensor CausalLmImpl::logits(const at::Tensor& hidden) {
-  return lm_head ? lm_head(hidden) : at::matmul(hidden, model->embed_tokens->weight.t());
+  return project(hidden, lm_head ? lm_head->weight : model->embed_tokens->weight);
+}
+
+void CausalLmImpl::fuse_projections() {
+  for (std::size_t i = 0; i < model->layers->size(); ++i) {
+    auto& layer = *model->layers[i]->as<DecoderLayer>();
+    layer.self_attn->fuse_projections();
+    layer.mlp->fuse_projections();
+  }
 }
 
 KvCache CausalLmImpl::make_cache(std::int64_t batch, std::int64_t capacity) const {

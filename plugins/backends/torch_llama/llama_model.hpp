@@ -57,11 +57,18 @@ class RmsNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RmsNorm);
 
+/// A forward's rotary tables, each [batch, 1, seq, head_dim] in the model's
+/// dtype: cos, and sin with rotate_half's sign folded in (-sin on the first
+/// half), so that rotating x is x * cos + roll(x, head_dim / 2) * sin.
+struct RotaryTables {
+  at::Tensor cos, sin;
+};
+
 class RotaryEmbeddingImpl : public torch::nn::Module {
  public:
   explicit RotaryEmbeddingImpl(const ModelConfig& config);
-  /// cos and sin, each [batch, seq, head_dim], float32.
-  std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& positions);
+  /// The tables for `positions` [batch, seq], computed in float32.
+  RotaryTables forward(const at::Tensor& positions, at::ScalarType dtype);
   at::Tensor inv_freq;  ///< buffer, not saved (as in HF)
 };
 TORCH_MODULE(RotaryEmbedding);
@@ -69,12 +76,19 @@ TORCH_MODULE(RotaryEmbedding);
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
-                     const at::Tensor& positions, KvCache* cache, std::size_t layer);
+  /// mask: [batch, 1, 1, seq, keys] additive.
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask, const at::Tensor& positions,
+                     KvCache* cache, std::size_t layer);
+  /// Makes q/k/v_proj's weights (and biases) row blocks of one tensor, so
+  /// that a forward without gradients computes them in one product. A no-op
+  /// while they still are.
+  void fuse_projections();
+  bool fused() const;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
   std::int64_t heads_, kv_heads_, head_dim_;
+  at::Tensor qkv_weight_, qkv_bias_;  ///< [q; k; v] rows once fused, not parameters
 };
 TORCH_MODULE(Attention);
 
@@ -82,15 +96,21 @@ class MlpImpl : public torch::nn::Module {
  public:
   explicit MlpImpl(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x);
+  /// As AttentionImpl::fuse_projections, for gate_proj and up_proj.
+  void fuse_projections();
+  bool fused() const;
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+
+ private:
+  at::Tensor gate_up_weight_, gate_up_bias_;
 };
 TORCH_MODULE(Mlp);
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
-                     const at::Tensor& positions, KvCache* cache, std::size_t layer);
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask, const at::Tensor& positions,
+                     KvCache* cache, std::size_t layer);
   RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
@@ -120,6 +140,12 @@ class CausalLmImpl : public torch::nn::Module {
   at::Tensor hidden_states(const at::Tensor& ids, const AttentionInputs& inputs, KvCache* cache = nullptr);
   /// Vocabulary logits for hidden states of any leading shape.
   at::Tensor logits(const at::Tensor& hidden);
+  /// Joins each layer's q/k/v and gate/up weights into one tensor per group,
+  /// the parameters becoming views of it (names, shapes, gradients and
+  /// checkpoints unchanged): forwards without gradients then run one matrix
+  /// product per group. Call again after moving the model (a no-op while the
+  /// views hold); a layer whose views broke runs unfused until then.
+  void fuse_projections();
   /// A zeroed cache for `batch` rows and `capacity` positions.
   KvCache make_cache(std::int64_t batch, std::int64_t capacity) const;
   /// Bytes of keys and values one token takes over all layers.

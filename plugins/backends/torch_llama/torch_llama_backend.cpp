@@ -110,6 +110,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
       }
     }
     model_->to(device_, dtype_);
+    model_->fuse_projections();  // after the move: the joined tensors live on the device
     model_->eval();
     collect_eos_ids();
   }
@@ -136,6 +137,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         auto decoder = std::make_shared<llama::Utf8StreamDecoder>(*tokenizer, /*skip_special_tokens=*/true);
         return llama::TextStream([decoder](TokenId id) { return decoder->push(id); });
       };
+    model_->fuse_projections();  // before the weights' fingerprint: a no-op unless the model was moved
     options.prefix_cache = current_prefix_cache();
     options.stats = &stats_;
     try {
@@ -173,6 +175,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
       item.value().copy_(*source.find(item.key()));
       item.value().set_requires_grad(false);
     }
+    copy->model_->fuse_projections();
     copy->model_->eval();
     genius::detail::PluginAccess::set_name(*copy, name());
     return copy;
