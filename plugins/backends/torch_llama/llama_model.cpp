@@ -113,7 +113,13 @@ at::Tensor project(const torch::nn::Linear& layer, const at::Tensor& x) {
   return project(x, layer->weight, layer->bias);
 }
 
-// The parameters `parts` become row blocks of one new tensor, returned: an
+}  // namespace
+
+// --------------------------------------------------------- joined linears
+
+namespace {
+
+// The tensors `parts` become row blocks of one new tensor, returned: an
 // optimizer step or a weight load writes through them into it.
 at::Tensor join_rows(const std::vector<at::Tensor*>& parts) {
   torch::NoGradGuard no_grad;
@@ -129,14 +135,16 @@ at::Tensor join_rows(const std::vector<at::Tensor*>& parts) {
   return joined;
 }
 
-// Whether `parts` are still the row blocks of `joined` (a move to another
-// device or dtype, or a new tensor assigned, gives them storage of their own).
+// Whether `parts` are still the row blocks of `joined`, in order. Pointer
+// arithmetic only: this runs in every forward.
 bool rows_of(const at::Tensor& joined, const std::vector<const at::Tensor*>& parts) {
   if (!joined.defined()) return false;
+  const auto* base = static_cast<const char*>(joined.data_ptr());
+  const auto row_bytes = joined.stride(0) * static_cast<std::int64_t>(joined.element_size());
   std::int64_t offset = 0;
   for (const at::Tensor* part : parts) {
     if (!part->defined() || !part->is_contiguous() || !part->is_alias_of(joined) ||
-        part->data_ptr() != joined.narrow(0, offset, part->size(0)).data_ptr())
+        part->data_ptr() != base + offset * row_bytes)
       return false;
     offset += part->size(0);
   }
@@ -144,6 +152,31 @@ bool rows_of(const at::Tensor& joined, const std::vector<const at::Tensor*>& par
 }
 
 }  // namespace
+
+void JoinedLinears::join(std::vector<torch::nn::Linear> parts) {
+  if (holds()) return;  // a layer's parts never change: only whether they are still joined
+  std::vector<at::Tensor*> weights, biases;
+  for (auto& part : parts) {
+    weights.push_back(&part->weight);
+    if (part->bias.defined()) biases.push_back(&part->bias);
+  }
+  weight_ = join_rows(weights);
+  bias_ = biases.empty() ? at::Tensor() : join_rows(biases);
+  parts_ = std::move(parts);
+}
+
+bool JoinedLinears::holds() const {
+  std::vector<const at::Tensor*> weights, biases;
+  for (const auto& part : parts_) {
+    weights.push_back(&part->weight);
+    if (part->bias.defined()) biases.push_back(&part->bias);
+  }
+  return !parts_.empty() && rows_of(weight_, weights) && (biases.empty() || rows_of(bias_, biases));
+}
+
+at::Tensor JoinedLinears::forward(const at::Tensor& x) const {
+  return project(x, weight_, bias_);
+}
 
 // ------------------------------------------------------------- attention
 
@@ -156,14 +189,11 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
 }
 
 void AttentionImpl::fuse_projections() {
-  if (fused()) return;
-  qkv_weight_ = join_rows({&q_proj->weight, &k_proj->weight, &v_proj->weight});
-  qkv_bias_ = q_proj->bias.defined() ? join_rows({&q_proj->bias, &k_proj->bias, &v_proj->bias}) : at::Tensor();
+  qkv_.join({q_proj, k_proj, v_proj});
 }
 
 bool AttentionImpl::fused() const {
-  return rows_of(qkv_weight_, {&q_proj->weight, &k_proj->weight, &v_proj->weight}) &&
-         (!q_proj->bias.defined() || rows_of(qkv_bias_, {&q_proj->bias, &k_proj->bias, &v_proj->bias}));
+  return qkv_.holds();
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask,
@@ -172,7 +202,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope,
   at::Tensor q, k, v;
   if (!at::GradMode::is_enabled() && fused()) {
     // One product for the three projections (gradients need the separate ones).
-    const at::Tensor qkv = project(x, qkv_weight_, qkv_bias_);
+    const at::Tensor qkv = qkv_.forward(x);
     q = qkv.narrow(-1, 0, heads_ * head_dim_);
     k = qkv.narrow(-1, heads_ * head_dim_, kv_heads_ * head_dim_);
     v = qkv.narrow(-1, (heads_ + kv_heads_) * head_dim_, kv_heads_ * head_dim_);
@@ -219,19 +249,16 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
 }
 
 void MlpImpl::fuse_projections() {
-  if (fused()) return;
-  gate_up_weight_ = join_rows({&gate_proj->weight, &up_proj->weight});
-  gate_up_bias_ = gate_proj->bias.defined() ? join_rows({&gate_proj->bias, &up_proj->bias}) : at::Tensor();
+  gate_up_.join({gate_proj, up_proj});
 }
 
 bool MlpImpl::fused() const {
-  return rows_of(gate_up_weight_, {&gate_proj->weight, &up_proj->weight}) &&
-         (!gate_proj->bias.defined() || rows_of(gate_up_bias_, {&gate_proj->bias, &up_proj->bias}));
+  return gate_up_.holds();
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
   if (!at::GradMode::is_enabled() && fused()) {
-    const at::Tensor gate_up = project(x, gate_up_weight_, gate_up_bias_);
+    const at::Tensor gate_up = gate_up_.forward(x);
     const auto width = gate_up.size(-1) / 2;
     return project(down_proj, at::silu(gate_up.narrow(-1, 0, width)) * gate_up.narrow(-1, width, width));
   }

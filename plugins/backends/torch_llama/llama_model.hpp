@@ -73,6 +73,24 @@ class RotaryEmbeddingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RotaryEmbedding);
 
+/// Linear layers run as one product: their weights (and biases) become row
+/// blocks of one tensor, the parameters views of it, so names, shapes,
+/// gradients, checkpoints and in-place optimizer steps are unchanged and no
+/// weight is held twice. The output is the parts' outputs side by side.
+class JoinedLinears {
+ public:
+  /// Joins `parts` (all with biases or none); a no-op while they are joined.
+  void join(std::vector<torch::nn::Linear> parts);
+  /// Whether the parts are still views of the joined tensors (a move to
+  /// another device or dtype, or a tensor assigned, gives them their own).
+  bool holds() const;
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  std::vector<torch::nn::Linear> parts_;
+  at::Tensor weight_, bias_;
+};
+
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
@@ -88,7 +106,7 @@ class AttentionImpl : public torch::nn::Module {
 
  private:
   std::int64_t heads_, kv_heads_, head_dim_;
-  at::Tensor qkv_weight_, qkv_bias_;  ///< [q; k; v] rows once fused, not parameters
+  JoinedLinears qkv_;  ///< [q; k; v] once fused
 };
 TORCH_MODULE(Attention);
 
@@ -102,7 +120,7 @@ class MlpImpl : public torch::nn::Module {
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 
  private:
-  at::Tensor gate_up_weight_, gate_up_bias_;
+  JoinedLinears gate_up_;
 };
 TORCH_MODULE(Mlp);
 
