@@ -9,7 +9,7 @@ preset=${1:-default}
 
 packages=(
   g++ cmake make pkg-config ccache
-  libtorch-dev libopenblas0-pthread       # OpenBLAS: ~15x faster matrix products than the reference BLAS
+  libtorch-dev libgloo-dev libopenblas0-pthread  # libgloo-dev: Gloo headers for c10d; OpenBLAS: ~15x faster matrix products than the reference BLAS
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev

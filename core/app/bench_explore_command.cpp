@@ -21,6 +21,7 @@
 #include "bench.hpp"
 #include "cli.hpp"
 #include "config/config.hpp"
+#include "io/cpu_threads.hpp"
 #include "io/records_io.hpp"
 #include "plugins/checked_backend.hpp"
 #include "plugins/checked_sampler.hpp"
@@ -208,7 +209,7 @@ int bench_explore_command(const std::vector<std::string>& args) {
     std::cerr << e.what() << "\n";
     return core::kExitUsageError;
   }
-  if (const int threads = setup.config->view("run").get<int>("threads"); threads > 0) at::set_num_threads(threads);
+  if (const int threads = setup.config->view("run").get<int>("threads"); threads > 0) core::set_cpu_threads(threads);
   try {
     const double peak = measured_matmul_gflops();
     const ModeResult on = explore_once(setup, true);

@@ -65,6 +65,8 @@ int usage_error(const std::string& command, const std::string& message);
 int plugins_command(const Args& args);
 int config_command(const Args& args);
 int run_command(const Args& args);
+int launch_command(const Args& args);
+int merge_adapter_command(const Args& args);
 int explore_command(const Args& args);
 int pairs_command(const Args& args);
 int train_command(const Args& args);

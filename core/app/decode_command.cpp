@@ -24,6 +24,7 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "eval/evaluator.hpp"
+#include "io/cpu_threads.hpp"
 #include "io/jsonl.hpp"
 #include "io/progress.hpp"
 #include "io/records_io.hpp"
@@ -231,7 +232,7 @@ int decode_command(const Args& args) {
   const core::ResolvedConfig& config = *in.config;
   const core::PluginRegistry& registry = *in.registry;
   const std::vector<core::EvalItem>& items = in.items;
-  if (const int threads = config.view("run").get<int>("threads"); threads > 0) at::set_num_threads(threads);
+  if (const int threads = config.view("run").get<int>("threads"); threads > 0) core::set_cpu_threads(threads);
 
   try {
     const ConfigView run = config.view("run");

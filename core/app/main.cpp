@@ -1,12 +1,15 @@
 // genius — unsupervised LLM self-training (Genius: foresight re-sampling + ACO).
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include <genius/abi.hpp>
 
 #include "cli.hpp"
+#include "dist/cluster.hpp"
 #include "io/logging.hpp"
 
 namespace {
@@ -44,6 +47,10 @@ const std::map<std::string, Command>& commands() {
        {genius::cli::critic_eval_command, "measure a step-level critic: step AUC, first-error accuracy, F1"}},
       {"decode", {genius::cli::decode_command, "answer [data] eval with a decoding method; accuracy and cost"}},
       {"new-plugin", {genius::cli::new_plugin_command, "write an out-of-tree plugin project to start from"}},
+      {"merge-adapter",
+       {genius::cli::merge_adapter_command, "fold a LoRA adapter into its base model (a full Hugging Face model)"}},
+      {"launch",
+       {genius::cli::launch_command, "start N local ranks of a command (`genius launch --nproc 2 -- run cfg.toml`)"}},
   };
   return c;
 }
@@ -52,7 +59,7 @@ void print_help() {
   std::cout << "genius " GENIUS_SDK_VERSION
                " - unsupervised LLM self-training (foresight re-sampling + ACO)\n\n"
                "Usage: genius [--version] [--help] <command> [<args>]\n\nCommands:\n";
-  for (const auto& [name, command] : commands()) std::printf("  %-11s %s\n", name.c_str(), command.summary);
+  for (const auto& [name, command] : commands()) std::printf("  %-13s %s\n", name.c_str(), command.summary);
   std::cout << "\nRun `genius <command> --help` for a command's options.\n"
                "Exit codes: 0 ok, 1 run failed (`config check`: config invalid), 2 usage or config error.\n"
                "Plugins are searched beside the executable (../lib/genius/plugins), then in\n"
@@ -77,6 +84,22 @@ int main(int argc, char** argv) {
   if (it == commands().end()) {
     std::cerr << "genius: unknown command '" << args[0] << "'; run `genius --help` for the list\n";
     return genius::core::kExitUsageError;
+  }
+  // Under torchrun, SLURM or `genius launch` only the run commands share work.
+  static const std::set<std::string> distributed = {"run", "explore", "pairs", "train", "eval"};
+  if (!distributed.count(args[0]) && args[0] != "launch" &&
+      std::find(args.begin(), args.end(), "--help") == args.end()) {
+    try {
+      const int world = genius::core::ClusterSpec::from_environment().world;
+      if (world > 1) {
+        std::cerr << "genius " << args[0] << " runs as one process, but WORLD_SIZE (or SLURM_NTASKS) is " << world
+                  << ": only run, explore, pairs, train and eval run on several ranks\n";
+        return genius::core::kExitUsageError;
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "genius: " << e.what() << "\n";
+      return genius::core::kExitUsageError;
+    }
   }
   try {
     return it->second.run(Args(args.begin() + 1, args.end()));

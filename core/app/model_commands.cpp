@@ -20,6 +20,7 @@
 #include "bench.hpp"
 #include "cli.hpp"
 #include "config/config.hpp"
+#include "io/durable_dir.hpp"
 #include "plugins/plugin_registry.hpp"
 
 namespace genius::cli {
@@ -44,7 +45,8 @@ void add_model_options(po::options_description& options) {
       "backend", po::value<std::string>()->default_value("")->value_name("NAME"),
       "model backend plugin (default: the only one installed)")(
       "set", po::value<std::vector<std::string>>()->value_name("model.KEY=VALUE"),
-      "backend key, e.g. model.dtype=bfloat16 (repeatable)");
+      "backend key, e.g. model.dtype=bfloat16 (repeatable)")("adapter", po::value<std::string>()->value_name("DIR"),
+                                                             "a LoRA adapter (PEFT directory) on top of --model");
 }
 
 std::vector<std::string> overrides(const po::variables_map& vm) {
@@ -57,6 +59,13 @@ std::shared_ptr<ModelBackend> load_backend(const std::string& backend, const std
   core::PluginRegistry registry = core::discover_plugins({});
   registry.throw_if_errors();
   return cli::load_backend(registry, backend, dir, extra);
+}
+
+// The backend of the model options, with --adapter loaded onto it.
+std::shared_ptr<ModelBackend> load_model(const po::variables_map& vm) {
+  auto backend = load_backend(vm["backend"].as<std::string>(), vm["model"].as<std::string>(), overrides(vm));
+  if (vm.count("adapter")) backend->load_weights(vm["adapter"].as<std::string>());
+  return backend;
 }
 
 template <class Body>
@@ -104,7 +113,7 @@ int tokenize_command(const Args& args) {
     } catch (const po::error& e) {
       return usage_error("tokenize", e.what());
     }
-    auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
+    auto backend = load_model(*vm);
     const std::vector<TokenId> ids = backend->encode(text);
     if (vm->count("json")) {
       std::cout << nlohmann::json({{"ids", ids}, {"count", ids.size()}}).dump() << "\n";
@@ -138,7 +147,7 @@ int generate_command(const Args& args) {
                           });
   if (!vm) return vm.exit_code;
   return guarded("generate", [&] {
-    auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
+    auto backend = load_model(*vm);
     const std::string prompt = (*vm)["prompt"].as<std::string>();
     GenerationRequest request;
     request.prompt_ids = backend->encode(vm->count("chat") ? backend->format_chat(prompt) : prompt);
@@ -186,7 +195,7 @@ int logprobs_command(const Args& args) {
                           });
   if (!vm) return vm.exit_code;
   return guarded("logprobs", [&] {
-    auto backend = load_backend((*vm)["backend"].as<std::string>(), (*vm)["model"].as<std::string>(), overrides(*vm));
+    auto backend = load_model(*vm);
     const std::string prompt = (*vm)["prompt"].as<std::string>();
     // Prompt and completion are encoded separately, as the trainer scores pairs.
     ScoringExample ex{backend->encode(vm->count("chat") ? backend->format_chat(prompt) : prompt),
@@ -285,6 +294,39 @@ int bench_command(const Args& args) {
       std::printf("%6d %8d %8d %14.1f %14.1f %9.1f%% %12.1f %10.1f%%\n", batch, prompt_tokens, new_tokens, prefill_rate,
                   decode_rate, share, bound, 100.0 * decode_rate / bound);
     }
+    return int(core::kExitOk);
+  });
+}
+
+}  // namespace genius::cli
+
+namespace genius::cli {
+
+// -------------------------------------------------------------- merge-adapter
+
+int merge_adapter_command(const Args& args) {
+  po::options_description options("Options");
+  add_model_options(options);
+  options.add_options()("out", po::value<std::string>()->value_name("DIR"), "the merged model's directory (new)");
+  const Parsed vm = parse("merge-adapter", "--model BASE --adapter DIR --out MERGED", args, options,
+                          [&](const po::variables_map& given) {
+                            if (!given.count("model") || !given.count("adapter") || !given.count("out"))
+                              throw po::error("--model, --adapter and --out are required");
+                          });
+  if (!vm) return vm.exit_code;
+  const fs::path out = (*vm)["out"].as<std::string>();
+  if (fs::exists(out) && !fs::is_empty(out))
+    return usage_error("merge-adapter", "--out '" + out.string() + "' exists and is not empty");
+  return guarded("merge-adapter", [&] {
+    auto backend = load_model(*vm);
+    backend->merge_lora();
+    // Written beside the target and renamed into place: no half-written model.
+    const fs::path staging = out.parent_path() / ("." + out.filename().string() + ".partial");
+    fs::remove_all(staging);
+    backend->save(staging);
+    core::replace_directory(staging, out);
+    std::printf("merged %s + %s -> %s\n", (*vm)["model"].as<std::string>().c_str(),
+                (*vm)["adapter"].as<std::string>().c_str(), out.string().c_str());
     return int(core::kExitOk);
   });
 }

@@ -26,6 +26,7 @@
 #include "eval/critique_data.hpp"
 #include "eval/evaluator.hpp"
 #include "eval/tasks.hpp"
+#include "io/cpu_threads.hpp"
 #include "io/durable_dir.hpp"
 #include "io/progress.hpp"
 #include "io/records_io.hpp"
@@ -203,7 +204,7 @@ int pretrain_command(const Args& args) {
     return core::kExitUsageError;
   }
   const ConfigView pre = config->view("pretrain"), run = config->view("run");
-  if (const int threads = run.get<int>("threads"); threads > 0) at::set_num_threads(threads);
+  if (const int threads = run.get<int>("threads"); threads > 0) core::set_cpu_threads(threads);
 
   // 2. The training problems.
   std::size_t skipped = 0;

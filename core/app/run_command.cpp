@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <ATen/Parallel.h>
 
@@ -13,7 +14,9 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "config/suggest.hpp"
+#include "dist/cluster.hpp"
 #include "eval/audit.hpp"
+#include "io/cpu_threads.hpp"
 #include "io/logging.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "run/run_driver.hpp"
@@ -51,7 +54,23 @@ struct Prepared {
   std::shared_ptr<Sampler> sampler;
   std::shared_ptr<ValueEstimator> values;
   std::shared_ptr<Loss> loss;
+  // This process's place in its job (one rank unless torchrun, SLURM or
+  // `genius launch` started several).
+  std::unique_ptr<core::Cluster> cluster;
 };
+
+// Meet the job's other ranks (nothing to meet for one process).
+std::unique_ptr<core::Cluster> join_job(const core::ResolvedConfig& config) {
+  core::ClusterSpec spec = core::ClusterSpec::from_environment();
+  const ConfigView dist = config.view("distributed");
+  spec.backend = dist.get<std::string>("backend");
+  spec.timeout_seconds = dist.get<double>("timeout_seconds");
+  const ConfigView model = config.view("model");
+  if (model.contains("device")) spec.device = model.get<std::string>("device");
+  std::unique_ptr<core::Cluster> cluster = core::Cluster::connect(spec);
+  if (cluster->distributed()) core::set_log_rank(cluster->rank());
+  return cluster;
+}
 
 // Parse, validate and open the run directory as `mode` allows (the resume
 // policy is RunDirectory's). Returns an exit code when something is wrong,
@@ -69,18 +88,37 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
     std::cerr << e.what() << "\n";
     return core::kExitUsageError;
   }
+  try {
+    out.cluster = join_job(*out.config);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return core::kExitRunFailed;
+  }
+  core::Cluster& cluster = *out.cluster;
   const ConfigView run = out.config->view("run");
   const fs::path dir = vm.count("out") ? fs::path(vm["out"].as<std::string>())
                                        : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
-  try {
-    out.dir.emplace(core::RunDirectory::open(dir, *out.config, mode));
-  } catch (const core::RunDirectoryError& e) {
-    std::cerr << e.what() << "\n";
-    return core::kExitUsageError;
+  auto failed = [&](const std::string& message, int code) {
+    std::cerr << message << "\n";
+    cluster.fail(message);
+    return code;
+  };
+  // Rank 0 opens the directory as `mode` asks; the others follow it once it exists.
+  if (cluster.leader()) {
+    try {
+      out.dir.emplace(core::RunDirectory::open(dir, *out.config, mode));
+    } catch (const core::RunDirectoryError& e) {
+      return failed(e.what(), core::kExitUsageError);
+    }
   }
   if (auto level = core::parse_log_level(run.get<std::string>("log_level")); level && !vm.count("log-level"))
-    spdlog::default_logger()->sinks().front()->set_level(*level);
-  if (const int threads = run.get<int>("threads"); threads > 0) at::set_num_threads(threads);
+    spdlog::default_logger()->sinks().front()->set_level(cluster.leader() ? *level
+                                                                          : std::max(*level, spdlog::level::warn));
+  if (const int threads = run.get<int>("threads"); threads > 0)
+    core::set_cpu_threads(threads);
+  else if (cluster.distributed())  // "all cores", shared among this machine's ranks
+    core::set_cpu_threads(
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cluster.spec().local_world));
   if (create_plugins) {
     try {
       const core::ResolvedConfig& c = *out.config;
@@ -89,22 +127,45 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
       out.values = core::create_configured<ValueEstimator>(*out.registry, c, PluginKind::ValueEstimator);
       out.loss = core::create_configured<Loss>(*out.registry, c, PluginKind::Loss);
     } catch (const std::exception& e) {
-      std::cerr << e.what() << "\n";
+      std::string message = e.what();
       const ConfigView model = out.config->view("model");
       if (model.contains("path")) {
         const fs::path path = model.get<std::string>("path");
         if (!fs::exists(path / "config.json")) {
           if (const auto recipe = core::find_model_recipe(out.config->file(), path))
-            std::cerr << "the model '" << path.string() << "' does not exist yet; make it with `genius pretrain "
-                      << recipe->string() << "`\n";
+            message += "\nthe model '" + path.string() + "' does not exist yet; make it with `genius pretrain " +
+                       recipe->string() + "`";
         }
       }
-      return core::kExitRunFailed;
+      return failed(message, core::kExitRunFailed);
     }
   }
-  out.dir->create(*out.config);
+  if (cluster.leader()) out.dir->create(*out.config);
+  try {
+    cluster.barrier("run directory");
+    if (!cluster.leader()) {
+      out.dir.emplace(core::RunDirectory::open(dir, *out.config, core::RunDirectory::Mode::Continue));
+      out.dir->follow(cluster.rank());
+      out.dir->create(*out.config);
+    }
+  } catch (const std::exception& e) {
+    return failed(e.what(), core::kExitRunFailed);
+  }
   spdlog::info("run directory: {}", out.dir->path().string());
+  if (cluster.distributed()) spdlog::info("{} ranks", cluster.world());
   return std::nullopt;
+}
+
+// Run `body` (a command's work); when it throws, the other ranks hear of it
+// (and stop naming this rank) before the error reaches main.
+template <class F>
+auto announcing_failure(core::Cluster& cluster, F body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    cluster.fail(e.what());
+    throw;
+  }
 }
 
 po::options_description run_options() {
@@ -149,9 +210,10 @@ int run_command(const Args& args) {
                   resume ? core::RunDirectory::Mode::Resume : core::RunDirectory::Mode::New,
                   /*create_plugins=*/true, p))
     return *code;
-  core::RunDriver driver(*p.config, *p.registry, *p.dir);
+  core::RunDriver driver(*p.config, *p.registry, *p.dir, *p.cluster);
   driver.use_plugins(p.backend, p.sampler, p.values, p.loss);
-  const nlohmann::json summary = driver.run();
+  const nlohmann::json summary = announcing_failure(*p.cluster, [&] { return driver.run(); });
+  if (!p.cluster->leader()) return core::kExitOk;
   print_results(summary);
   std::printf("\nrun directory: %s\nreport: %s\n", p.dir->path().string().c_str(), p.dir->report().string().c_str());
   return core::kExitOk;
@@ -175,8 +237,9 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
   if (!vm) return vm.exit_code;
   Prepared p;
   if (auto code = prepare(*vm, needed, core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p)) return *code;
-  core::RunDriver driver(*p.config, *p.registry, *p.dir);
-  driver.run_stage(stage, (*vm)["iteration"].as<int>());
+  core::RunDriver driver(*p.config, *p.registry, *p.dir, *p.cluster);
+  announcing_failure(*p.cluster, [&] { driver.run_stage(stage, (*vm)["iteration"].as<int>()); });
+  if (!p.cluster->leader()) return core::kExitOk;
   std::printf("%s done; run directory: %s\n", name.c_str(), p.dir->path().string().c_str());
   return core::kExitOk;
 }
@@ -214,7 +277,7 @@ int audit_command(const Args& args) {
   if (vm->count("items")) audit.items = static_cast<std::size_t>((*vm)["items"].as<std::int64_t>());
   if (!audit.enabled()) audit.items = 200;
   if (vm->count("probe")) audit.probe.items_file = (*vm)["probe"].as<std::string>();
-  core::RunDriver driver(*p.config, *p.registry, *p.dir);
+  core::RunDriver driver(*p.config, *p.registry, *p.dir, *p.cluster);
   const nlohmann::json m = driver.audit((*vm)["iteration"].as<int>(), audit);
   auto cell = [&](const std::string& key) {
     if (!m.contains(key) || !m[key].is_number()) return std::string("-");

@@ -3,6 +3,7 @@ metrics and eval results must be equal (timings aside), checkpoints byte-equal.
     compare_runs.py RUN_A RUN_B"""
 import filecmp
 import json
+import os
 import sys
 
 a_dir, b_dir = sys.argv[1:3]
@@ -33,6 +34,8 @@ for it in (1, 2):
                     print(f"  first difference at line {i + 1}\n  a: {json.dumps(x)[:300]}\n  b: {json.dumps(y)[:300]}")
                     break
     weights = "checkpoint/model.safetensors"
+    if not os.path.exists(f"{a_dir}/iter-{it}/{weights}"):  # a LoRA run: the PEFT adapter
+        weights = "checkpoint/adapter_model.safetensors"
     if not filecmp.cmp(f"{a_dir}/iter-{it}/{weights}", f"{b_dir}/iter-{it}/{weights}", shallow=False):
         failed = True
         print(f"iter-{it}/{weights} differs")

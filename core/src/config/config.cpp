@@ -527,11 +527,16 @@ std::string ResolvedConfig::to_toml() const {
 }
 
 bool same_resolved_config(const std::string& a, const std::string& b) {
+  // Comments, and [distributed] (how many ranks run it and how long they
+  // wait for each other change no result), do not make another run.
   auto without_comments = [](const std::string& toml) {
     std::string out;
     std::istringstream in(toml);
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind('#', 0) != 0) out += line + "\n";
+    bool skipping = false;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind('[', 0) == 0) skipping = line.rfind("[distributed]", 0) == 0;
+      if (!skipping && line.rfind('#', 0) != 0) out += line + "\n";
+    }
     return out;
   };
   return without_comments(a) == without_comments(b);

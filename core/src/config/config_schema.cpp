@@ -73,6 +73,16 @@ const std::map<std::string, Keys>& schema() {
                "score chosen and rejected only from their first differing token (the shared start joins the prompt)"),
            key("save_steps", integer(0),
                "also checkpoint every N optimizer steps for resume; 0 = end of iteration only", at_least(0)),
+           key("lora_rank", integer(0),
+               "train LoRA adapters of this rank r instead of every weight (PEFT checkpoints); 0 = full fine-tuning",
+               at_least(0)),
+           key("lora_alpha", 16.0, "LoRA scaling: the update is (lora_alpha / lora_rank) B A x", at_least(0.0, false)),
+           key("lora_dropout", 0.0, "dropout on the adapters' input while training", Bounds{0.0, 1.0, true, false}),
+           key("lora_target_modules",
+               std::vector<std::string>{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"},
+               "the linear layers that get adapters, by PEFT's names"),
+           key("gradient_checkpointing", false,
+               "recompute each decoder layer's activations in the backward pass (less memory, ~1 more forward)"),
        }},
       {"eval",
        {
@@ -92,6 +102,15 @@ const std::map<std::string, Keys>& schema() {
                at_least(0)),
            path("file", std::string(""),
                 "JSONL of labeled probe items (relative to the config file); \"\" = [data] eval"),
+       }},
+      {"distributed",
+       {
+           choice("backend", "auto", {"auto", "gloo", "nccl"},
+                  "c10d backend of a job of several ranks (docs/distributed.md): gloo on cpu, nccl on cuda"),
+           key("timeout_seconds", 300.0,
+               "how long a rank waits for the others to meet or finish a collective; a rank whose heartbeat is "
+               "silent for min(this, 30) s counts as gone",
+               at_least(1.0)),
        }},
       {"pretrain",
        {
@@ -123,8 +142,8 @@ const std::map<std::string, Keys>& schema() {
 }  // namespace
 
 const std::vector<std::string>& config_sections() {
-  static const std::vector<std::string> s = {"run",  "data",  "model", "critic", "sampler", "value",
-                                             "loss", "train", "eval",  "audit",  "pretrain"};
+  static const std::vector<std::string> s = {"run",  "data",  "model", "critic", "sampler",     "value",
+                                             "loss", "train", "eval",  "audit",  "distributed", "pretrain"};
   return s;
 }
 

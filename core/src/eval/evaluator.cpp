@@ -1,5 +1,7 @@
 #include "eval/evaluator.hpp"
 
+#include "dist/cluster.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <regex>
@@ -74,9 +76,16 @@ EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t l
   return item;
 }
 
+// One generated answer, as the item files and metrics need it.
+struct Answer {
+  std::string text;
+  std::string finish_reason;
+  int tokens = 0;
+};
+
 // What one item's generations came to.
 struct ItemOutcome {
-  std::optional<GeneratedSample> greedy;
+  std::optional<Answer> greedy;
   std::optional<std::string> greedy_answer;
   bool greedy_correct = false;
   std::vector<std::optional<std::string>> sample_answers;
@@ -93,8 +102,8 @@ json item_json(std::size_t index, const EvalItem& item, const ItemOutcome& outco
     line["greedy"] = {{"response", outcome.greedy->text},
                       {"answer", answer_json(outcome.greedy_answer)},
                       {"correct", outcome.greedy_correct},
-                      {"finish_reason", to_string(outcome.greedy->finish_reason)},
-                      {"tokens", outcome.greedy->num_tokens()}};
+                      {"finish_reason", outcome.greedy->finish_reason},
+                      {"tokens", outcome.greedy->tokens}};
   }
   if (!outcome.sample_answers.empty()) {
     json samples = json::array();
@@ -115,6 +124,31 @@ struct RequestSlot {
   std::size_t item = 0;
   bool greedy = false;
 };
+
+// Every rank's answers to the calls it ran, to every rank (MessagePack keeps
+// the model's bytes as they are, valid UTF-8 or not); the call count summed.
+void share_answers(Cluster& cluster, std::vector<std::vector<Answer>>& answers, EvalResult& result) {
+  json mine = json::array();
+  for (std::size_t j = 0; j < answers.size(); ++j) {
+    if (answers[j].empty()) continue;
+    json samples = json::array();
+    for (const Answer& a : answers[j]) samples.push_back(json::array({a.text, a.finish_reason, a.tokens}));
+    mine.push_back(json::array({j, std::move(samples)}));
+  }
+  const std::vector<std::uint8_t> packed = json::to_msgpack(json{{"calls", result.generate_calls}, {"answers", mine}});
+  std::size_t calls = 0;
+  for (const std::string& part : cluster.all_gather("eval answers", std::string(packed.begin(), packed.end()))) {
+    const json theirs = json::from_msgpack(part);
+    calls += theirs["calls"].get<std::size_t>();
+    for (const json& request : theirs["answers"]) {
+      std::vector<Answer>& slot = answers.at(request[0].get<std::size_t>());
+      if (!slot.empty()) continue;  // this rank's own
+      for (const json& a : request[1])
+        slot.push_back({a[0].get<std::string>(), a[1].get<std::string>(), a[2].get<int>()});
+    }
+  }
+  result.generate_calls = calls;
+}
 
 }  // namespace
 
@@ -178,7 +212,7 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
 }
 
 EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
-                    const fs::path& items_out) {
+                    const fs::path& items_out, Cluster* cluster) {
   const AnswerExtractor extract = answer_extractor(options.answer_regex);
   const std::size_t k = options.samples > 0 ? static_cast<std::size_t>(options.samples) : 0;
   const std::size_t per_call = std::max<std::size_t>(1, options.requests_per_call);
@@ -206,11 +240,17 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
     }
   }
 
+  // Calls of up to per_call requests, in order; with several ranks, call c
+  // runs on rank c % world, so every call holds the same requests as in a
+  // one-rank run (and gives the same answers), then the answers are shared.
   EvalResult result;
   result.items = items.size();
   result.samples_per_item = k;
-  std::vector<ItemOutcome> outcomes(items.size());
-  for (std::size_t begin = 0; begin < requests.size(); begin += per_call) {
+  const int world = cluster ? cluster->world() : 1, rank = cluster ? cluster->rank() : 0;
+  std::vector<std::vector<Answer>> answers(requests.size());
+  std::size_t call_index = 0;
+  for (std::size_t begin = 0; begin < requests.size(); begin += per_call, ++call_index) {
+    if (static_cast<int>(call_index % static_cast<std::size_t>(world)) != rank) continue;
     const std::size_t end = std::min(requests.size(), begin + per_call);
     const std::vector<GenerationRequest> call(requests.begin() + static_cast<std::ptrdiff_t>(begin),
                                               requests.begin() + static_cast<std::ptrdiff_t>(end));
@@ -220,27 +260,34 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
       throw PluginError(backend.name(), "generate returned " + std::to_string(results.size()) + " results for " +
                                             std::to_string(call.size()) + " requests");
     for (std::size_t j = 0; j < call.size(); ++j) {
-      auto& samples = results[j].samples;
+      const auto& samples = results[j].samples;
       if (samples.size() != static_cast<std::size_t>(call[j].n))
         throw PluginError(backend.name(), "generate returned " + std::to_string(samples.size()) +
                                               " samples for a request of n = " + std::to_string(call[j].n));
-      const RequestSlot slot = slots[begin + j];
-      const std::string& reference = items[slot.item].reference;
-      ItemOutcome& outcome = outcomes[slot.item];
-      for (const GeneratedSample& s : samples) result.generated_tokens += s.num_tokens();
-      if (slot.greedy) {
-        outcome.greedy_answer = final_answer(extract, samples[0].text);
-        outcome.greedy_correct = outcome.greedy_answer && same_answer(*outcome.greedy_answer, reference);
-        outcome.greedy = std::move(samples[0]);
-      } else {
-        for (const GeneratedSample& s : samples) {
-          outcome.sample_answers.push_back(final_answer(extract, s.text));
-          outcome.sample_correct.push_back(outcome.sample_answers.back() &&
-                                           same_answer(*outcome.sample_answers.back(), reference));
-        }
-      }
+      for (const GeneratedSample& g : samples)
+        answers[begin + j].push_back({g.text, to_string(g.finish_reason), g.num_tokens()});
     }
     spdlog::debug("eval: {}/{} generation requests done", end, requests.size());
+  }
+  if (world > 1) share_answers(*cluster, answers, result);
+
+  std::vector<ItemOutcome> outcomes(items.size());
+  for (std::size_t j = 0; j < requests.size(); ++j) {
+    const RequestSlot slot = slots[j];
+    const std::string& reference = items[slot.item].reference;
+    ItemOutcome& outcome = outcomes[slot.item];
+    for (const Answer& a : answers[j]) result.generated_tokens += a.tokens;
+    if (slot.greedy) {
+      outcome.greedy_answer = final_answer(extract, answers[j][0].text);
+      outcome.greedy_correct = outcome.greedy_answer && same_answer(*outcome.greedy_answer, reference);
+      outcome.greedy = std::move(answers[j][0]);
+    } else {
+      for (const Answer& a : answers[j]) {
+        outcome.sample_answers.push_back(final_answer(extract, a.text));
+        outcome.sample_correct.push_back(outcome.sample_answers.back() &&
+                                         same_answer(*outcome.sample_answers.back(), reference));
+      }
+    }
   }
 
   // Metrics: greedy accuracy, and pass@1 = mean over items of (right samples / k).
@@ -270,6 +317,7 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
 
   // Model output may be any bytes: invalid UTF-8 is written as U+FFFD rather
   // than failing the run at the last moment.
+  if (cluster && !cluster->leader()) return result;
   std::string lines;
   for (std::size_t i = 0; i < items.size(); ++i)
     lines += item_json(i, items[i], outcomes[i]).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
@@ -278,8 +326,8 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
   return result;
 }
 
-EvalResult evaluate(ModelBackend& backend, const EvalOptions& options, const fs::path& items_out) {
-  return evaluate(backend, load_eval_items(options), options, items_out);
+EvalResult evaluate(ModelBackend& backend, const EvalOptions& options, const fs::path& items_out, Cluster* cluster) {
+  return evaluate(backend, load_eval_items(options), options, items_out, cluster);
 }
 
 }  // namespace genius::core

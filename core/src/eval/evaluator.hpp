@@ -23,6 +23,8 @@
 
 namespace genius::core {
 
+class Cluster;
+
 /// One labeled evaluation item.
 struct EvalItem {
   std::string instruction;                 ///< the query, not yet chat-formatted
@@ -82,8 +84,13 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options);
 /// return the metrics. The same seed gives the same result, whatever the
 /// batch size. Throws genius::ConfigError for an invalid answer_regex and
 /// genius::PluginError when the backend returns the wrong number of results.
+///
+/// With a distributed `cluster`, the generate calls are shared out among the
+/// ranks (call c on rank c % world, each call the same requests as in one
+/// process), every rank gets every answer and the same result, and rank 0
+/// alone writes `items_out`.
 EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
-                    const std::filesystem::path& items_out);
+                    const std::filesystem::path& items_out, Cluster* cluster = nullptr);
 
 /// The final answer of a response as evaluate() reads it: what `extract`
 /// finds, where an empty answer (`\boxed{}`) counts as none.
@@ -94,6 +101,7 @@ std::optional<std::string> final_answer(const AnswerExtractor& extract, const st
 AnswerExtractor answer_extractor(const std::string& answer_regex);
 
 /// load_eval_items(options), then evaluate().
-EvalResult evaluate(ModelBackend& backend, const EvalOptions& options, const std::filesystem::path& items_out);
+EvalResult evaluate(ModelBackend& backend, const EvalOptions& options, const std::filesystem::path& items_out,
+                    Cluster* cluster = nullptr);
 
 }  // namespace genius::core

@@ -25,6 +25,12 @@ void setup_console_logging(spdlog::level::level_enum level) {
   spdlog::set_default_logger(logger);
 }
 
+void set_log_rank(int rank) {
+  auto& console = spdlog::default_logger()->sinks().front();
+  console->set_pattern("[%H:%M:%S] [rank " + std::to_string(rank) + "] %^%l%$: %v");
+  if (rank > 0 && console->level() < spdlog::level::warn) console->set_level(spdlog::level::warn);
+}
+
 void add_log_file(const std::filesystem::path& file) {
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file.string(), /*truncate=*/false);
   sink->set_level(spdlog::level::debug);

@@ -69,6 +69,9 @@ class CheckedBackend final : public ModelBackend {
   std::vector<at::Tensor> parameters() override { return inner_->parameters(); }
   void set_training(bool training) override { inner_->set_training(training); }
   std::unique_ptr<ModelBackend> frozen_copy() const override;
+  void add_lora(const LoraOptions& options) override { inner_->add_lora(options); }
+  void merge_lora() override { inner_->merge_lora(); }
+  void set_gradient_checkpointing(bool on) override { inner_->set_gradient_checkpointing(on); }
   void save(const std::filesystem::path& dir) const override { inner_->save(dir); }
   void load_weights(const std::filesystem::path& dir) override { inner_->load_weights(dir); }
   std::string device() const override { return inner_->device(); }

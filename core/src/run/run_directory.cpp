@@ -1,5 +1,7 @@
 #include "run/run_directory.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <genius/helpers/atomic_file.hpp>
@@ -77,9 +79,17 @@ RunDirectory RunDirectory::open(fs::path dir, const ResolvedConfig& config, Mode
 }
 
 void RunDirectory::create(const ResolvedConfig& config) const {
+  if (!publishes()) {
+    add_log_file(dir_ / ("genius.rank-" + std::to_string(follower_rank_) + ".log"));
+    return;
+  }
   fs::create_directories(dir_);
   add_log_file(dir_ / "genius.log");
   if (!fs::exists(resolved_config())) write_file_atomic(resolved_config(), config.to_toml());
+}
+
+void RunDirectory::follow(int rank) {
+  follower_rank_ = rank;
 }
 
 fs::path RunDirectory::iteration(int i) const {
@@ -87,6 +97,19 @@ fs::path RunDirectory::iteration(int i) const {
 }
 fs::path RunDirectory::records(int i) const {
   return iteration(i) / "records.jsonl";
+}
+fs::path RunDirectory::records_shard(int i, int rank) const {
+  return iteration(i) / ("records.rank-" + std::to_string(rank) + ".jsonl");
+}
+std::vector<fs::path> RunDirectory::records_shards(int i) const {
+  std::vector<fs::path> shards;
+  if (!fs::is_directory(iteration(i))) return shards;
+  for (const auto& entry : fs::directory_iterator(iteration(i))) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("records.rank-", 0) == 0 && entry.path().extension() == ".jsonl") shards.push_back(entry.path());
+  }
+  std::sort(shards.begin(), shards.end());
+  return shards;
 }
 fs::path RunDirectory::pairs(int i) const {
   return iteration(i) / "pairs.jsonl";
@@ -158,6 +181,7 @@ void RunDirectory::mark_done(Stage stage, int iteration, const json& info) {
 }
 
 void RunDirectory::save_state() const {
+  if (!publishes()) return;
   write_file_atomic(dir_ / "state.json", state_.dump(2) + "\n");
 }
 

@@ -45,15 +45,25 @@ class RunDirectory {
   static RunDirectory at(std::filesystem::path dir);
 
   /// Create the directory, attach genius.log, and write config.resolved.toml
-  /// when it is not there yet.
+  /// when it is not there yet. A follower attaches genius.rank-<r>.log only.
   void create(const ResolvedConfig& config) const;
+
+  /// Rank `rank` > 0 of a distributed job (docs/distributed.md): rank 0
+  /// alone publishes state.json and the run's files; a follower reads them
+  /// and records finished stages in memory.
+  void follow(int rank);
+  bool publishes() const { return follower_rank_ == 0; }
 
   const std::filesystem::path& path() const { return dir_; }
   // The layout. Iteration 0 holds the base model's evaluation.
   std::filesystem::path iteration(int i) const;
-  std::filesystem::path records(int i) const;        ///< explore -> iter-i/records.jsonl
-  std::filesystem::path pairs(int i) const;          ///< pairs   -> iter-i/pairs.jsonl
-  std::filesystem::path audit(int i) const;          ///< audit   -> iter-i/audit/
+  std::filesystem::path records(int i) const;  ///< explore -> iter-i/records.jsonl
+  /// A rank's part of a distributed exploration, merged into records(i) at its end:
+  /// iter-i/records.rank-<r>.jsonl.
+  std::filesystem::path records_shard(int i, int rank) const;
+  std::vector<std::filesystem::path> records_shards(int i) const;  ///< those that exist, any rank
+  std::filesystem::path pairs(int i) const;                        ///< pairs   -> iter-i/pairs.jsonl
+  std::filesystem::path audit(int i) const;                        ///< audit   -> iter-i/audit/
   std::filesystem::path train_state(int i) const;    ///< train   -> iter-i/train/ (checkpoints, reference cache)
   std::filesystem::path train_metrics(int i) const;  ///< train   -> iter-i/train_metrics.jsonl
   std::filesystem::path checkpoint(int i) const;     ///< train   -> iter-i/checkpoint/ (the policy after i)
@@ -100,6 +110,7 @@ class RunDirectory {
 
   std::filesystem::path dir_;
   nlohmann::json state_;
+  int follower_rank_ = 0;
 };
 
 }  // namespace genius::core

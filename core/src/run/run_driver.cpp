@@ -8,10 +8,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dist/cluster.hpp"
 #include "eval/audit.hpp"
 #include "eval/evaluator.hpp"
 #include "io/durable_dir.hpp"
 #include "io/jsonl.hpp"
+#include "io/process_memory.hpp"
 #include "io/progress.hpp"
 #include "io/records_io.hpp"
 #include "plugins/checked_backend.hpp"
@@ -74,10 +76,11 @@ std::vector<Query> explore_queries(const ResolvedConfig& config, int iteration) 
   return queries;
 }
 
-RunDriver::RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, RunDirectory dir)
+RunDriver::RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, RunDirectory dir, Cluster& cluster)
     : config_(config),
       registry_(registry),
       dir_(std::move(dir)),
+      cluster_(cluster),
       seed_(static_cast<std::uint64_t>(config.view("run").get<std::int64_t>("seed"))),
       iterations_(config.view("run").get<int>("iterations")),
       models_(registry, config),
@@ -89,6 +92,7 @@ void RunDriver::use_plugins(std::shared_ptr<ModelBackend> backend, std::shared_p
                             std::shared_ptr<ValueEstimator> values, std::shared_ptr<Loss> loss) {
   policy_ = std::make_shared<CheckedBackend>(std::move(backend));
   policy_iteration_ = 1;
+  prepare_policy();
   sampler_ = std::move(sampler);
   values_ = std::move(values);
   attached_ = false;
@@ -106,8 +110,15 @@ void RunDriver::make_explorers() {
 }
 
 void RunDriver::finish_stage(Stage stage, int iteration, const json& info) {
-  dir_.mark_done(stage, iteration, info);
-  write_outputs(dir_.recorded_status());
+  dir_.mark_done(stage, iteration, info);  // a follower's stays in memory
+  if (dir_.publishes()) write_outputs(dir_.recorded_status());
+}
+
+void RunDriver::prepare_policy() {
+  // LoRA adapters start as the base model (B = 0), so the base evaluation is unchanged.
+  const TrainOptions train = TrainOptions::from_config(config_.view("train"), seed_);
+  if (train.lora.rank > 0) policy_->add_lora(train.lora);
+  if (train.gradient_checkpointing) policy_->set_gradient_checkpointing(true);
 }
 
 CheckedBackend& RunDriver::policy_at(int iteration) {
@@ -115,13 +126,14 @@ CheckedBackend& RunDriver::policy_at(int iteration) {
     auto backend = create_configured<ModelBackend>(registry_, config_, PluginKind::ModelBackend);
     policy_ = std::make_shared<CheckedBackend>(std::move(backend));
     policy_iteration_ = 1;  // the configured weights start iteration 1 (and are the base for eval-0)
+    prepare_policy();
   }
   const int wanted = std::max(iteration, 1);
   if (policy_iteration_ != wanted) {
     // Start of iteration i = end of iteration i - 1.
     const fs::path checkpoint = dir_.checkpoint(wanted - 1);
     if (wanted > 1) {
-      if (!fs::exists(checkpoint / "config.json"))
+      if (!fs::exists(checkpoint / "config.json") && !fs::exists(checkpoint / "adapter_config.json"))
         throw std::runtime_error("iteration " + std::to_string(wanted) + " needs the checkpoint of iteration " +
                                  std::to_string(wanted - 1) + " at '" + checkpoint.string() + "', which is missing");
       policy_->load_weights(checkpoint);
@@ -168,7 +180,7 @@ json RunDriver::run() {
       load_eval_items(extra);
     }
   }
-  write_outputs("running");
+  if (dir_.publishes()) write_outputs("running");
   evaluate(0);
   for (int i = 1; i <= iterations_; ++i) {
     explore(i);
@@ -177,52 +189,111 @@ json RunDriver::run() {
     train(i);
     evaluate(i);
   }
-  write_outputs("finished");
+  if (dir_.publishes()) write_outputs("finished");
+  cluster_.barrier("finished");  // the summary is written before any rank reads it
   return json::parse(read_file(dir_.summary()));
 }
 
 // ---------------------------------------------------------------- explore
 
+std::set<std::string> RunDriver::explored_chunks(int iteration, const std::vector<Query>& queries, std::size_t per_call,
+                                                 const fs::path& mine) {
+  // Every source: records.jsonl and the shards of any earlier attempt (with
+  // any number of ranks). Only this rank's own file may be repaired in place.
+  std::vector<fs::path> sources = dir_.records_shards(iteration);
+  if (fs::exists(dir_.records(iteration))) sources.insert(sources.begin(), dir_.records(iteration));
+  std::map<std::string, json> by_id;
+  std::vector<std::string> mine_ids;
+  for (const fs::path& file : sources) {
+    const bool own = file == mine;
+    const JsonlContents contents = own ? repair_jsonl(file) : read_jsonl(file);
+    if (contents.torn_tail && own)
+      spdlog::warn("{}: dropped a torn last line (the run was interrupted)", file.string());
+    for (const JsonlLine& line : contents.lines) {
+      const std::string id = record_from_json(line.value, file.string() + ":" + std::to_string(line.number)).query.id;
+      by_id[id] = line.value;
+      if (own) mine_ids.push_back(id);
+    }
+  }
+  std::set<std::string> done;
+  for (std::size_t i = 0; i < queries.size(); i += per_call) {
+    const std::size_t end = std::min(queries.size(), i + per_call);
+    bool complete = true;
+    for (std::size_t k = i; k < end; ++k) complete = complete && by_id.count(queries[k].id);
+    if (complete)
+      for (std::size_t k = i; k < end; ++k) done.insert(queries[k].id);
+  }
+  // Keep in `mine` only the lines of complete chunks (a crash may have left
+  // part of one), so the chunk explored again is not there twice.
+  if (fs::exists(mine)) {
+    std::vector<json> kept;
+    for (const std::string& id : mine_ids)
+      if (done.count(id)) kept.push_back(by_id[id]);
+    if (kept.size() != mine_ids.size()) write_jsonl_atomic(mine, kept);
+  }
+  return done;
+}
+
+void RunDriver::merge_records(int iteration, const std::vector<Query>& queries) {
+  const fs::path records_file = dir_.records(iteration);
+  const std::vector<fs::path> shards = dir_.records_shards(iteration);
+  std::vector<fs::path> sources = shards;
+  if (fs::exists(records_file)) sources.insert(sources.begin(), records_file);
+  std::map<std::string, json> by_id;
+  std::vector<std::string> order_now;  // records.jsonl as it is
+  for (const fs::path& file : sources)
+    for (const JsonlLine& line : read_jsonl(file).lines) {
+      const std::string id = record_from_json(line.value, file.string() + ":" + std::to_string(line.number)).query.id;
+      by_id[id] = line.value;
+      if (file == records_file) order_now.push_back(id);
+    }
+  std::vector<json> lines;
+  std::vector<std::string> order;
+  for (const Query& q : queries) {
+    const auto it = by_id.find(q.id);
+    if (it == by_id.end())
+      throw std::runtime_error("explore " + std::to_string(iteration) + ": query '" + q.id +
+                               "' has no record after every rank finished (a shard of " +
+                               dir_.iteration(iteration).string() + " is missing)");
+    lines.push_back(it->second);
+    order.push_back(q.id);
+  }
+  if (order != order_now) write_jsonl_atomic(records_file, lines);
+  for (const fs::path& shard : shards) fs::remove(shard);
+}
+
 void RunDriver::explore(int iteration) {
   if (dir_.done(Stage::Explore, iteration)) return;
   make_explorers();
   const std::vector<Query> queries = explore_queries(config_, iteration);
+  const std::string stage = "explore " + std::to_string(iteration);
 
   // Queries are explored in fixed chunks of the full list, so a resumed run
-  // hands the sampler exactly the batches an uninterrupted run does (batch
-  // composition can change floating-point results). A chunk is appended
-  // with one write; a chunk that a crash left incomplete is explored again.
+  // (or one with another number of ranks) hands the sampler exactly the
+  // batches an uninterrupted one-process run does (batch composition can
+  // change floating-point results). A chunk is appended with one write; one
+  // that a crash left incomplete is explored again. Chunk c is rank
+  // c % world's, appended to its shard; rank 0 merges them at the end.
   const std::size_t per_call = std::max<std::size_t>(1, sampler_->queries_per_call());
-  fs::create_directories(dir_.iteration(iteration));
-  const fs::path records_file = dir_.records(iteration);
-  std::set<std::string> done;
-  if (fs::exists(records_file)) {
-    const JsonlContents existing = repair_jsonl(records_file);
-    if (existing.torn_tail)
-      spdlog::warn("{}: dropped a torn last line (the run was interrupted)", records_file.string());
-    std::map<std::string, json> by_id;
-    for (const JsonlLine& line : existing.lines)
-      by_id[record_from_json(line.value, records_file.string() + ":" + std::to_string(line.number)).query.id] =
-          line.value;
-    std::vector<json> kept;
-    for (std::size_t i = 0; i < queries.size(); i += per_call) {
-      const std::size_t end = std::min(queries.size(), i + per_call);
-      bool complete = true;
-      for (std::size_t k = i; k < end; ++k) complete = complete && by_id.count(queries[k].id);
-      if (!complete) continue;
-      for (std::size_t k = i; k < end; ++k) kept.push_back(by_id[queries[k].id]), done.insert(queries[k].id);
-    }
-    if (kept.size() != existing.lines.size()) write_jsonl_atomic(records_file, kept);
-    if (!done.empty())
-      spdlog::info("explore {}: resuming, {} of {} queries already explored", iteration, done.size(), queries.size());
-  }
+  if (dir_.publishes()) fs::create_directories(dir_.iteration(iteration));
+  cluster_.barrier(stage + ": start");
+  const fs::path mine =
+      cluster_.distributed() ? dir_.records_shard(iteration, cluster_.rank()) : dir_.records(iteration);
+  const std::set<std::string> done = explored_chunks(iteration, queries, per_call, mine);
+  cluster_.barrier(stage + ": resume point");  // every rank has read the files before any appends
+  if (!done.empty() && dir_.publishes())
+    spdlog::info("{}: resuming, {} of {} queries already explored", stage, done.size(), queries.size());
   std::vector<std::vector<Query>> chunks;
-  for (std::size_t i = 0; i < queries.size(); i += per_call)
-    if (!done.count(queries[i].id))
+  for (std::size_t i = 0, c = 0; i < queries.size(); i += per_call, ++c)
+    if (!done.count(queries[i].id) &&
+        static_cast<int>(c % static_cast<std::size_t>(cluster_.world())) == cluster_.rank())
       chunks.emplace_back(queries.begin() + static_cast<std::ptrdiff_t>(i),
                           queries.begin() + static_cast<std::ptrdiff_t>(std::min(queries.size(), i + per_call)));
+  std::size_t mine_total = 0;
+  for (const auto& chunk : chunks) mine_total += chunk.size();
 
   CheckedBackend& policy = policy_at(iteration);
+  reset_peak_rss();
   policy.reset_counters();
   policy.set_training(false);
   CheckedBackend* critic = models_.find("critic");
@@ -230,10 +301,11 @@ void RunDriver::explore(int iteration) {
   const GenerationMeter policy_meter(policy);
   std::optional<GenerationMeter> critic_meter;
   if (critic) critic_meter.emplace(*critic);
-  JsonlAppender out(records_file);
+  JsonlAppender out(mine);
   const auto start = std::chrono::steady_clock::now();
-  Progress progress("explore", static_cast<std::int64_t>(queries.size()), "queries");
-  std::int64_t finished = static_cast<std::int64_t>(done.size()), tokens = 0;
+  Progress progress(cluster_.distributed() ? stage + " (rank " + std::to_string(cluster_.rank()) + ")" : "explore",
+                    static_cast<std::int64_t>(cluster_.distributed() ? mine_total : queries.size()), "queries");
+  std::int64_t finished = cluster_.distributed() ? 0 : static_cast<std::int64_t>(done.size()), tokens = 0;
   std::size_t explored = 0;
   for (const std::vector<Query>& chunk : chunks) {
     if (critic) critic->reset_generation_cache();
@@ -248,25 +320,36 @@ void RunDriver::explore(int iteration) {
     finished += static_cast<std::int64_t>(chunk.size());
     progress.update(finished);
   }
-  const double seconds = seconds_since(start);
+  const double own_seconds = seconds_since(start);
   progress.finish();
+  // The counters of every rank, summed (the generation meters stay each rank's own: rank 0's are recorded).
+  const std::vector<double> totals =
+      cluster_.sum(stage + ": counters",
+                   {double(explored), double(tokens), policy.generate_seconds(), double(policy.generate_calls()),
+                    double(policy.prompt_tokens()), double(policy.scored_tokens()), own_seconds});
+  if (dir_.publishes()) merge_records(iteration, queries);
+  const double seconds = seconds_since(start);
+  const double all_explored = totals[0], all_tokens = totals[1], generate_seconds = totals[2];
   json info = {{"queries", queries.size()},
-               {"explored_now", explored},
+               {"explored_now", static_cast<std::int64_t>(all_explored)},
                {"seconds", seconds},
-               {"generated_tokens", tokens},
-               {"tokens_per_query", explored == 0 ? 0.0 : double(tokens) / double(explored)},
-               {"generate_seconds", policy.generate_seconds()},
-               {"generate_share", seconds > 0 ? policy.generate_seconds() / seconds : 0.0},
-               {"generate_calls", policy.generate_calls()},
-               {"prompt_tokens", policy.prompt_tokens()},
-               {"scored_tokens", policy.scored_tokens()},
+               {"generated_tokens", static_cast<std::int64_t>(all_tokens)},
+               {"tokens_per_query", all_explored == 0 ? 0.0 : all_tokens / all_explored},
+               {"generate_seconds", generate_seconds},
+               {"generate_share", totals[6] > 0 ? generate_seconds / totals[6] : 0.0},
+               {"generate_calls", static_cast<std::int64_t>(totals[3])},
+               {"prompt_tokens", static_cast<std::int64_t>(totals[4])},
+               {"scored_tokens", static_cast<std::int64_t>(totals[5])},
                {"generation", policy_meter.info()}};
+  if (cluster_.distributed()) info["ranks"] = cluster_.world();
+  info["peak_rss_mib"] = peak_rss_mib().value_or(0.0);
   if (critic)
     info["critic"] = {{"scored_tokens", critic->scored_tokens()},
                       {"generated_tokens", critic->generated_tokens()},
                       {"generation", critic_meter->info()}};
-  spdlog::info("explore {}: {} queries in {:.1f} s, {:.0f} tokens/query, {:.0f}% of the time in generate", iteration,
-               explored, seconds, info["tokens_per_query"].get<double>(), 100 * info["generate_share"].get<double>());
+  spdlog::info("{}: {} queries in {:.1f} s, {:.0f} tokens/query, {:.0f}% of the time in generate", stage,
+               static_cast<std::int64_t>(all_explored), seconds, info["tokens_per_query"].get<double>(),
+               100 * info["generate_share"].get<double>());
   finish_stage(Stage::Explore, iteration, info);
 }
 
@@ -274,6 +357,11 @@ void RunDriver::explore(int iteration) {
 
 void RunDriver::build_pairs(int iteration) {
   if (dir_.done(Stage::Pairs, iteration)) return;
+  if (!dir_.publishes()) {  // rank 0 makes them (it is quick)
+    cluster_.barrier("pairs " + std::to_string(iteration));
+    dir_.mark_done(Stage::Pairs, iteration, {});
+    return;
+  }
   make_explorers();
   dir_.require_inputs(Stage::Pairs, iteration);
   const fs::path records_file = dir_.records(iteration);
@@ -288,6 +376,7 @@ void RunDriver::build_pairs(int iteration) {
   write_jsonl_atomic(dir_.pairs(iteration), lines);
   spdlog::info("pairs {}: {} pairs from {} records", iteration, lines.size(), records.lines.size());
   finish_stage(Stage::Pairs, iteration, {{"pairs", lines.size()}, {"records", records.lines.size()}});
+  cluster_.barrier("pairs " + std::to_string(iteration));
 }
 
 // ------------------------------------------------------------------ audit
@@ -297,7 +386,10 @@ void RunDriver::build_pairs(int iteration) {
 // iteration trains on, and writes nothing the training reads.
 void RunDriver::audit(int iteration) {
   if (dir_.done(Stage::Audit, iteration)) return;
-  audit(iteration, AuditOptions::from_config(config_, seed_));
+  // Rank 0 audits (it writes nothing the other stages read); the others wait.
+  if (dir_.publishes()) audit(iteration, AuditOptions::from_config(config_, seed_));
+  cluster_.barrier("audit " + std::to_string(iteration));
+  if (!dir_.publishes()) dir_.mark_done(Stage::Audit, iteration, {});
 }
 
 json RunDriver::audit(int iteration, const AuditOptions& options) {
@@ -330,33 +422,38 @@ void RunDriver::train(int iteration) {
   const std::vector<PreferencePair> pairs = load_pairs(dir_.pairs(iteration));
   if (!loss_) loss_ = create_configured<Loss>(registry_, config_, PluginKind::Loss);
   CheckedBackend& policy = policy_at(iteration);
+  reset_peak_rss();  // the stage's own peak, not exploration's
 
   Trainer trainer(policy, *loss_,
                   TrainOptions::from_config(config_.view("train"), seed_ + static_cast<std::uint64_t>(iteration)),
-                  dir_.train_state(iteration));
+                  dir_.train_state(iteration), &cluster_);
   // Step records of an interrupted attempt past its last checkpoint are
   // replayed by the resumed trainer: drop them so none is duplicated.
   const fs::path metrics_file = dir_.train_metrics(iteration);
-  if (fs::exists(metrics_file)) {
+  if (fs::exists(metrics_file) && dir_.publishes()) {
     std::vector<json> kept;
     for (const JsonlLine& line : repair_jsonl(metrics_file).lines)
       if (line.value.value("step", std::int64_t{0}) <= trainer.resume_step()) kept.push_back(line.value);
     write_jsonl_atomic(metrics_file, kept);
   }
-  JsonlAppender metrics(metrics_file);
+  std::optional<JsonlAppender> metrics;
+  if (dir_.publishes()) metrics.emplace(metrics_file);
   const TrainSummary summary = trainer.run(pairs, [&](const json& record) {
     json r = record;
     r["iteration"] = iteration;
-    metrics.append(r);
+    if (metrics) metrics->append(r);
   });
 
   // The iteration's policy, in the backend's own format, for the next
   // iteration, for `genius eval`, and for users.
+  // Every rank holds the same weights; rank 0 writes them.
   const fs::path checkpoint = dir_.checkpoint(iteration);
-  const fs::path staging = checkpoint.parent_path() / "checkpoint.partial";
-  fs::remove_all(staging);
-  policy.save(staging);
-  replace_directory(staging, checkpoint);
+  if (dir_.publishes()) {
+    const fs::path staging = checkpoint.parent_path() / "checkpoint.partial";
+    fs::remove_all(staging);
+    policy.save(staging);
+    replace_directory(staging, checkpoint);
+  }
   policy_iteration_ = iteration + 1;
 
   const json info = {{"pairs", pairs.size()},
@@ -367,10 +464,14 @@ void RunDriver::train(int iteration) {
                      {"resumed_from_step", summary.resumed_from_step},
                      {"last_loss", summary.last_loss},
                      {"seconds", summary.seconds},
-                     {"tokens_per_second", summary.tokens_per_second}};
+                     {"tokens_per_second", summary.tokens_per_second},
+                     {"ranks", cluster_.world()},
+                     {"all_reduce_seconds", summary.all_reduce_seconds},
+                     {"peak_rss_mib", peak_rss_mib().value_or(0.0)}};
   spdlog::info("train {}: {} steps on {} pairs in {:.1f} s ({:.0f} tokens/s)", iteration, summary.steps,
                summary.pairs_used, summary.seconds, summary.tokens_per_second);
   finish_stage(Stage::Train, iteration, info);
+  cluster_.barrier("train " + std::to_string(iteration) + ": saved");
 }
 
 // ------------------------------------------------------------------- eval
@@ -380,17 +481,18 @@ void RunDriver::evaluate(int iteration) {
   const ConfigView eval = config_.view("eval");
   const ConfigView data = config_.view("data");
   if (!eval.get<bool>("enabled") || data.get<std::string>("eval").empty()) {
-    spdlog::info("eval {}: skipped ({})", iteration,
-                 eval.get<bool>("enabled") ? "[data] eval is not set" : "[eval] enabled = false");
+    if (dir_.publishes())
+      spdlog::info("eval {}: skipped ({})", iteration,
+                   eval.get<bool>("enabled") ? "[data] eval is not set" : "[eval] enabled = false");
     return;
   }
   // Iteration 0 is the base model; iteration i the policy after training i.
   CheckedBackend& policy = policy_at(iteration + 1);
   policy.set_training(false);
   const EvalOptions options = EvalOptions::from_config(eval, data, seed_);
-  fs::create_directories(dir_.iteration(iteration));
+  if (dir_.publishes()) fs::create_directories(dir_.iteration(iteration));
   const auto start = std::chrono::steady_clock::now();
-  const EvalResult result = core::evaluate(policy, options, dir_.eval(iteration));
+  const EvalResult result = core::evaluate(policy, options, dir_.eval(iteration), &cluster_);
   json record = result.to_json();
   record["iteration"] = iteration;
   // Each [data] extra_eval set: eval-<stem>.jsonl, metrics as "<stem>/<metric>".
@@ -398,12 +500,13 @@ void RunDriver::evaluate(int iteration) {
     EvalOptions extra = options;
     extra.items_file = file;
     extra.max_items = 0;
-    const json r = core::evaluate(policy, extra, dir_.eval(iteration, stem)).to_json();
+    const json r = core::evaluate(policy, extra, dir_.eval(iteration, stem), &cluster_).to_json();
     for (const auto& [k, v] : r.items()) record[stem + "/" + k] = v;
   }
   record["seconds"] = seconds_since(start);
   spdlog::info("eval {}: {}", iteration, record.dump());
   finish_stage(Stage::Eval, iteration, record);
+  cluster_.barrier("eval " + std::to_string(iteration));
 }
 
 // ---------------------------------------------------------------- outputs

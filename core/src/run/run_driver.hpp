@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@
 namespace genius::core {
 
 class CheckedBackend;
+class Cluster;
 struct AuditOptions;
 
 /// The [data] train queries iteration `iteration` explores, in the order a
@@ -42,7 +44,11 @@ std::vector<Query> explore_queries(const ResolvedConfig& config, int iteration);
 class RunDriver {
  public:
   /// `dir` was opened (RunDirectory::open) and created for this config.
-  RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, RunDirectory dir);
+  /// With a distributed `cluster` every rank runs a driver: exploration,
+  /// training and evaluation are shared out, the pairs and the audit run on
+  /// rank 0, and rank 0 alone publishes the directory's files (`dir` of the
+  /// other ranks follows, RunDirectory::follow).
+  RunDriver(const ResolvedConfig& config, const PluginRegistry& registry, RunDirectory dir, Cluster& cluster);
   ~RunDriver();
 
   /// Use plugins created by the caller (e.g. to fail on a bad model path
@@ -72,9 +78,18 @@ class RunDriver {
   /// The policy as it is at the start of `iteration` (after training
   /// iteration - 1); loaded lazily and kept across stages.
   CheckedBackend& policy_at(int iteration);
+  /// [train] lora_* and gradient_checkpointing, on a policy just made.
+  void prepare_policy();
   /// Record a finished stage and rewrite metrics.jsonl, summary.json and report.html.
   void finish_stage(Stage stage, int iteration, const nlohmann::json& info);
   void write_outputs(const std::string& status);
+  /// The ids of the queries whose exploration chunk (of `per_call`) is
+  /// complete in the iteration's records and shards; this rank's own file
+  /// `mine` keeps only their lines.
+  std::set<std::string> explored_chunks(int iteration, const std::vector<Query>& queries, std::size_t per_call,
+                                        const std::filesystem::path& mine);
+  /// Rank 0, after every rank explored: records.jsonl in query order, the shards removed.
+  void merge_records(int iteration, const std::vector<Query>& queries);
   /// Create the sampler and value estimator if needed, and hand them the
   /// models they declare (the [critic]).
   void make_explorers();
@@ -82,6 +97,7 @@ class RunDriver {
   const ResolvedConfig& config_;
   const PluginRegistry& registry_;
   RunDirectory dir_;
+  Cluster& cluster_;
   std::uint64_t seed_;
   int iterations_;
   std::shared_ptr<CheckedBackend> policy_;

@@ -1,5 +1,6 @@
 #include "train/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -36,6 +37,20 @@ TrainOptions TrainOptions::from_config(const ConfigView& train, std::uint64_t se
   o.save_steps = train.get<int>("save_steps");
   o.trim_shared_prefix = train.get<bool>("trim_shared_prefix");
   o.seed = seed;
+  o.lora.rank = train.get<int>("lora_rank");
+  o.lora.alpha = train.get<double>("lora_alpha");
+  o.lora.dropout = train.get<double>("lora_dropout");
+  o.lora.target_modules = train.get<std::vector<std::string>>("lora_target_modules");
+  o.lora.seed = seed;
+  static const std::vector<std::string> known = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                                 "gate_proj", "up_proj", "down_proj"};
+  if (o.lora.rank > 0 && o.lora.target_modules.empty())
+    throw ConfigError("train.lora_target_modules: empty, so no layer would get an adapter");
+  for (const std::string& m : o.lora.target_modules)
+    if (std::find(known.begin(), known.end(), m) == known.end())
+      throw ConfigError("train.lora_target_modules: unknown module '" + m +
+                        "' (PEFT's names: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+  o.gradient_checkpointing = train.get<bool>("gradient_checkpointing");
   return o;
 }
 

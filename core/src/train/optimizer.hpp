@@ -9,6 +9,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <genius/types.hpp>
+
 #include <genius/config.hpp>
 
 namespace torch::optim {
@@ -40,6 +42,8 @@ struct TrainOptions {
   /// the process had been stopped there; 0 = train to the end. Not a [train]
   /// key: for tests and time-boxed runs.
   std::int64_t max_steps = 0;
+  LoraOptions lora;                     ///< lora.rank 0 = full fine-tuning
+  bool gradient_checkpointing = false;  ///< recompute activations in the backward pass
 
   /// The resolved [train] section (every key present, see config_schema.cpp).
   static TrainOptions from_config(const ConfigView& train, std::uint64_t seed);

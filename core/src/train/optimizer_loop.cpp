@@ -1,5 +1,7 @@
 #include "train/optimizer_loop.hpp"
 
+#include "dist/cluster.hpp"
+
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -106,25 +108,56 @@ struct StepResult {
   double grad_norm = 0.0;  ///< before clipping
 };
 
+/// Several ranks: the gradients, loss, metrics and tokens summed over them
+/// (a parameter no example of this rank reached counts as a zero gradient).
+void sum_over_ranks(Cluster& cluster, const std::vector<at::Tensor>& parameters, StepResult& r, std::int64_t step) {
+  std::vector<at::Tensor> grads;
+  grads.reserve(parameters.size());
+  for (const at::Tensor& p : parameters) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  const std::string what = "train step " + std::to_string(step + 1);
+  cluster.all_reduce_sum(what + " gradients", grads);
+  json mine = {{"loss", r.loss}, {"tokens", r.tokens}, {"metrics", r.metrics}};
+  StepResult total;
+  total.metrics.clear();
+  for (const std::string& part : cluster.all_gather(what + " metrics", mine.dump())) {
+    const json theirs = json::parse(part);
+    total.loss += theirs["loss"].get<double>();
+    total.tokens += theirs["tokens"].get<std::int64_t>();
+    for (const auto& [name, value] : theirs["metrics"].items()) total.metrics[name] += value.get<double>();
+  }
+  r.loss = total.loss;
+  r.tokens = total.tokens;
+  r.metrics = std::move(total.metrics);
+}
+
 /// One optimizer step over `examples` (indices into the objective), in
 /// micro-batches of batch_size: a few visible calls.
 StepResult optimizer_step(Objective& objective, ModelBackend& policy, torch::optim::AdamW& optimizer,
                           const std::vector<at::Tensor>& parameters, const std::vector<std::size_t>& examples,
-                          const TrainOptions& options, double lr, std::int64_t step) {
+                          const TrainOptions& options, double lr, std::int64_t step, Cluster& cluster) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
   optimizer.zero_grad();
   objective.begin_step(examples);
+  // This rank's share of the step: every world-th example from its rank on.
+  std::vector<std::size_t> mine;
+  for (std::size_t i = static_cast<std::size_t>(cluster.rank()); i < examples.size();
+       i += static_cast<std::size_t>(cluster.world()))
+    mine.push_back(examples[i]);
   StepResult r;
   const auto batch = static_cast<std::size_t>(options.batch_size);
-  for (std::size_t first = 0; first < examples.size(); first += batch) {
-    const auto from = examples.begin() + static_cast<std::ptrdiff_t>(first);
-    MicroBatchResult micro = objective.micro_batch(
-        policy, {from, from + static_cast<std::ptrdiff_t>(std::min(batch, examples.size() - first))});
+  for (std::size_t first = 0; first < mine.size(); first += batch) {
+    const auto from = mine.begin() + static_cast<std::ptrdiff_t>(first);
+    MicroBatchResult micro =
+        objective.micro_batch(policy, {from, from + static_cast<std::ptrdiff_t>(std::min(batch, mine.size() - first))});
     micro.loss.backward();
     r.loss += micro.value;
     for (const auto& [name, value] : micro.metrics) r.metrics[name] += value;
     r.tokens += micro.tokens;
   }
+  if (cluster.distributed()) sum_over_ranks(cluster, parameters, r, step);
   if (!std::isfinite(r.loss))
     fail(objective, "the loss is not finite at step " + std::to_string(step + 1) + "; lower [train] learning_rate");
   r.grad_norm = clip_grad_norm(parameters, options.max_grad_norm);
@@ -170,8 +203,8 @@ fs::path save_checkpoint(const fs::path& state_dir, std::int64_t steps, ModelBac
 
 // ------------------------------------------------------------------- loop
 
-OptimizerLoop::OptimizerLoop(ModelBackend& policy, TrainOptions options, fs::path state_dir)
-    : policy_(policy), options_(options), state_dir_(std::move(state_dir)) {
+OptimizerLoop::OptimizerLoop(ModelBackend& policy, TrainOptions options, fs::path state_dir, Cluster* cluster)
+    : policy_(policy), options_(options), state_dir_(std::move(state_dir)), cluster_(cluster) {
   if (options_.batch_size < 1 || options_.gradient_accumulation_steps < 1 || options_.epochs < 1 ||
       options_.max_length < 1 || options_.save_steps < 0 || options_.max_steps < 0)
     throw std::invalid_argument(
@@ -201,8 +234,11 @@ std::int64_t OptimizerLoop::resume_step() const {
 }
 
 LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step) {
+  std::unique_ptr<Cluster> alone;
+  Cluster& cluster = cluster_ ? *cluster_ : *(alone = Cluster::single());
+  const double reduce_before = cluster.all_reduce_seconds();
   const bool checkpoints = !state_dir_.empty();
-  if (checkpoints) {
+  if (checkpoints && cluster.leader()) {
     fs::create_directories(state_dir_);
     remove_temporaries(state_dir_);
   }
@@ -255,7 +291,7 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
     const StepResult r = optimizer_step(
         objective, policy_, *optimizer, parameters,
         {order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end)},
-        options_, lr, step);
+        options_, lr, step, cluster);
     const double step_loss = r.loss, grad_norm = r.grad_norm;
     const std::int64_t step_tokens = r.tokens;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -288,9 +324,11 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
     const bool done = step + 1 == plan.total_steps();
     const bool stop = options_.max_steps > 0 && step + 1 >= options_.max_steps;
     if (checkpoints && (done || stop || (options_.save_steps > 0 && (step + 1) % options_.save_steps == 0)))
-      summary.checkpoint = save_checkpoint(state_dir_, step + 1, policy_, *optimizer, plan, layout);
+      summary.checkpoint = cluster.leader() ? save_checkpoint(state_dir_, step + 1, policy_, *optimizer, plan, layout)
+                                            : state_dir_ / (kCheckpointPrefix + std::to_string(step + 1));
     if (stop) break;
   }
+  summary.all_reduce_seconds = cluster.all_reduce_seconds() - reduce_before;
   summary.finished = summary.steps == plan.total_steps();
   return summary;
 }

@@ -34,6 +34,8 @@
 
 namespace genius::core {
 
+class Cluster;
+
 /// FNV-1a, 64 bits: a stable fingerprint of token ids and numbers, to tell
 /// whether a cache or a checkpoint belongs to this data.
 class Fingerprint {
@@ -112,13 +114,22 @@ struct LoopSummary {
   double seconds = 0.0;                ///< wall time of this call's optimizer steps
   std::int64_t tokens = 0;             ///< policy tokens of this call's steps
   std::filesystem::path checkpoint;    ///< the latest checkpoint directory; "" when there is none
+  double all_reduce_seconds = 0.0;     ///< of `seconds`, the time in gradient all-reduce
 };
 
 class OptimizerLoop {
  public:
   /// `state_dir` holds the checkpoints (checkpoint-<step>/: model/,
   /// optimizer.pt, trainer_state.json); "" trains without checkpoints.
-  OptimizerLoop(ModelBackend& policy, TrainOptions options, std::filesystem::path state_dir);
+  ///
+  /// With a distributed `cluster` (data parallelism), rank r takes
+  /// positions r, r + world, ... of each step's examples and runs them in
+  /// micro-batches of batch_size; the gradients are summed over the ranks
+  /// (each micro-batch's loss is its share of the whole step's), so the step
+  /// is the one-process step with the same global batch and lr. Every rank
+  /// holds the same weights after it; rank 0 writes the checkpoints.
+  OptimizerLoop(ModelBackend& policy, TrainOptions options, std::filesystem::path state_dir,
+                Cluster* cluster = nullptr);
 
   /// Train `objective` (resuming from the latest checkpoint of the state
   /// directory); the policy is in training mode during the steps and in
@@ -134,6 +145,7 @@ class OptimizerLoop {
   ModelBackend& policy_;
   TrainOptions options_;
   std::filesystem::path state_dir_;
+  Cluster* cluster_;
 };
 
 }  // namespace genius::core

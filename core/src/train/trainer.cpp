@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include <genius/error.hpp>
 #include <genius/helpers/atomic_file.hpp>
 
+#include "dist/cluster.hpp"
 #include "io/jsonl.hpp"
 #include "plugins/checked_loss.hpp"
 
@@ -94,11 +96,13 @@ std::string pair_key(const TokenizedPair& t) {
 /// max_length) and is recomputed. Lines are appended batch by batch, so a
 /// crash loses at most one batch; a torn last line is dropped on reading.
 std::size_t fill_reference_logps(std::vector<Example>& examples, ModelBackend& policy, const fs::path& file,
-                                 std::int64_t trained_steps, int batch_size) {
+                                 std::int64_t trained_steps, int batch_size, Cluster& cluster) {
   std::map<std::size_t, json> cached;
   std::size_t stale = 0;
   if (fs::exists(file)) {
-    for (auto& line : repair_jsonl(file).lines) {
+    // Rank 0 owns the file (and repairs it); the others only read it, and
+    // all have read it before rank 0 writes to it.
+    for (auto& line : (cluster.leader() ? repair_jsonl(file) : read_jsonl(file)).lines) {
       const json& v = line.value;
       if (v.is_object() && v.value("pair", json()).is_number_unsigned() && v.value("key", json()).is_string() &&
           v.value("chosen", json()).is_number() && v.value("rejected", json()).is_number())
@@ -121,6 +125,7 @@ std::size_t fill_reference_logps(std::vector<Example>& examples, ModelBackend& p
     }
   }
   stale += cached.size();  // entries of pairs that are not in this run
+  cluster.barrier("train: reference cache read");
   if (missing.empty()) return 0;
 
   if (trained_steps > 0)
@@ -130,31 +135,56 @@ std::size_t fill_reference_logps(std::vector<Example>& examples, ModelBackend& p
                              " steps, so the reference model (the policy before training) is gone; "
                              "remove the state directory '" +
                              file.parent_path().string() + "' to train this stage again from its start");
-  if (stale > 0) write_jsonl_atomic(file, keep);  // before appending: one entry per pair
+  if (stale > 0 && cluster.leader()) write_jsonl_atomic(file, keep);  // before appending: one entry per pair
 
   spdlog::info("train: reference log-probs of {} pairs ({} cached)", missing.size(), examples.size() - missing.size());
   const std::unique_ptr<ModelBackend> reference = policy.frozen_copy();
   torch::NoGradGuard no_grad;
-  JsonlAppender appender(file);
-  for (std::size_t begin = 0; begin < missing.size(); begin += static_cast<std::size_t>(batch_size)) {
-    const std::size_t end = std::min(missing.size(), begin + static_cast<std::size_t>(batch_size));
-    const auto b = static_cast<std::int64_t>(end - begin);
-    std::vector<ScoringExample> batch;
-    for (std::size_t k = begin; k < end; ++k)
-      batch.push_back({examples[missing[k]].tokens.prompt_ids, examples[missing[k]].tokens.chosen_ids});
-    for (std::size_t k = begin; k < end; ++k)
-      batch.push_back({examples[missing[k]].tokens.prompt_ids, examples[missing[k]].tokens.rejected_ids});
-    const at::Tensor sums = reference->sequence_logprobs(batch).detach().to(at::kCPU, at::kDouble).contiguous();
-    std::vector<json> lines;
-    for (std::size_t k = begin; k < end; ++k) {
-      Example& e = examples[missing[k]];
-      const auto row = static_cast<std::int64_t>(k - begin);
-      e.reference_chosen = sums[row].item<double>();
-      e.reference_rejected = sums[b + row].item<double>();
-      lines.push_back(
-          {{"pair", e.index}, {"key", e.key}, {"chosen", e.reference_chosen}, {"rejected", e.reference_rejected}});
+  std::optional<JsonlAppender> appender;
+  if (cluster.leader()) appender.emplace(file);
+  // Batches of batch_size missing pairs (the same batches as one process);
+  // in rounds of one batch per rank, whose lines every rank then reads.
+  const auto per_batch = static_cast<std::size_t>(batch_size);
+  const auto world = static_cast<std::size_t>(cluster.world());
+  const std::size_t batches = (missing.size() + per_batch - 1) / per_batch;
+  std::map<std::size_t, std::size_t> position_of_pair;
+  for (std::size_t i = 0; i < examples.size(); ++i) position_of_pair[examples[i].index] = i;
+  for (std::size_t round = 0; round * world < batches; ++round) {
+    json lines = json::array();
+    const std::size_t mine = round * world + static_cast<std::size_t>(cluster.rank());
+    if (mine < batches) {
+      const std::size_t begin = mine * per_batch, end = std::min(missing.size(), begin + per_batch);
+      const auto b = static_cast<std::int64_t>(end - begin);
+      std::vector<ScoringExample> batch;
+      for (std::size_t k = begin; k < end; ++k)
+        batch.push_back({examples[missing[k]].tokens.prompt_ids, examples[missing[k]].tokens.chosen_ids});
+      for (std::size_t k = begin; k < end; ++k)
+        batch.push_back({examples[missing[k]].tokens.prompt_ids, examples[missing[k]].tokens.rejected_ids});
+      const at::Tensor sums = reference->sequence_logprobs(batch).detach().to(at::kCPU, at::kDouble).contiguous();
+      for (std::size_t k = begin; k < end; ++k) {
+        const Example& e = examples[missing[k]];
+        const auto row = static_cast<std::int64_t>(k - begin);
+        lines.push_back({{"pair", e.index},
+                         {"key", e.key},
+                         {"chosen", sums[row].item<double>()},
+                         {"rejected", sums[b + row].item<double>()}});
+      }
     }
-    appender.append(lines);
+    std::vector<json> round_lines;
+    if (cluster.distributed()) {
+      const std::vector<std::uint8_t> packed = json::to_msgpack(lines);
+      for (const std::string& part :
+           cluster.all_gather("train: reference log-probs", std::string(packed.begin(), packed.end())))
+        for (const json& line : json::from_msgpack(part)) round_lines.push_back(line);
+    } else {
+      round_lines.assign(lines.begin(), lines.end());
+    }
+    for (const json& line : round_lines) {
+      Example& e = examples[position_of_pair.at(line["pair"].get<std::size_t>())];
+      e.reference_chosen = line["chosen"].get<double>();
+      e.reference_rejected = line["rejected"].get<double>();
+    }
+    if (appender) appender->append(round_lines);
   }
   return missing.size();
 }
@@ -182,8 +212,12 @@ constexpr const char* kReferenceFile = "reference_logps.jsonl";
 class PreferenceObjective final : public Objective {
  public:
   PreferenceObjective(const Loss& loss, std::vector<Example> examples, const TrainOptions& options,
-                      fs::path reference_file)
-      : loss_(loss), examples_(std::move(examples)), options_(options), reference_file_(std::move(reference_file)) {}
+                      fs::path reference_file, Cluster& cluster)
+      : loss_(loss),
+        examples_(std::move(examples)),
+        options_(options),
+        reference_file_(std::move(reference_file)),
+        cluster_(cluster) {}
 
   std::string plugin() const override { return loss_.name(); }
   std::string description() const override { return "loss '" + loss_.name() + "'"; }
@@ -203,7 +237,8 @@ class PreferenceObjective final : public Objective {
   // The reference log-probs, while the policy is still the iteration's start.
   void prepare(ModelBackend& policy, std::int64_t start_step) override {
     if (loss_.needs_reference())
-      reference_computed_ = fill_reference_logps(examples_, policy, reference_file_, start_step, options_.batch_size);
+      reference_computed_ =
+          fill_reference_logps(examples_, policy, reference_file_, start_step, options_.batch_size, cluster_);
   }
   void begin_step(const std::vector<std::size_t>& step) override { step_pairs_ = static_cast<double>(step.size()); }
   MicroBatchResult micro_batch(ModelBackend& policy, const std::vector<std::size_t>& indices) override {
@@ -252,18 +287,20 @@ class PreferenceObjective final : public Objective {
   std::vector<Example> examples_;
   const TrainOptions& options_;
   fs::path reference_file_;
+  Cluster& cluster_;
   double step_pairs_ = 1.0;
   std::size_t reference_computed_ = 0;
 };
 
 }  // namespace
 
-Trainer::Trainer(ModelBackend& policy, const Loss& loss, TrainOptions options, fs::path state_dir)
+Trainer::Trainer(ModelBackend& policy, const Loss& loss, TrainOptions options, fs::path state_dir, Cluster* cluster)
     : policy_(policy),
       loss_(loss),
       options_(options),
       state_dir_(std::move(state_dir)),
-      loop_(policy_, options_, state_dir_) {}
+      cluster_(cluster),
+      loop_(policy_, options_, state_dir_, cluster) {}
 
 std::optional<fs::path> Trainer::latest_checkpoint() const {
   return loop_.latest_checkpoint();
@@ -274,7 +311,10 @@ std::int64_t Trainer::resume_step() const {
 }
 
 TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCallback& on_step) {
-  fs::create_directories(state_dir_);
+  std::unique_ptr<Cluster> alone;
+  Cluster& cluster = cluster_ ? *cluster_ : *(alone = Cluster::single());
+  if (cluster.leader()) fs::create_directories(state_dir_);
+  cluster.barrier("train: state directory");
   TrainSummary summary;
   std::vector<Example> examples;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
@@ -308,7 +348,7 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
     return summary;
   }
 
-  PreferenceObjective objective(loss_, std::move(examples), options_, state_dir_ / kReferenceFile);
+  PreferenceObjective objective(loss_, std::move(examples), options_, state_dir_ / kReferenceFile, cluster);
   const LoopSummary loop = loop_.run(objective, on_step);
   summary.steps = loop.steps;
   summary.total_steps = loop.total_steps;
@@ -319,6 +359,7 @@ TrainSummary Trainer::run(const std::vector<PreferencePair>& pairs, const StepCa
   summary.last_loss = loop.last_loss;
   summary.seconds = loop.seconds;
   summary.checkpoint = loop.checkpoint;
+  summary.all_reduce_seconds = loop.all_reduce_seconds;
   if (loop.seconds > 0) summary.tokens_per_second = static_cast<double>(loop.tokens) / loop.seconds;
   spdlog::info("train: {} at step {} of {}; {} pairs seen; last loss {:.5f}; {:.0f} tokens/s",
                summary.finished ? "finished" : "stopped", summary.steps, summary.total_steps, summary.pairs_seen,

@@ -47,6 +47,8 @@
 
 namespace genius::core {
 
+class Cluster;
+
 /// One pair as token ids, ready to score.
 struct TokenizedPair {
   std::vector<TokenId> prompt_ids;    ///< encode(format_chat(prompt))
@@ -87,6 +89,7 @@ struct TrainSummary {
   double seconds = 0.0;                 ///< wall time of this call's optimizer steps
   double tokens_per_second = 0.0;       ///< policy tokens (prompt + response, both sides) per second
   std::filesystem::path checkpoint;     ///< the latest checkpoint directory; "" when there is none
+  double all_reduce_seconds = 0.0;      ///< of `seconds`, the time in gradient all-reduce (several ranks)
 };
 
 class Trainer {
@@ -94,7 +97,11 @@ class Trainer {
   /// `policy` is trained in place; it must hold the iteration's starting
   /// weights (also on a resume: the checkpoint is loaded on top of them, and
   /// the reference is that starting policy). `loss` must outlive the trainer.
-  Trainer(ModelBackend& policy, const Loss& loss, TrainOptions options, std::filesystem::path state_dir);
+  /// With a distributed `cluster`, every rank runs a Trainer on the same
+  /// pairs: each takes its share of every step's pairs, gradients are summed
+  /// (the step is the one-process step), and rank 0 writes the state directory.
+  Trainer(ModelBackend& policy, const Loss& loss, TrainOptions options, std::filesystem::path state_dir,
+          Cluster* cluster = nullptr);
 
   /// Train on `pairs` (resuming from the latest checkpoint in the state
   /// directory if there is one) and return what was done. After it returns,
@@ -121,6 +128,7 @@ class Trainer {
   const Loss& loss_;
   TrainOptions options_;
   std::filesystem::path state_dir_;
+  Cluster* cluster_;
   OptimizerLoop loop_;  ///< the one optimizer loop, over this state directory (checks the options)
 };
 

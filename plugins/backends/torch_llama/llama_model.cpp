@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "lora.hpp"
+
 namespace genius::llama {
 
 at::Tensor KvCache::keys(std::size_t layer) const {
@@ -197,7 +199,8 @@ bool AttentionImpl::fused() const {
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask,
-                                  const at::Tensor& positions, KvCache* cache, std::size_t layer) {
+                                  const at::Tensor& positions, KvCache* cache, std::size_t layer,
+                                  const LoraAdapters* lora) {
   const auto batch = x.size(0), seq = x.size(1);
   at::Tensor q, k, v;
   if (!at::GradMode::is_enabled() && fused()) {
@@ -210,6 +213,11 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope,
     q = project(q_proj, x);
     k = project(k_proj, x);
     v = project(v_proj, x);
+  }
+  if (lora) {
+    q = lora->apply(layer, LoraTarget::q_proj, x, q, is_training());
+    k = lora->apply(layer, LoraTarget::k_proj, x, k, is_training());
+    v = lora->apply(layer, LoraTarget::v_proj, x, v, is_training());
   }
   q = q.view({batch, seq, heads_, head_dim_}).transpose(1, 2);
   k = k.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
@@ -237,7 +245,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope,
                              .view({batch, heads_, seq, head_dim_})
                              .transpose(1, 2)
                              .reshape({batch, seq, heads_ * head_dim_});
-  return project(o_proj, out);
+  const at::Tensor y = project(o_proj, out);
+  return lora ? lora->apply(layer, LoraTarget::o_proj, out, y, is_training()) : y;
 }
 
 // ------------------------------------------------------------------- MLP
@@ -256,13 +265,22 @@ bool MlpImpl::fused() const {
   return gate_up_.holds();
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) {
+at::Tensor MlpImpl::forward(const at::Tensor& x, std::size_t layer, const LoraAdapters* lora) {
+  at::Tensor gate, up;
   if (!at::GradMode::is_enabled() && fused()) {
     const at::Tensor gate_up = gate_up_.forward(x);
     const auto width = gate_up.size(-1) / 2;
-    return project(down_proj, at::silu(gate_up.narrow(-1, 0, width)) * gate_up.narrow(-1, width, width));
+    gate = gate_up.narrow(-1, 0, width);
+    up = gate_up.narrow(-1, width, width);
+  } else {
+    gate = project(gate_proj, x);
+    up = project(up_proj, x);
   }
-  return project(down_proj, at::silu(project(gate_proj, x)) * project(up_proj, x));
+  if (!lora) return project(down_proj, at::silu(gate) * up);
+  gate = lora->apply(layer, LoraTarget::gate_proj, x, gate, is_training());
+  up = lora->apply(layer, LoraTarget::up_proj, x, up, is_training());
+  const at::Tensor h = at::silu(gate) * up;
+  return lora->apply(layer, LoraTarget::down_proj, h, project(down_proj, h), is_training());
 }
 
 // ----------------------------------------------------------------- layers
@@ -275,9 +293,10 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask,
-                                     const at::Tensor& positions, KvCache* cache, std::size_t layer) {
-  const at::Tensor h = x + self_attn->forward(input_layernorm(x), rope, mask, positions, cache, layer);
-  return h + mlp(post_attention_layernorm(h));
+                                     const at::Tensor& positions, KvCache* cache, std::size_t layer,
+                                     const LoraAdapters* lora) {
+  const at::Tensor h = x + self_attn->forward(input_layernorm(x), rope, mask, positions, cache, layer, lora);
+  return h + mlp->forward(post_attention_layernorm(h), layer, lora);
 }
 
 DecoderImpl::DecoderImpl(const ModelConfig& c) {
@@ -300,8 +319,12 @@ at::Tensor CausalLmImpl::hidden_states(const at::Tensor& ids, const AttentionInp
   // model's dtype and shaped to broadcast over heads (and query groups).
   const RotaryTables rope = model->rotary->forward(inputs.positions, x.scalar_type());
   const at::Tensor mask = inputs.mask.to(x.scalar_type()).unsqueeze(1);
-  for (std::size_t i = 0; i < model->layers->size(); ++i)
-    x = model->layers[i]->as<DecoderLayer>()->forward(x, rope, mask, inputs.positions, cache, i);
+  const bool recompute = gradient_checkpointing && at::GradMode::is_enabled() && is_training() && !cache;
+  for (std::size_t i = 0; i < model->layers->size(); ++i) {
+    DecoderLayerImpl* layer = model->layers[i]->as<DecoderLayer>();
+    x = recompute ? checkpointed_layer(*layer, x, rope, mask, inputs.positions, i, lora)
+                  : layer->forward(x, rope, mask, inputs.positions, cache, i, lora);
+  }
   return model->norm(x);
 }
 

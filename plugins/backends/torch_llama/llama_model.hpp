@@ -22,6 +22,8 @@
 
 namespace genius::llama {
 
+class LoraAdapters;
+
 /// Keys and values of every layer for a batch of sequences, each stored from
 /// slot 0: the token at position p of a row sits in slot p. One tensor holds
 /// all of it, [layers, 2 (key, value), rows, kv_heads, capacity, head_dim],
@@ -96,7 +98,7 @@ class AttentionImpl : public torch::nn::Module {
   explicit AttentionImpl(const ModelConfig& config);
   /// mask: [batch, 1, 1, seq, keys] additive.
   at::Tensor forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask, const at::Tensor& positions,
-                     KvCache* cache, std::size_t layer);
+                     KvCache* cache, std::size_t layer, const LoraAdapters* lora = nullptr);
   /// Makes q/k/v_proj's weights (and biases) row blocks of one tensor, so
   /// that a forward without gradients computes them in one product. A no-op
   /// while they still are.
@@ -113,7 +115,7 @@ TORCH_MODULE(Attention);
 class MlpImpl : public torch::nn::Module {
  public:
   explicit MlpImpl(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x);
+  at::Tensor forward(const at::Tensor& x, std::size_t layer = 0, const LoraAdapters* lora = nullptr);
   /// As AttentionImpl::fuse_projections, for gate_proj and up_proj.
   void fuse_projections();
   bool fused() const;
@@ -128,12 +130,19 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask, const at::Tensor& positions,
-                     KvCache* cache, std::size_t layer);
+                     KvCache* cache, std::size_t layer, const LoraAdapters* lora = nullptr);
   RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
 };
 TORCH_MODULE(DecoderLayer);
+
+/// layer.forward(x, ...) with gradients, keeping none of its activations:
+/// the backward pass runs the layer again (same inputs, same random state)
+/// and differentiates that. Gradients are those of the plain forward.
+at::Tensor checkpointed_layer(DecoderLayerImpl& layer, const at::Tensor& x, const RotaryTables& rope,
+                              const at::Tensor& mask, const at::Tensor& positions, std::size_t index,
+                              const LoraAdapters* lora);
 
 /// HF's LlamaModel: the transformer body (registered as "model").
 class DecoderImpl : public torch::nn::Module {
@@ -175,6 +184,12 @@ class CausalLmImpl : public torch::nn::Module {
 
   Decoder model{nullptr};
   torch::nn::Linear lm_head{nullptr};  ///< null when tied to model.embed_tokens
+  /// LoRA adapters every forward adds (lora.hpp); null = the base model. Not
+  /// owned: the backend points it at its adapters before each call.
+  const LoraAdapters* lora = nullptr;
+  /// While training with gradients: keep only each layer's input and
+  /// recompute the layer in the backward pass (activation checkpointing).
+  bool gradient_checkpointing = false;
 
  private:
   ModelConfig config_;

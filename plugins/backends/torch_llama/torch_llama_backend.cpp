@@ -13,6 +13,7 @@
 #include "chat_template.hpp"
 #include "generation.hpp"
 #include "llama_model.hpp"
+#include "lora.hpp"
 #include "model_creation.hpp"
 #include "scoring.hpp"
 #include "tokenizer.hpp"
@@ -140,6 +141,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
     model_->fuse_projections();  // before the weights' fingerprint: a no-op unless the model was moved
     options.prefix_cache = current_prefix_cache();
     options.stats = &stats_;
+    const ForwardScope scope(*this);
     try {
       return llama::generate(model_, requests, options);
     } catch (const std::invalid_argument& e) {
@@ -155,19 +157,61 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   // -------------------------------------------------------------- training
 
   at::Tensor sequence_logprobs(const std::vector<genius::ScoringExample>& batch) override {
+    const ForwardScope scope(*this);
     return llama::response_logprobs(model_, batch).sums;
   }
 
   std::vector<std::vector<double>> token_logprobs(const std::vector<genius::ScoringExample>& batch) override {
     torch::NoGradGuard no_grad;
+    const ForwardScope scope(*this);
     return llama::response_logprobs(model_, batch).per_token();
   }
 
-  std::vector<at::Tensor> parameters() override { return model_->parameters(); }
-  void set_training(bool training) override { model_->train(training); }
+  std::vector<at::Tensor> parameters() override { return lora_ ? lora_->parameters() : model_->parameters(); }
+  void set_training(bool training) override {
+    if (!shares_base_) model_->train(training);  // a frozen copy on a shared base is always evaluating
+  }
+
+  // ------------------------------------------------------------------ LoRA
+
+  void add_lora(const genius::LoraOptions& options) override {
+    if (lora_) throw PluginError(name(), "LoRA adapters were added already");
+    try {
+      lora_ = std::make_shared<llama::LoraAdapters>(*model_, options);
+    } catch (const std::invalid_argument& e) {
+      throw PluginError(name(), e.what());
+    }
+    freeze_base(true);
+  }
+
+  void merge_lora() override {
+    if (!lora_) throw PluginError(name(), "there are no LoRA adapters to merge");
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < model_->model->layers->size(); ++i) {
+      auto& layer = *model_->model->layers[i]->as<llama::DecoderLayer>();
+      const std::pair<llama::LoraTarget, torch::nn::Linear> linears[] = {
+          {llama::LoraTarget::q_proj, layer.self_attn->q_proj}, {llama::LoraTarget::k_proj, layer.self_attn->k_proj},
+          {llama::LoraTarget::v_proj, layer.self_attn->v_proj}, {llama::LoraTarget::o_proj, layer.self_attn->o_proj},
+          {llama::LoraTarget::gate_proj, layer.mlp->gate_proj}, {llama::LoraTarget::up_proj, layer.mlp->up_proj},
+          {llama::LoraTarget::down_proj, layer.mlp->down_proj}};
+      for (const auto& [target, linear] : linears)
+        linear->weight.copy_(lora_->merged_weight(i, target, linear->weight));
+    }
+    lora_.reset();
+    freeze_base(false);
+  }
+
+  void set_gradient_checkpointing(bool on) override { model_->gradient_checkpointing = on; }
 
   std::unique_ptr<genius::ModelBackend> frozen_copy() const override {
-    auto copy = std::unique_ptr<TorchLlamaBackend>(new TorchLlamaBackend(*this, Frozen{}));
+    if (lora_) {
+      // The base is frozen: share it (no copy of the model), clone the adapters.
+      auto copy = std::unique_ptr<TorchLlamaBackend>(new TorchLlamaBackend(*this, Frozen{}, model_));
+      copy->lora_ = std::make_shared<llama::LoraAdapters>(lora_->frozen_clone());
+      genius::detail::PluginAccess::set_name(*copy, name());
+      return copy;
+    }
+    auto copy = std::unique_ptr<TorchLlamaBackend>(new TorchLlamaBackend(*this, Frozen{}, llama::CausalLm(config_)));
     copy->model_->to(device_, dtype_);
     torch::NoGradGuard no_grad;
     const auto source = model_->named_parameters();
@@ -184,6 +228,10 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   // ----------------------------------------------------------- persistence
 
   void save(const fs::path& dir) const override {
+    if (lora_) {  // a PEFT adapter directory for the base model
+      lora_->save(dir, fs::absolute(dir_).lexically_normal().string());
+      return;
+    }
     fs::create_directories(dir);
     llama::ModelConfig config = config_;
     config.torch_dtype = dtype_name(dtype_);
@@ -202,7 +250,18 @@ class TorchLlamaBackend final : public genius::ModelBackend {
 
   void load_weights(const fs::path& dir) override {
     try {
+      if (fs::exists(dir / "adapter_config.json")) {
+        if (lora_) {
+          lora_->load_values(*model_, dir);  // into the same tensors (an optimizer may hold them)
+        } else {
+          lora_ = std::make_shared<llama::LoraAdapters>(llama::LoraAdapters::load(*model_, dir));
+          freeze_base(true);
+        }
+        return;
+      }
       llama::load_weights(model_, dir);
+      // The base model itself: adapters start again as it (fresh A, zero B).
+      if (lora_) lora_ = std::make_shared<llama::LoraAdapters>(*model_, lora_->options());
     } catch (const std::exception& e) {
       throw PluginError(name(), e.what());
     }
@@ -213,8 +272,36 @@ class TorchLlamaBackend final : public genius::ModelBackend {
 
  private:
   struct Frozen {};
-  // Everything but the weights is shared or copied; the model is rebuilt.
-  TorchLlamaBackend(const TorchLlamaBackend& other, Frozen)
+
+  // Points the shared model at this backend's adapters for one call, and a
+  // frozen copy on a shared base evaluates (no dropout) whatever mode the
+  // policy is in.
+  class ForwardScope {
+   public:
+    explicit ForwardScope(const TorchLlamaBackend& b) : model_(b.model_), training_(b.model_->is_training()) {
+      model_->lora = b.lora_.get();
+      if (b.shares_base_ && training_) model_->train(false), restore_ = true;
+    }
+    ~ForwardScope() {
+      if (restore_) model_->train(training_);
+    }
+    ForwardScope(const ForwardScope&) = delete;
+    ForwardScope& operator=(const ForwardScope&) = delete;
+
+   private:
+    llama::CausalLm model_;
+    bool training_;
+    bool restore_ = false;
+  };
+
+  // LoRA trains the adapters only: the base weights take no gradients.
+  void freeze_base(bool frozen) {
+    for (auto& p : model_->parameters()) p.set_requires_grad(!frozen);
+  }
+
+  // Everything but the weights is shared or copied; the model is `model`: a
+  // new one, or the policy's own (LoRA: its base weights are frozen).
+  TorchLlamaBackend(const TorchLlamaBackend& other, Frozen, llama::CausalLm model)
       : dir_(other.dir_),
         device_(other.device_),
         dtype_(other.dtype_),
@@ -225,7 +312,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         tokenizer_(other.tokenizer_),
         chat_(other.chat_),
         chat_options_(other.chat_options_),
-        model_(llama::CausalLm(other.config_)),
+        model_(std::move(model)),
+        shares_base_(model_.get() == other.model_.get()),
         eos_ids_(other.eos_ids_),
         eos_order_(other.eos_order_) {}
 
@@ -257,7 +345,10 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   llama::PrefixCache* current_prefix_cache() {
     if (prefix_cache_mib_ <= 0) return nullptr;
     std::uint64_t fingerprint = 1469598103934665603ULL;
-    for (const auto& p : model_->parameters()) {
+    std::vector<at::Tensor> weights = model_->parameters();
+    if (lora_)
+      for (const auto& p : lora_->parameters()) weights.push_back(p);
+    for (const auto& p : weights) {
       for (const auto v : {reinterpret_cast<std::uintptr_t>(p.data_ptr()), std::uintptr_t(p._version())})
         fingerprint = (fingerprint ^ v) * 1099511628211ULL;
     }
@@ -281,6 +372,8 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   std::shared_ptr<const llama::ChatTemplate> chat_;
   llama::ChatOptions chat_options_;
   llama::CausalLm model_{nullptr};
+  std::shared_ptr<llama::LoraAdapters> lora_;  ///< null: full fine-tuning (or inference)
+  bool shares_base_ = false;                   ///< a frozen copy whose model_ is the policy's
   std::set<TokenId> eos_ids_;
   std::vector<TokenId> eos_order_;
 };

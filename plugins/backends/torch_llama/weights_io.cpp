@@ -8,7 +8,6 @@
 #include "safetensors.hpp"
 
 namespace genius::llama {
-namespace {
 
 at::ScalarType to_scalar_type(Dtype d, const std::string& where) {
   switch (d) {
@@ -45,6 +44,8 @@ std::string shape_string(at::IntArrayRef shape) {
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
+
+namespace {
 
 // Tensors a checkpoint may hold that are not parameters here.
 bool ignorable(const std::string& name, const ModelConfig& config) {

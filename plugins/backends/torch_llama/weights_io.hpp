@@ -4,8 +4,16 @@
 #include <filesystem>
 
 #include "llama_model.hpp"
+#include "safetensors.hpp"
 
 namespace genius::llama {
+
+/// The torch type of a safetensors float dtype; throws naming `where` for another.
+at::ScalarType to_scalar_type(Dtype d, const std::string& where);
+/// The safetensors dtype of a float tensor type.
+Dtype to_dtype(at::ScalarType t);
+/// "[2, 3]"
+std::string shape_string(at::IntArrayRef shape);
 
 /// Copy every parameter from the checkpoint in `dir` (model.safetensors or a
 /// sharded index), converting F32/F16/BF16 to the parameter's dtype. Throws

@@ -36,7 +36,9 @@
 ///   5  ModelBackend gains generation_stats() (GenerationStats in types.hpp):
 ///      prefill tokens computed and reused, decode steps and rows, KV memory;
 ///      and reset_generation_cache(), called before each exploration chunk
-#define GENIUS_SDK_ABI_VERSION 5
+///   6  ModelBackend gains add_lora() (LoraOptions in types.hpp), merge_lora()
+///      and set_gradient_checkpointing(), all refusing by default
+#define GENIUS_SDK_ABI_VERSION 6
 
 /// Version of the Genius SDK release (informational; compatibility is decided
 /// by GENIUS_SDK_ABI_VERSION alone).

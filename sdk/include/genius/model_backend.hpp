@@ -65,7 +65,26 @@ class ModelBackend : public Plugin {
   /// A frozen copy of the current weights (no gradients), e.g. the reference model.
   virtual std::unique_ptr<ModelBackend> frozen_copy() const = 0;
 
-  // --- persistence: the backend's native format (Hugging Face layout for torch-llama)
+  // --- memory-saving training (optional; the defaults refuse)
+  /// Train LoRA adapters only, from now on: parameters() becomes the
+  /// adapters' A and B (the base weights freeze), frozen_copy() shares the
+  /// frozen base instead of copying it, save() writes a PEFT adapter
+  /// directory (adapter_config.json, adapter_model.safetensors) and
+  /// load_weights() reads one onto the base.
+  virtual void add_lora(const LoraOptions& /*options*/) {
+    throw PluginError(name(), "this backend has no LoRA adapters (unset [train] lora_rank)");
+  }
+  /// Fold the LoRA adapters into the base weights (W += scale B A) and drop
+  /// them: the model computes the same, and save() writes a full model again.
+  virtual void merge_lora() { throw PluginError(name(), "this backend has no LoRA adapters to merge"); }
+  /// Recompute each layer's activations in the backward pass instead of
+  /// keeping them: less memory for about one more forward pass per step.
+  virtual void set_gradient_checkpointing(bool on) {
+    if (on) throw PluginError(name(), "this backend has no gradient checkpointing ([train] gradient_checkpointing)");
+  }
+
+  // --- persistence: the backend's native format (Hugging Face layout for torch-llama; a PEFT
+  // adapter directory once add_lora was called)
   virtual void save(const std::filesystem::path& dir) const = 0;
   virtual void load_weights(const std::filesystem::path& dir) = 0;
 

@@ -83,6 +83,17 @@ struct ScoringExample {
   std::vector<TokenId> response_ids;
 };
 
+/// LoRA adapters (Hu et al., arXiv 2106.09685) as PEFT defines them: each
+/// target linear layer y = W x becomes y = W x + (alpha / r) B A dropout(x),
+/// A [r, in] random, B [out, r] zero (so training starts from the base model).
+struct LoraOptions {
+  int rank = 8;                             ///< r
+  double alpha = 16.0;                      ///< lora_alpha
+  double dropout = 0.0;                     ///< lora_dropout, on the adapter's input while training
+  std::vector<std::string> target_modules;  ///< PEFT's names: q_proj, k_proj, v_proj, o_proj, gate_proj, ...
+  std::uint64_t seed = 0;                   ///< of A's initialisation
+};
+
 // --------------------------------------------------------------- exploration
 
 /// An unlabeled query. `id` is stable across runs (records and pairs link to it).
