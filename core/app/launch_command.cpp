@@ -165,6 +165,7 @@ int launch_command(const Args& args) {
       if (stage == 0 && waited > grace) {
         std::fprintf(stderr, "genius launch: stopping the remaining ranks (SIGTERM)\n");
         signal_all(ranks, SIGTERM);
+        signal_all(ranks, SIGCONT);  // a stopped (hung) rank acts on SIGTERM only once it runs
         stage = 1;
       } else if (stage == 1 && waited > grace + 10) {
         signal_all(ranks, SIGKILL);

@@ -89,6 +89,34 @@ kill_at() {  # start the job, kill -9 rank 1 once $1 exists, expect a failure na
 kill_at "iter-1/records.rank-1.jsonl"
 kill_at "iter-1/train/checkpoint-*"
 kill_at "iter-2/records.rank-*.jsonl"
+
+# A rank that hangs (SIGSTOP: alive, silent): rank 0 names it within the
+# liveness window, the launcher ends the job (SIGKILL reaches a stopped process).
+"$genius" launch --nproc 2 --grace-seconds 1 -- run run.toml "${sets[@]}" --out killed --resume >/dev/null 2>hung.log &
+launcher=$!
+victim=""
+shard=killed/iter-2/records.rank-1.jsonl
+size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+before=$(size $shard)
+# Mid-run: once rank 1 has appended to its shard, or training has begun.
+while kill -0 "$launcher" 2>/dev/null; do
+  if [[ $(size $shard) != "$before" ]] || compgen -G "killed/iter-2/train/checkpoint-*" >/dev/null; then
+    victim=$(rank_pid "$launcher" 1)
+    break
+  fi
+  sleep 0.02
+done
+if [[ -n $victim ]]; then
+  kill -STOP "$victim"
+  stopped_at=$SECONDS status=0
+  wait "$launcher" || status=$?
+  if [[ $status -eq 0 ]]; then
+    echo "(the job finished before rank 1 stopped)"
+  else
+    grep -q "\[rank 0\].*rank 1 stopped responding" hung.log || { echo "FAIL: the hung rank was not named"; cat hung.log; exit 1; }
+    echo "stopped rank 1 (SIGSTOP): the job ended $((SECONDS - stopped_at)) s later, naming it"
+  fi
+fi
 "$genius" launch --nproc 2 -- run run.toml "${sets[@]}" --out killed --resume >/dev/null 2>>killed.log
 python3 "$here/compare_runs.py" whole killed
 echo "the resumed job equals the uninterrupted one"
