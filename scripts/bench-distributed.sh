@@ -101,3 +101,24 @@ for cell in sorted(glob.glob("memory/*/state.json")):
     trainable = "23.5M" if rank == 0 else f"{rank * per_layer * 8 / 1e6:.2f}M"
     print(f"| {rank} | {ckpt} | {t['peak_rss_mib']:.0f} | {t['tokens_per_second']:.0f} | {trainable} |")
 PY
+
+# One training step in isolation (genius bench train: 16 sequences of 240
+# tokens, AdamW), each configuration in its own process, with glibc's default
+# allocator and with its mmap threshold fixed (freed activations go back to
+# the system at once instead of staying in the heap).
+echo
+echo "| lora_rank | gradient_checkpointing | allocator | s/step | tokens/s | peak RSS MiB |"
+echo "|---|---|---|---|---|---|"
+for env in "" "MALLOC_MMAP_THRESHOLD_=131072"; do
+  for variant in "0 no" "0 yes" "16 no" "16 yes"; do
+    set -- $variant
+    args=(bench train --model m23 --set model.threads=1 --lora-rank "$1" --json)
+    [[ $2 == yes ]] && args+=(--gradient-checkpointing)
+    json=$(env $env "$genius" "${args[@]}")
+    python3 - "$json" "$2" "${env:-default}" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+print(f"| {r['lora_rank']} | {sys.argv[2]} | {sys.argv[3]} | {r['seconds_per_step']:.2f} | {r['tokens_per_second']:.0f} | {r['peak_rss_mib']:.0f} |")
+PY
+  done
+done

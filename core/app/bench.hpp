@@ -33,14 +33,9 @@ std::int64_t parameter_bytes(ModelBackend& model);
 bool plugin_declares_key(const core::PluginRegistry& registry, PluginKind kind, const std::string& name,
                          const std::string& key);
 
-/// This process's peak resident memory in MiB (Linux VmHWM), since the last
-/// reset_peak_rss(); 0 when unknown.
-double peak_rss_mib();
-/// Start a new peak-RSS measurement (Linux /proc/self/clear_refs); false when
-/// the system does not allow it (the peak then counts from the process's start).
-bool reset_peak_rss();
-
 /// `genius bench explore ...` (the arguments after `explore`).
 int bench_explore_command(const std::vector<std::string>& args);
+/// `genius bench train ...` (the arguments after `train`).
+int bench_train_command(const std::vector<std::string>& args);
 
 }  // namespace genius::cli

@@ -22,6 +22,7 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "io/cpu_threads.hpp"
+#include "io/process_memory.hpp"
 #include "io/records_io.hpp"
 #include "plugins/checked_backend.hpp"
 #include "plugins/checked_sampler.hpp"
@@ -100,7 +101,7 @@ ModeResult explore_once(const Setup& s, bool prefix_cache) {
   overrides.push_back(std::string("model.prefix_cache=") + (prefix_cache ? "true" : "false"));
   const core::ResolvedConfig config = core::validate(core::RawConfig::load(s.file, overrides), *s.registry);
   const core::PluginRegistry& registry = *s.registry;
-  reset_peak_rss();
+  core::reset_peak_rss();
   core::CheckedBackend policy(core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend));
   auto sampler = core::create_configured<Sampler>(registry, config, PluginKind::Sampler);
   auto values = core::create_configured<ValueEstimator>(registry, config, PluginKind::ValueEstimator);
@@ -125,7 +126,7 @@ ModeResult explore_once(const Setup& s, bool prefix_cache) {
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.generation = meter.delta();
-  result.peak_rss_mib = peak_rss_mib();
+  result.peak_rss_mib = core::peak_rss_mib().value_or(0.0);
   return result;
 }
 

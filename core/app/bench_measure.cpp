@@ -70,24 +70,4 @@ bool plugin_declares_key(const core::PluginRegistry& registry, PluginKind kind, 
   return false;
 }
 
-double peak_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::istringstream fields(line.substr(6));
-      double kib = 0;
-      fields >> kib;
-      return kib / 1024.0;
-    }
-  return 0;
-}
-
-bool reset_peak_rss() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5\n";
-  clear.flush();
-  return static_cast<bool>(clear);
-}
-
 }  // namespace genius::cli

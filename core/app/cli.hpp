@@ -67,6 +67,7 @@ int config_command(const Args& args);
 int run_command(const Args& args);
 int launch_command(const Args& args);
 int merge_adapter_command(const Args& args);
+int answer_command(const Args& args);
 int explore_command(const Args& args);
 int pairs_command(const Args& args);
 int train_command(const Args& args);

@@ -47,6 +47,7 @@ const std::map<std::string, Command>& commands() {
        {genius::cli::critic_eval_command, "measure a step-level critic: step AUC, first-error accuracy, F1"}},
       {"decode", {genius::cli::decode_command, "answer [data] eval with a decoding method; accuracy and cost"}},
       {"new-plugin", {genius::cli::new_plugin_command, "write an out-of-tree plugin project to start from"}},
+      {"answer", {genius::cli::answer_command, "what a benchmark checker reads from a response, and its verdict"}},
       {"merge-adapter",
        {genius::cli::merge_adapter_command, "fold a LoRA adapter into its base model (a full Hugging Face model)"}},
       {"launch",

@@ -226,6 +226,7 @@ int logprobs_command(const Args& args) {
 
 int bench_command(const Args& args) {
   if (!args.empty() && args[0] == "explore") return bench_explore_command(Args(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "train") return bench_train_command(Args(args.begin() + 1, args.end()));
   po::options_description options("Options");
   add_model_options(options);
   options.add_options()("what", po::value<std::string>(), "generate | explore (`genius bench explore --help`)")(
@@ -239,7 +240,9 @@ int bench_command(const Args& args) {
                           "       genius bench explore CONFIG [--queries N] [--json] [--set SECTION.KEY=VALUE]...",
                           args, options, positional, [&](const po::variables_map& given) {
                             if (!given.count("what") || given["what"].as<std::string>() != "generate")
-                              throw po::error("expected `genius bench generate ...` or `genius bench explore ...`");
+                              throw po::error(
+                                  "expected `genius bench generate ...`, `genius bench explore ...` or `genius bench "
+                                  "train ...`");
                             if (!given.count("model")) throw po::error("missing --model DIR");
                           });
   if (!vm) return vm.exit_code;

@@ -45,6 +45,10 @@ const std::map<std::string, Keys>& schema() {
            path("extra_eval", std::vector<std::string>{},
                 "more labeled JSONL files evaluated like [data] eval, each reported under its file name's stem"),
            key("prompt_key", std::string("instruction"), "JSON field holding the query text"),
+           choice("train_format", "auto", {"auto", "prompt", "alpaca", "messages", "sharegpt", "magpie"},
+                  "layout of [data] train's records (docs/data.md); auto = detected per record"),
+           key("input_key", std::string("input"), "Alpaca records: the field appended to the instruction"),
+           key("id_key", std::string("id"), "the field holding a query's id (Magpie: uuid); else line-N"),
            key("answer_key", std::string("answer"), "JSON field holding the reference answer (eval only)"),
            key("max_train_queries", integer(0),
                "use at most this many training queries (a subset chosen by train_subset); 0 = all", at_least(0)),
@@ -93,6 +97,9 @@ const std::map<std::string, Keys>& schema() {
            key("max_new_tokens", integer(512), "generation budget per answer", at_least(1)),
            key("answer_regex", std::string(""),
                "regex whose first capture group is the answer; empty = the content of the last \\boxed{}"),
+           choice("checker", "auto", {"auto", "boxed", "regex", "gsm8k", "math", "choice", "yesno"},
+                  "how answers are read and compared (docs/data.md); auto = by the item's layout (GSM8K, MATH, "
+                  "multiple choice, yes/no; plain items: boxed, or regex with answer_regex)"),
        }},
       {"audit",
        {

@@ -1,9 +1,12 @@
 #include "eval/evaluator.hpp"
 
 #include "dist/cluster.hpp"
+#include "eval/benchmarks.hpp"
+#include "eval/checkers.hpp"
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <stdexcept>
 #include <utility>
@@ -39,6 +42,7 @@ std::optional<std::string> answer_text(const json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_number_integer()) return value.dump();
   if (value.is_number_float()) return value.dump();
+  if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
   return std::nullopt;
 }
 
@@ -57,10 +61,23 @@ EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t l
     if (it == object.end()) throw std::runtime_error(where(file, line) + ": no '" + key + "' field");
     return *it;
   };
-  const json& prompt = field(options.prompt_key);
+  // A public benchmark's own layout (GSM8K, MATH, ARC, MMLU, GPQA, ...), unless
+  // the item has the configured prompt field.
+  std::string prompt_key = options.prompt_key;
+  if (!object.contains(prompt_key)) {
+    if (auto b =
+            parse_benchmark_item(object, where(file, line), item_seed(options.seed ^ 0x6770716100000000ULL, line))) {
+      EvalItem item{b->prompt, b->reference, "line-" + std::to_string(line), std::nullopt, default_checker(b->layout)};
+      if (const auto id = object.find("id"); id != object.end())
+        item.id = id->is_string() ? id->get<std::string>() : id->dump();
+      return item;
+    }
+    for (const char* alternative : {"question", "prompt", "query"})
+      if (object.contains(alternative) && object.contains(options.answer_key)) prompt_key = alternative;
+  }
+  const json& prompt = field(prompt_key);
   if (!prompt.is_string())
-    throw std::runtime_error(where(file, line) + ": '" + options.prompt_key + "' must be a string, got " +
-                             prompt.type_name());
+    throw std::runtime_error(where(file, line) + ": '" + prompt_key + "' must be a string, got " + prompt.type_name());
   const json& answer = field(options.answer_key);
   const std::optional<std::string> reference = answer_text(answer);
   if (!reference)
@@ -68,7 +85,7 @@ EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t l
                              answer.type_name());
   if (normalize_answer(*reference).empty())
     throw std::runtime_error(where(file, line) + ": '" + options.answer_key + "' is empty (an item needs an answer)");
-  EvalItem item{prompt.get<std::string>(), *reference, "line-" + std::to_string(line), std::nullopt};
+  EvalItem item{prompt.get<std::string>(), *reference, "line-" + std::to_string(line), std::nullopt, ""};
   if (const auto id = object.find("id"); id != object.end())
     item.id = id->is_string() ? id->get<std::string>() : id->dump();
   if (const auto level = object.find("level"); level != object.end() && level->is_number_integer())
@@ -82,6 +99,14 @@ struct Answer {
   std::string finish_reason;
   int tokens = 0;
 };
+
+// The checker of an item: [eval] checker when it names one, else the item's
+// layout's (plain items: boxed, or regex with an answer_regex).
+std::string checker_for(const EvalItem& item, const EvalOptions& options) {
+  if (options.checker != "auto" && !options.checker.empty()) return options.checker;
+  if (!item.checker.empty()) return item.checker;
+  return options.answer_regex.empty() ? "boxed" : "regex";
+}
 
 // What one item's generations came to.
 struct ItemOutcome {
@@ -177,6 +202,7 @@ EvalOptions EvalOptions::from_config(const ConfigView& eval, const ConfigView& d
   o.temperature = eval.get<double>("temperature");
   o.max_new_tokens = eval.get<int>("max_new_tokens");
   o.answer_regex = eval.get<std::string>("answer_regex");
+  o.checker = eval.get<std::string>("checker");
   o.seed = seed;
   return o;
 }
@@ -198,12 +224,21 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error("cannot read evaluation file '" + file.string() + "'");
   std::vector<EvalItem> items;
+  std::map<std::string, std::unique_ptr<AnswerChecker>> checkers;
   std::size_t line_number = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines separate nothing
-    items.push_back(parse_item(line, file, line_number, options));
+    EvalItem item = parse_item(line, file, line_number, options);
+    item.checker = checker_for(item, options);
+    std::unique_ptr<AnswerChecker>& checker = checkers[item.checker];
+    if (!checker) checker = make_checker(item.checker, options.answer_regex);
+    item.reference = checker->reference(item.reference);
+    if (checker->canonical(item.reference).empty())
+      throw std::runtime_error(where(file, line_number) + ": the reference answer is empty (checker '" + item.checker +
+                               "')");
+    items.push_back(std::move(item));
     if (options.max_items > 0 && items.size() == options.max_items) break;
   }
   if (in.bad()) throw std::runtime_error("cannot read evaluation file '" + file.string() + "'");
@@ -213,7 +248,10 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
 
 EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
                     const fs::path& items_out, Cluster* cluster) {
-  const AnswerExtractor extract = answer_extractor(options.answer_regex);
+  std::map<std::string, std::unique_ptr<AnswerChecker>> checkers;
+  for (const EvalItem& item : items)
+    if (const std::string name = checker_for(item, options); !checkers.count(name))
+      checkers[name] = make_checker(name, options.answer_regex);
   const std::size_t k = options.samples > 0 ? static_cast<std::size_t>(options.samples) : 0;
   const std::size_t per_call = std::max<std::size_t>(1, options.requests_per_call);
 
@@ -275,17 +313,18 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
   for (std::size_t j = 0; j < requests.size(); ++j) {
     const RequestSlot slot = slots[j];
     const std::string& reference = items[slot.item].reference;
+    const AnswerChecker& check = *checkers.at(checker_for(items[slot.item], options));
     ItemOutcome& outcome = outcomes[slot.item];
     for (const Answer& a : answers[j]) result.generated_tokens += a.tokens;
     if (slot.greedy) {
-      outcome.greedy_answer = final_answer(extract, answers[j][0].text);
-      outcome.greedy_correct = outcome.greedy_answer && same_answer(*outcome.greedy_answer, reference);
+      outcome.greedy_answer = check.extract(answers[j][0].text);
+      outcome.greedy_correct = outcome.greedy_answer && check.equal(*outcome.greedy_answer, reference);
       outcome.greedy = std::move(answers[j][0]);
     } else {
       for (const Answer& a : answers[j]) {
-        outcome.sample_answers.push_back(final_answer(extract, a.text));
+        outcome.sample_answers.push_back(check.extract(a.text));
         outcome.sample_correct.push_back(outcome.sample_answers.back() &&
-                                         same_answer(*outcome.sample_answers.back(), reference));
+                                         check.equal(*outcome.sample_answers.back(), reference));
       }
     }
   }

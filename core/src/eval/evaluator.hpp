@@ -31,6 +31,7 @@ struct EvalItem {
   std::string reference;                   ///< the reference final answer
   std::string id = {};                     ///< the item's "id" (a string, or a number's text), else "line-N"
   std::optional<std::int64_t> level = {};  ///< the item's integer "level", when it has one (arith data does)
+  std::string checker = "";                ///< the checker that scores it (checkers.hpp); "" = the options'
 };
 
 /// Everything evaluate() needs: the [eval] keys, the [data] keys that locate
@@ -45,6 +46,7 @@ struct EvalOptions {
   double temperature = 0.6;                ///< [eval] temperature of the sampled answers
   int max_new_tokens = 512;                ///< [eval] max_new_tokens
   std::string answer_regex;                ///< [eval] answer_regex; "" = last \boxed{}
+  std::string checker = "auto";            ///< [eval] checker: a checker name, or "auto" (by the item's layout)
   std::uint64_t seed = 0;                  ///< request seeds derive from it and the item index
   std::size_t requests_per_call = 64;      ///< most generation requests in one backend.generate call
 

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "data/query_formats.hpp"
 #include "dist/cluster.hpp"
 #include "eval/audit.hpp"
 #include "eval/evaluator.hpp"
@@ -35,8 +36,12 @@ namespace {
 std::vector<Query> train_queries(const ConfigView& data, std::uint64_t run_seed) {
   const auto limit = static_cast<std::size_t>(data.get<std::int64_t>("max_train_queries"));
   const bool first = data.get<std::string>("train_subset") == "first";
-  std::vector<Query> all =
-      load_queries(data.get<std::string>("train"), data.get<std::string>("prompt_key"), first ? limit : 0);
+  QueryFormat format;
+  format.format = data.get<std::string>("train_format");
+  format.prompt_key = data.get<std::string>("prompt_key");
+  format.input_key = data.get<std::string>("input_key");
+  format.id_key = data.get<std::string>("id_key");
+  std::vector<Query> all = load_queries(data.get<std::string>("train"), format, first ? limit : 0);
   if (first || limit == 0 || limit >= all.size()) return all;
   std::vector<Query> subset;
   for (std::size_t i : random_subset(all.size(), limit, run_seed ^ 0x7375627365740000ULL))

@@ -146,7 +146,12 @@ at::Tensor LoraAdapters::apply(std::size_t layer, LoraTarget target, const at::T
   if (!has(layer, target)) return y;
   const Pair& p = layers_[layer][static_cast<std::size_t>(target)];
   const at::Tensor in = options_.dropout > 0 && training ? at::dropout(x, options_.dropout, true) : x;
-  return y + at::linear(at::linear(in, p.a), p.b) * scale_;
+  // y + scale * (in A^T) B^T as one addmm on [tokens, features] views: the
+  // only full-size tensor made is the result (no B-product, scaled copy and
+  // sum to allocate and free per layer; the autograd graph keeps just the
+  // [tokens, r] product).
+  const at::Tensor low = at::mm(in.reshape({-1, in.size(-1)}), p.a.t());
+  return at::addmm(y.reshape({-1, y.size(-1)}), low, p.b.t(), /*beta=*/1, /*alpha=*/scale_).view(y.sizes());
 }
 
 at::Tensor LoraAdapters::merged_weight(std::size_t layer, LoraTarget target, const at::Tensor& weight) const {

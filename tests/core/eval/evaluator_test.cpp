@@ -316,7 +316,8 @@ TEST(EvalOptionsTest, FromTheEvalAndDataSections) {
                                  {"samples", std::int64_t{4}},
                                  {"temperature", 0.8},
                                  {"max_new_tokens", std::int64_t{99}},
-                                 {"answer_regex", std::string("x(\\d)")}});
+                                 {"answer_regex", std::string("x(\\d)")},
+                                 {"checker", std::string("math")}});
   const ConfigView data("data", {{"eval", std::string("/data/eval.jsonl")},
                                  {"prompt_key", std::string("question")},
                                  {"answer_key", std::string("label")},
@@ -331,6 +332,7 @@ TEST(EvalOptionsTest, FromTheEvalAndDataSections) {
   EXPECT_EQ(o.temperature, 0.8);
   EXPECT_EQ(o.max_new_tokens, 99);
   EXPECT_EQ(o.answer_regex, "x(\\d)");
+  EXPECT_EQ(o.checker, "math");
   EXPECT_EQ(o.seed, 42u);
 }
 
