@@ -85,31 +85,21 @@ std::string strip_dollars(std::string s) {
 
 // ----------------------------------------------------------------- boxed
 
-class BoxedChecker final : public AnswerChecker {
+// boxed (AnswerExtractor("") reads the last \boxed{}) and regex: normalize_answer's comparison.
+class ExtractorChecker final : public AnswerChecker {
  public:
-  std::string name() const override { return "boxed"; }
-  std::optional<std::string> extract(std::string_view response) const override {
-    std::optional<std::string> a = extract_boxed(response);
-    if (a && normalize_answer(*a).empty()) return std::nullopt;
-    return a;
-  }
-  bool equal(std::string_view a, std::string_view b) const override { return same_answer(a, b); }
-  std::string canonical(std::string_view a) const override { return normalize_answer(a); }
-};
-
-class RegexChecker final : public AnswerChecker {
- public:
-  explicit RegexChecker(const std::string& pattern) : extract_(pattern) {}
-  std::string name() const override { return "regex"; }
+  ExtractorChecker(std::string name, const std::string& pattern) : name_(std::move(name)), extract_(pattern) {}
+  std::string name() const override { return name_; }
   std::optional<std::string> extract(std::string_view response) const override {
     std::optional<std::string> a = extract_(response);
-    if (a && normalize_answer(*a).empty()) return std::nullopt;
+    if (a && normalize_answer(*a).empty()) return std::nullopt;  // \boxed{} is no answer
     return a;
   }
   bool equal(std::string_view a, std::string_view b) const override { return same_answer(a, b); }
   std::string canonical(std::string_view a) const override { return normalize_answer(a); }
 
  private:
+  std::string name_;
   AnswerExtractor extract_;
 };
 
@@ -393,7 +383,7 @@ const std::vector<std::string>& checker_names() {
 }
 
 std::unique_ptr<AnswerChecker> make_checker(const std::string& name, const std::string& answer_regex) {
-  if (name == "boxed") return std::make_unique<BoxedChecker>();
+  if (name == "boxed") return std::make_unique<ExtractorChecker>("boxed", "");
   if (name == "gsm8k") return std::make_unique<Gsm8kChecker>();
   if (name == "math") return std::make_unique<MathChecker>();
   if (name == "choice") return std::make_unique<ChoiceChecker>();
@@ -401,7 +391,7 @@ std::unique_ptr<AnswerChecker> make_checker(const std::string& name, const std::
   if (name == "regex") {
     if (answer_regex.empty()) throw ConfigError("eval.checker = \"regex\" needs [eval] answer_regex");
     try {
-      return std::make_unique<RegexChecker>(answer_regex);
+      return std::make_unique<ExtractorChecker>("regex", answer_regex);
     } catch (const std::regex_error& e) {
       throw ConfigError("eval.answer_regex: invalid regular expression '" + answer_regex + "': " + e.what());
     }
