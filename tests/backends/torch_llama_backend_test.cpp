@@ -67,6 +67,14 @@ TEST(TorchLlama, ManifestKeysAndChatFormat) {
   EXPECT_EQ(m->dtype(), "float32");
 }
 
+TEST(TorchLlama, SystemPromptAndResponsePrefixShapeEveryPrompt) {
+  auto m = load(llama_dir(),
+                {"model.system_prompt=Think step by step.", "model.response_prefix=The reasoning steps are:\n\n"});
+  EXPECT_EQ(m->format_chat("What is 2+2?"), "Think step by step.\nWhat is 2+2?\nThe reasoning steps are:\n\n");
+  // The frozen copy (the reference model) formats prompts the same way.
+  EXPECT_EQ(m->frozen_copy()->format_chat("x"), m->format_chat("x"));
+}
+
 TEST(TorchLlama, SequenceLogprobsAreSumsOfTokenLogprobsAndMatchGeneration) {
   auto m = load(llama_dir());
   const auto batch = examples(*m);

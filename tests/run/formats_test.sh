@@ -72,4 +72,7 @@ verdict() {  # checker response reference -> true|false
 "$genius" answer --checker math --response "\\boxed{\\frac12}" --reference "0.5" | grep -q "correct"
 if "$genius" answer --checker nope --response x --reference y 2>err.txt; then echo "FAIL: unknown checker accepted"; exit 1; fi
 grep -q "unknown checker 'nope'" err.txt
-echo "formats and checkers: ok"
+for config in "$formats"/../../configs/paper_*.toml; do
+  "$genius" config check "$config" --set model.path=/models/some-model >/dev/null
+done
+echo "formats, checkers and the paper configs: ok"

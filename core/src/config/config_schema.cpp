@@ -97,6 +97,11 @@ const std::map<std::string, Keys>& schema() {
            key("max_new_tokens", integer(512), "generation budget per answer", at_least(1)),
            key("answer_regex", std::string(""),
                "regex whose first capture group is the answer; empty = the content of the last \\boxed{}"),
+           key("stop", std::vector<std::string>{},
+               "stop strings of every answer (e.g. the end-of-reasoning marker); the text is cut before them"),
+           key("shots", integer(0), "few-shot exemplars written before every evaluation query; 0 = none", at_least(0)),
+           path("shots_file", std::string(""),
+                "JSONL of exemplars: a question/problem/instruction/prompt and its answer/solution/response/output"),
            choice("checker", "auto", {"auto", "boxed", "regex", "gsm8k", "math", "choice", "yesno"},
                   "how answers are read and compared (docs/data.md); auto = by the item's layout (GSM8K, MATH, "
                   "multiple choice, yes/no; plain items: boxed, or regex with answer_regex)"),

@@ -108,6 +108,38 @@ std::string checker_for(const EvalItem& item, const EvalOptions& options) {
   return options.answer_regex.empty() ? "boxed" : "regex";
 }
 
+// The first `k` exemplars of `file`, each "<question>\n<answer>\n\n": what
+// goes before every query of a k-shot evaluation.
+std::string few_shot_prefix(const fs::path& file, std::size_t k) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("cannot read [eval] shots_file '" + file.string() + "'");
+  std::string prefix, text;
+  std::size_t line = 0, found = 0;
+  auto first_string = [](const json& o, std::initializer_list<const char*> keys) -> std::optional<std::string> {
+    for (const char* key : keys)
+      if (const auto it = o.find(key); it != o.end() && it->is_string()) return it->get<std::string>();
+    return std::nullopt;
+  };
+  while (found < k && std::getline(in, text)) {
+    ++line;
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const json o = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!o.is_object()) throw std::runtime_error(where(file, line) + ": not a JSON object");
+    const auto question = first_string(o, {"question", "problem", "instruction", "prompt"});
+    const auto answer = first_string(o, {"answer", "solution", "response", "output"});
+    if (!question || !answer)
+      throw std::runtime_error(where(file, line) +
+                               ": an exemplar needs a question/problem/instruction/prompt and an "
+                               "answer/solution/response/output string");
+    prefix += *question + "\n" + *answer + "\n\n";
+    ++found;
+  }
+  if (found < k)
+    throw std::runtime_error(file.string() + ": " + std::to_string(found) +
+                             " exemplars, but [eval] shots = " + std::to_string(k));
+  return prefix;
+}
+
 // What one item's generations came to.
 struct ItemOutcome {
   std::optional<Answer> greedy;
@@ -203,6 +235,11 @@ EvalOptions EvalOptions::from_config(const ConfigView& eval, const ConfigView& d
   o.max_new_tokens = eval.get<int>("max_new_tokens");
   o.answer_regex = eval.get<std::string>("answer_regex");
   o.checker = eval.get<std::string>("checker");
+  o.stop = eval.get<std::vector<std::string>>("stop");
+  o.shots = eval.get<std::size_t>("shots");
+  o.shots_file = eval.get<std::string>("shots_file");
+  if (o.shots > 0 && o.shots_file.empty())
+    throw ConfigError("eval.shots = " + std::to_string(o.shots) + " needs [eval] shots_file (the exemplars)");
   o.seed = seed;
   return o;
 }
@@ -243,6 +280,10 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
   }
   if (in.bad()) throw std::runtime_error("cannot read evaluation file '" + file.string() + "'");
   if (items.empty()) throw std::runtime_error(file.string() + ": no evaluation items (the file is empty)");
+  if (options.shots > 0) {
+    const std::string shots = few_shot_prefix(options.shots_file, options.shots);
+    for (EvalItem& item : items) item.instruction = shots + item.instruction;
+  }
   return items;
 }
 
@@ -263,6 +304,7 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
     GenerationRequest r;
     r.prompt_ids = backend.encode(backend.format_chat(items[i].instruction));
     r.max_new_tokens = options.max_new_tokens;
+    r.stop = options.stop;
     r.seed = item_seed(options.seed, i);
     if (options.greedy) {
       r.n = 1;

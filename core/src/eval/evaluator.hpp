@@ -47,6 +47,9 @@ struct EvalOptions {
   int max_new_tokens = 512;                ///< [eval] max_new_tokens
   std::string answer_regex;                ///< [eval] answer_regex; "" = last \boxed{}
   std::string checker = "auto";            ///< [eval] checker: a checker name, or "auto" (by the item's layout)
+  std::vector<std::string> stop;           ///< [eval] stop: stop strings of every answer
+  std::size_t shots = 0;                   ///< [eval] shots: exemplars before each query
+  std::filesystem::path shots_file;        ///< [eval] shots_file
   std::uint64_t seed = 0;                  ///< request seeds derive from it and the item index
   std::size_t requests_per_call = 64;      ///< most generation requests in one backend.generate call
 

@@ -49,6 +49,11 @@ class TorchLlamaBackend final : public genius::ModelBackend {
                        .choice("chat_template", "auto", {"auto", "llama3", "chatml", "plain"},
                                "prompt layout: recognise tokenizer_config.json's template, or force a family")
                        .key("enable_thinking", true, "Qwen3 templates: false appends the empty <think> block")
+                       .key("system_prompt", "",
+                            "a system message before every query; \"\" = the template's default (none, or Qwen's)")
+                       .key("response_prefix", "",
+                            "text every response starts with, after the generation prompt, in exploration, training "
+                            "and evaluation alike (the released Genius code: \"The reasoning steps are:\\n\\n\")")
                        .key("max_batch_rows", 0, "most sequences in one forward pass while generating; 0 = no limit",
                             genius::at_least(0))
                        .key("prefix_cache", true,
@@ -94,6 +99,9 @@ class TorchLlamaBackend final : public genius::ModelBackend {
       throw PluginError("torch-llama", e.what());
     }
     chat_options_.enable_thinking = cfg.get<bool>("enable_thinking") ? std::nullopt : std::optional<bool>(false);
+    if (const std::string system = cfg.get<std::string>("system_prompt"); !system.empty())
+      chat_options_.system_message = system;
+    response_prefix_ = cfg.get<std::string>("response_prefix");
     if (tokenizer_->vocab_size() > config_.vocab_size)
       throw PluginError("torch-llama", dir_.string() + ": the tokenizer has " +
                                            std::to_string(tokenizer_->vocab_size()) +
@@ -121,7 +129,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   std::vector<TokenId> encode(std::string_view text) const override { return tokenizer_->encode(text, false); }
   std::string decode(const std::vector<TokenId>& ids) const override { return tokenizer_->decode(ids, true); }
   std::string format_chat(std::string_view user_message) const override {
-    return chat_->render(user_message, chat_options_);
+    return chat_->render(user_message, chat_options_) + response_prefix_;
   }
   std::vector<TokenId> eos_token_ids() const override { return eos_order_; }
   std::int64_t vocab_size() const override { return config_.vocab_size; }
@@ -312,6 +320,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         tokenizer_(other.tokenizer_),
         chat_(other.chat_),
         chat_options_(other.chat_options_),
+        response_prefix_(other.response_prefix_),
         model_(std::move(model)),
         shares_base_(model_.get() == other.model_.get()),
         eos_ids_(other.eos_ids_),
@@ -371,6 +380,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   std::shared_ptr<const llama::Tokenizer> tokenizer_;
   std::shared_ptr<const llama::ChatTemplate> chat_;
   llama::ChatOptions chat_options_;
+  std::string response_prefix_;  ///< after the generation prompt of every format_chat
   llama::CausalLm model_{nullptr};
   std::shared_ptr<llama::LoraAdapters> lora_;  ///< null: full fine-tuning (or inference)
   bool shares_base_ = false;                   ///< a frozen copy whose model_ is the policy's

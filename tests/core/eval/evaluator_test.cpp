@@ -310,6 +310,37 @@ TEST(EvalItems, BadFilesAreNamedWithTheirLine) {
   EXPECT_THROW(load_eval_items(EvalOptions{}), std::runtime_error) << "[data] eval not set";
 }
 
+TEST(Evaluator, FewShotExemplarsAndStopStringsReachEveryRequest) {
+  const fs::path dir = scratch("shots");
+  fs::create_directories(dir);
+  std::ofstream(dir / "items.jsonl") << "{\"question\": \"2+2?\", \"answer\": \"Add.\\n#### 4\"}\n";
+  std::ofstream(dir / "shots.jsonl") << "{\"question\": \"1+1?\", \"answer\": \"The answer is 2.\"}\n\n"
+                                        "{\"problem\": \"3+3?\", \"solution\": \"$\\\\boxed{6}$\"}\n";
+  EvalOptions o = options_with(0);
+  o.items_file = dir / "items.jsonl";
+  o.shots = 2;
+  o.shots_file = dir / "shots.jsonl";
+  o.stop = {"<end>"};
+  const std::vector<EvalItem> items = load_eval_items(o);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].instruction, "1+1?\nThe answer is 2.\n\n3+3?\n$\\boxed{6}$\n\n2+2?");
+  EXPECT_EQ(items[0].checker, "gsm8k");
+  EXPECT_EQ(items[0].reference, "4");
+  ScriptedBackend backend;
+  backend.greedy = {{items[0].instruction, "so the answer is 4"}};
+  const EvalResult r = evaluate(backend, items, o, dir / "out.jsonl");
+  EXPECT_EQ(*r.greedy_accuracy, 1.0);
+  ASSERT_EQ(backend.calls.size(), 1u);
+  EXPECT_EQ(backend.calls[0][0].stop, std::vector<std::string>{"<end>"});
+  o.shots = 3;
+  try {
+    load_eval_items(o);
+    FAIL() << "3 shots from a file of 2";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("shots.jsonl: 2 exemplars, but [eval] shots = 3"));
+  }
+}
+
 TEST(EvalOptionsTest, FromTheEvalAndDataSections) {
   const ConfigView eval("eval", {{"enabled", true},
                                  {"greedy", false},
@@ -317,7 +348,10 @@ TEST(EvalOptionsTest, FromTheEvalAndDataSections) {
                                  {"temperature", 0.8},
                                  {"max_new_tokens", std::int64_t{99}},
                                  {"answer_regex", std::string("x(\\d)")},
-                                 {"checker", std::string("math")}});
+                                 {"checker", std::string("math")},
+                                 {"stop", std::vector<std::string>{"<end>"}},
+                                 {"shots", std::int64_t{0}},
+                                 {"shots_file", std::string("")}});
   const ConfigView data("data", {{"eval", std::string("/data/eval.jsonl")},
                                  {"prompt_key", std::string("question")},
                                  {"answer_key", std::string("label")},
@@ -333,6 +367,7 @@ TEST(EvalOptionsTest, FromTheEvalAndDataSections) {
   EXPECT_EQ(o.max_new_tokens, 99);
   EXPECT_EQ(o.answer_regex, "x(\\d)");
   EXPECT_EQ(o.checker, "math");
+  EXPECT_EQ(o.stop, std::vector<std::string>{"<end>"});
   EXPECT_EQ(o.seed, 42u);
 }
 
