@@ -305,24 +305,14 @@ std::optional<double> parse_number(std::string_view text) {
 
 std::string normalize_latex(std::string_view answer) {
   std::string s = trim(answer);
-  replace_all(s, "\n", "");
-  replace_all(s, "\\!", "");
-  replace_all(s, "\\\\", "\\");
-  replace_all(s, "{,}", ",");
-  replace_all(s, "\\displaystyle", "");
-  replace_all(s, "tfrac", "frac");
-  replace_all(s, "dfrac", "frac");
-  replace_all(s, "\\left", "");
-  replace_all(s, "\\right", "");
-  for (const char* degree : {"^{\\circ}", "^\\circ", "\\circ", "\\degree", "°"}) replace_all(s, degree, "");
-  replace_all(s, "\\$", "");
-  replace_all(s, "$", "");
-  replace_all(s, "\\%", "");
-  replace_all(s, "%", "");
-  replace_all(s, "\\,", "");
-  replace_all(s, "\\;", "");
-  replace_all(s, "\\ ", "");
-  replace_all(s, "~", "");
+  // In this order: "\\" before the commands it may spell, fracs before their shapes.
+  static const std::pair<const char*, const char*> rewrites[] = {
+      {"\n", ""},        {"\\!", ""},       {"\\\\", "\\"},   {"{,}", ","},    {"\\displaystyle", ""},
+      {"tfrac", "frac"}, {"dfrac", "frac"}, {"\\left", ""},   {"\\right", ""}, {"^{\\circ}", ""},
+      {"^\\circ", ""},   {"\\circ", ""},    {"\\degree", ""}, {"°", ""},       {"\\$", ""},
+      {"$", ""},         {"\\%", ""},       {"%", ""},        {"\\,", ""},     {"\\;", ""},
+      {"\\ ", ""},       {"~", ""}};
+  for (const auto& [from, to] : rewrites) replace_all(s, from, to);
   // \text{...}: the whole answer's text is kept; a trailing unit is dropped.
   static const std::regex whole_text(R"(^\\(?:text|textbf|mbox|mathrm)\{([^{}]*)\}$)");
   static const std::regex unit(R"(\\(?:text|mbox|mathrm)\{\s*[^{}]*\}\s*$)");

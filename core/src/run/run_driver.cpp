@@ -201,12 +201,17 @@ json RunDriver::run() {
 
 // ---------------------------------------------------------------- explore
 
+std::vector<fs::path> RunDriver::record_sources(int iteration) const {
+  std::vector<fs::path> sources = dir_.records_shards(iteration);
+  if (fs::exists(dir_.records(iteration))) sources.insert(sources.begin(), dir_.records(iteration));
+  return sources;
+}
+
 std::set<std::string> RunDriver::explored_chunks(int iteration, const std::vector<Query>& queries, std::size_t per_call,
                                                  const fs::path& mine) {
   // Every source: records.jsonl and the shards of any earlier attempt (with
   // any number of ranks). Only this rank's own file may be repaired in place.
-  std::vector<fs::path> sources = dir_.records_shards(iteration);
-  if (fs::exists(dir_.records(iteration))) sources.insert(sources.begin(), dir_.records(iteration));
+  const std::vector<fs::path> sources = record_sources(iteration);
   std::map<std::string, json> by_id;
   std::vector<std::string> mine_ids;
   for (const fs::path& file : sources) {
@@ -242,8 +247,7 @@ std::set<std::string> RunDriver::explored_chunks(int iteration, const std::vecto
 void RunDriver::merge_records(int iteration, const std::vector<Query>& queries) {
   const fs::path records_file = dir_.records(iteration);
   const std::vector<fs::path> shards = dir_.records_shards(iteration);
-  std::vector<fs::path> sources = shards;
-  if (fs::exists(records_file)) sources.insert(sources.begin(), records_file);
+  const std::vector<fs::path> sources = record_sources(iteration);
   std::map<std::string, json> by_id;
   std::vector<std::string> order_now;  // records.jsonl as it is
   for (const fs::path& file : sources)

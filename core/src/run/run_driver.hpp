@@ -83,6 +83,8 @@ class RunDriver {
   /// Record a finished stage and rewrite metrics.jsonl, summary.json and report.html.
   void finish_stage(Stage stage, int iteration, const nlohmann::json& info);
   void write_outputs(const std::string& status);
+  /// The files holding iteration `iteration`'s records: records.jsonl (when it exists), then every rank's shard.
+  std::vector<std::filesystem::path> record_sources(int iteration) const;
   /// The ids of the queries whose exploration chunk (of `per_call`) is
   /// complete in the iteration's records and shards; this rank's own file
   /// `mine` keeps only their lines.
