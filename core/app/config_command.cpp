@@ -6,6 +6,7 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "plugins/plugin_registry.hpp"
+#include "run/preflight.hpp"
 #include "sweep/sweep.hpp"
 
 namespace genius::cli {
@@ -46,6 +47,7 @@ int config_command(const Args& args) {
     const core::PluginRegistry registry = core::discover_plugins(raw.plugin_path());
     registry.throw_if_errors();
     const core::ResolvedConfig config = core::validate(raw, registry);
+    core::preflight(config);
     if (vm->count("print"))
       std::cout << config.to_toml();
     else
@@ -55,6 +57,8 @@ int config_command(const Args& args) {
     std::cerr << e.what() << "\n";
   } catch (const core::PluginLoadError& e) {
     std::cerr << e.what() << "\n";
+  } catch (const ConfigError& e) {
+    std::cerr << file << ": " << e.what() << "\n";
   }
   return core::kExitRunFailed;  // `config check` answers 0 (valid) or 1 (invalid)
 }

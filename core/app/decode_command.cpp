@@ -93,7 +93,7 @@ struct Tally {
 };
 
 Tally decode_all(Sampler& sampler, ValueEstimator& values, core::CheckedBackend& policy,
-                 const std::vector<core::EvalItem>& items, const AnswerExtractor& extract, std::uint64_t seed) {
+                 const std::vector<core::EvalItem>& items, const core::AnswerJudge& judge, std::uint64_t seed) {
   std::vector<Query> queries;
   for (const core::EvalItem& item : items)
     queries.push_back({item.id, item.instruction, core::query_seed(seed, 0, "decode:" + item.id)});
@@ -107,8 +107,7 @@ Tally decode_all(Sampler& sampler, ValueEstimator& values, core::CheckedBackend&
     const auto records = core::explore_checked(sampler, chunk, policy, values);
     for (std::size_t k = 0; k < records.size(); ++k) {
       const core::EvalItem& item = items[i + k];
-      const auto answer = core::final_answer(extract, records[k].response);
-      const bool right = answer && same_answer(*answer, item.reference);
+      const auto [answer, right] = judge(item, records[k].response);
       tally.correct += right;
       tally.answered += answer.has_value();
       LevelTally& t = tally.levels[item.level ? std::to_string(*item.level) : "-"];
@@ -156,7 +155,7 @@ struct Loaded {
   std::optional<core::ResolvedConfig> config;
   std::vector<core::EvalItem> items;
   core::EvalOptions eval;
-  AnswerExtractor extract;  ///< [eval] answer_regex
+  std::optional<core::AnswerJudge> judge;  ///< each item's checker (docs/data.md)
 };
 
 Loaded load(const po::variables_map& vm) {
@@ -179,7 +178,8 @@ Loaded load(const po::variables_map& vm) {
     throw core::ConfigValidationError(
         {{{config.file().string(), 0, 0}, "data.eval", "decode answers the items of [data] eval, which is not set"}});
   in.items = core::load_eval_items(in.eval);
-  in.extract = core::answer_extractor(in.eval.answer_regex);
+  in.judge.emplace(in.eval);
+  in.judge->prepare(in.items);
   return in;
 }
 
@@ -243,7 +243,7 @@ int decode_command(const Args& args) {
     models.attach(*sampler, "sampler");
     models.attach(*values, "value");
 
-    const Tally tally = decode_all(*sampler, *values, *policy, items, in.extract, run.get<std::uint64_t>("seed"));
+    const Tally tally = decode_all(*sampler, *values, *policy, items, *in.judge, run.get<std::uint64_t>("seed"));
     json summary = summarize(config, tally, items.size(), *policy, models.find("critic"));
     summary["iteration"] = (*vm)["iteration"].as<int>();
     const std::vector<json>& lines = tally.lines;

@@ -19,6 +19,7 @@
 #include "io/cpu_threads.hpp"
 #include "io/logging.hpp"
 #include "plugins/plugin_registry.hpp"
+#include "run/preflight.hpp"
 #include "run/run_driver.hpp"
 
 namespace genius::cli {
@@ -84,6 +85,7 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
     out.registry->throw_if_errors();
     out.config.emplace(core::validate(raw, *out.registry));
     require_plugin_sections(*out.config, *out.registry, needed);
+    core::preflight(*out.config);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return core::kExitUsageError;
@@ -177,20 +179,43 @@ po::options_description run_options() {
   return options;
 }
 
+std::string iteration_label(const nlohmann::json& record) {
+  const int i = record.value("iteration", 0);
+  return i == 0 ? "base" : std::to_string(i);
+}
+
+std::string percent_cell(const nlohmann::json& record, const std::string& key) {
+  if (!record.contains(key) || !record[key].is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100 * record[key].get<double>());
+  return buf;
+}
+
+// summary["benchmarks"]: iterations down, benchmarks (and their average) across.
+void print_benchmarks(const nlohmann::json& table) {
+  std::vector<std::string> columns;
+  for (const auto& s : table["sets"]) columns.push_back(s.get<std::string>());
+  if (columns.size() >= 2) columns.emplace_back("average");
+  std::printf("\n%s by benchmark\n%-10s", table.value("metric", std::string()).c_str(), "iteration");
+  for (const std::string& c : columns) std::printf(" %12s", c.substr(0, 12).c_str());
+  std::printf("\n");
+  for (const auto& row : table["rows"]) {
+    std::printf("%-10s", iteration_label(row).c_str());
+    for (const std::string& c : columns) std::printf(" %12s", percent_cell(row, c).c_str());
+    std::printf("\n");
+  }
+}
+
 void print_results(const nlohmann::json& summary) {
   if (!summary.contains("eval") || summary["eval"].empty()) return;
-  std::printf("\n%-10s %16s %16s\n", "iteration", "greedy accuracy", "sampled pass@1");
-  for (const auto& e : summary["eval"]) {
-    auto cell = [&](const char* key) {
-      if (!e.contains(key) || !e[key].is_number()) return std::string("-");
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.1f%%", 100 * e[key].get<double>());
-      return std::string(buf);
-    };
-    std::printf("%-10s %16s %16s\n",
-                e["iteration"].get<int>() == 0 ? "base" : std::to_string(e["iteration"].get<int>()).c_str(),
-                cell("greedy_accuracy").c_str(), cell("pass@1").c_str());
+  if (const auto it = summary.find("benchmarks"); it != summary.end() && it->is_object()) {
+    print_benchmarks(*it);
+    return;
   }
+  std::printf("\n%-10s %16s %16s\n", "iteration", "greedy accuracy", "sampled pass@1");
+  for (const auto& e : summary["eval"])
+    std::printf("%-10s %16s %16s\n", iteration_label(e).c_str(), percent_cell(e, "greedy_accuracy").c_str(),
+                percent_cell(e, "pass@1").c_str());
 }
 
 }  // namespace
@@ -240,6 +265,9 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
   core::RunDriver driver(*p.config, *p.registry, *p.dir, *p.cluster);
   announcing_failure(*p.cluster, [&] { driver.run_stage(stage, (*vm)["iteration"].as<int>()); });
   if (!p.cluster->leader()) return core::kExitOk;
+  // The evaluations of the run directory so far (this one among them).
+  if (stage == core::Stage::Eval && std::filesystem::exists(p.dir->summary()))
+    print_results(nlohmann::json::parse(read_file(p.dir->summary()), nullptr, /*allow_exceptions=*/false));
   std::printf("%s done; run directory: %s\n", name.c_str(), p.dir->path().string().c_str());
   return core::kExitOk;
 }

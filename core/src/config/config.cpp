@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -10,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "config/config_schema.hpp"
+#include "config/config_values.hpp"
 #include "config/suggest.hpp"
 #include "plugins/plugin_registry.hpp"
 
@@ -188,134 +190,6 @@ void RawConfig::drop_file_keys(const std::string& section) {
 
 namespace {
 
-const char* toml_type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table:
-      return "table";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::string:
-      return "string";
-    case toml::node_type::integer:
-      return "int";
-    case toml::node_type::floating_point:
-      return "float";
-    case toml::node_type::boolean:
-      return "bool";
-    case toml::node_type::date:
-      return "date";
-    case toml::node_type::time:
-      return "time";
-    case toml::node_type::date_time:
-      return "date-time";
-    default:
-      return "nothing";
-  }
-}
-
-std::string format_bound(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-
-// Range check for one number; "" when fine.
-std::string check_bounds(double v, const Bounds& b) {
-  const bool below = b.min && (b.min_inclusive ? v < *b.min : v <= *b.min);
-  const bool above = b.max && (b.max_inclusive ? v > *b.max : v >= *b.max);
-  if (!below && !above) return "";
-  std::string range;
-  if (b.min && b.max)
-    range = std::string(b.min_inclusive ? "[" : "(") + format_bound(*b.min) + ", " + format_bound(*b.max) +
-            (b.max_inclusive ? "]" : ")");
-  else if (b.min)
-    range = std::string(b.min_inclusive ? ">= " : "> ") + format_bound(*b.min);
-  else
-    range = std::string(b.max_inclusive ? "<= " : "< ") + format_bound(*b.max);
-  return "value " + format_bound(v) + " is out of range; expected " + range;
-}
-
-// Convert a TOML node to the key's type; on failure return nullopt and set `error`.
-std::optional<ConfigValue> convert(const toml::node& node, const ConfigKey& spec, std::string& error) {
-  auto number = [&](const toml::node& n, bool integer_only) -> std::optional<double> {
-    if (auto i = n.as_integer()) return static_cast<double>(i->get());
-    if (auto f = n.as_floating_point(); f && !integer_only) {
-      if (!std::isfinite(f->get())) {
-        error = "must be a finite number";
-        return std::nullopt;
-      }
-      return f->get();
-    }
-    return std::nullopt;
-  };
-  const ValueType type = spec.type();
-  auto wrong_type = [&] {
-    error = std::string("expected ") + (type == ValueType::Int ? "an " : "a ") + to_string(type) + ", got " +
-            (node.is_array() ? "an " : "a ") + toml_type_name(node);
-    if (type == ValueType::Int && node.is_floating_point()) error += " (write a whole number without a decimal point)";
-    return std::nullopt;
-  };
-  switch (type) {
-    case ValueType::Bool:
-      if (auto b = node.as_boolean()) return ConfigValue(b->get());
-      return wrong_type();
-    case ValueType::Int:
-    case ValueType::Float: {
-      auto v = number(node, type == ValueType::Int);
-      if (!v) return error.empty() ? wrong_type() : std::nullopt;
-      if (error = check_bounds(*v, spec.bounds); !error.empty()) return std::nullopt;
-      if (type == ValueType::Int) return ConfigValue(node.as_integer()->get());
-      return ConfigValue(*v);
-    }
-    case ValueType::String: {
-      auto s = node.as_string();
-      if (!s) return wrong_type();
-      if (!spec.choices.empty() &&
-          std::find(spec.choices.begin(), spec.choices.end(), s->get()) == spec.choices.end()) {
-        error = "'" + s->get() + "' is not one of: " + join(spec.choices);
-        if (auto n = nearest(s->get(), spec.choices); !n.empty()) error += "; did you mean '" + n + "'?";
-        return std::nullopt;
-      }
-      return ConfigValue(s->get());
-    }
-    case ValueType::StringList:
-    case ValueType::IntList:
-    case ValueType::FloatList: {
-      auto arr = node.as_array();
-      if (!arr) return wrong_type();
-      std::vector<std::string> strings;
-      std::vector<std::int64_t> ints;
-      std::vector<double> floats;
-      for (std::size_t i = 0; i < arr->size(); ++i) {
-        const toml::node& item = *arr->get(i);
-        const std::string at = "element " + std::to_string(i) + ": ";
-        if (type == ValueType::StringList) {
-          auto s = item.as_string();
-          if (!s) return error = at + "expected a string, got a " + toml_type_name(item), std::nullopt;
-          strings.push_back(s->get());
-          continue;
-        }
-        auto v = number(item, type == ValueType::IntList);
-        if (!v) {
-          if (error.empty())
-            error = std::string("expected ") + (type == ValueType::IntList ? "an int" : "a float") + ", got a " +
-                    toml_type_name(item);
-          return error = at + error, std::nullopt;
-        }
-        if (auto bad = check_bounds(*v, spec.bounds); !bad.empty()) return error = at + bad, std::nullopt;
-        if (type == ValueType::IntList)
-          ints.push_back(item.as_integer()->get());
-        else
-          floats.push_back(*v);
-      }
-      if (type == ValueType::StringList) return ConfigValue(std::move(strings));
-      if (type == ValueType::IntList) return ConfigValue(std::move(ints));
-      return ConfigValue(std::move(floats));
-    }
-  }
-  return wrong_type();
-}
-
 std::vector<std::string> key_names(const std::vector<ConfigKey>& keys, bool with_plugin) {
   std::vector<std::string> out;
   if (with_plugin) out.emplace_back("plugin");
@@ -398,6 +272,84 @@ void check_declared_models(const std::map<std::string, std::string>& plugins, co
   }
 }
 
+const TableArraySpec* find_table_array(const std::string& section, const std::string& key) {
+  for (const TableArraySpec& spec : core_table_arrays(section))
+    if (spec.key == key) return &spec;
+  return nullptr;
+}
+
+// An entry's name becomes a file name (eval-<name>.jsonl) and a metric prefix.
+bool valid_entry_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 && name.front() != '.' &&
+         std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '+'; });
+}
+
+// `[[eval.sets]]` (`qualified`): an array of tables, each entry checked like
+// a section against `spec`; returns the entries with defaults filled in.
+std::vector<std::map<std::string, ConfigValue>> check_table_array(const RawConfig::Impl& in,
+                                                                  const std::string& qualified,
+                                                                  const TableArraySpec& spec, const toml::node& node,
+                                                                  const SourceLocation& where_key,
+                                                                  std::vector<ConfigDiagnostic>& problems) {
+  std::vector<std::map<std::string, ConfigValue>> entries;
+  const toml::array* array = node.as_array();
+  const bool of_tables =
+      array && std::all_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
+  if (!of_tables) {
+    problems.push_back({where_key, qualified,
+                        "expected an array of tables, one [[" + qualified + "]] per entry, got " +
+                            (array ? "an array of values" : std::string("a ") + toml_type_name(node))});
+    return entries;
+  }
+  // Values given by --set have no line of their own: the option locates them.
+  const bool overridden = where_key.file.rfind("--set ", 0) == 0;
+  auto at = [&](const toml::node& n) {
+    return overridden || n.source().begin.line == 0 ? where_key : location_of(in.file, n.source());
+  };
+  const std::vector<std::string> names = key_names(spec.keys, false);
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::table& table = *array->get(i)->as_table();
+    const std::string entry = qualified + "[" + std::to_string(i) + "]";
+    std::map<std::string, ConfigValue> values;
+    for (const ConfigKey& k : spec.keys) values[k.name] = k.default_value;
+    for (const auto& [k, value_node] : table) {
+      const std::string key(k.str());
+      const auto key_spec =
+          std::find_if(spec.keys.begin(), spec.keys.end(), [&](const ConfigKey& c) { return c.name == key; });
+      if (key_spec == spec.keys.end()) {
+        problems.push_back({at(value_node), entry + "." + key, unknown_key(key, names, "an entry takes")});
+        continue;
+      }
+      std::string error;
+      auto value = convert(value_node, *key_spec, error);
+      if (!value) {
+        problems.push_back({at(value_node), entry + "." + key, error});
+        continue;
+      }
+      if (auto s = std::get_if<std::string>(&*value); s && key_spec->is_path) *s = resolve_path(in.file, *s);
+      values[key] = std::move(*value);
+    }
+    for (const std::string& required : spec.required)
+      if (std::get<std::string>(values.at(required)).empty())
+        problems.push_back(
+            {at(table), entry,
+             "missing key '" + required + "' (every [[" + qualified + "]] entry needs " + join(spec.required) + ")"});
+    const std::string& name = std::get<std::string>(values.at(spec.required.front()));
+    if (!name.empty() && !valid_entry_name(name))
+      problems.push_back({at(table), entry + "." + spec.required.front(),
+                          "'" + name + "' is not a valid name: use letters, digits, '_', '-', '.', '+' (64 at most)"});
+    else if (!name.empty() && std::find(spec.reserved.begin(), spec.reserved.end(), name) != spec.reserved.end())
+      problems.push_back({at(table), entry + "." + spec.required.front(),
+                          "'" + name + "' is reserved (" + join(spec.reserved) + "); choose another name"});
+    else if (!name.empty() && !seen.insert(name).second)
+      problems.push_back({at(table), entry + "." + spec.required.front(),
+                          "a second entry named '" + name + "'; each name may appear once"});
+    entries.push_back(std::move(values));
+  }
+  return entries;
+}
 }  // namespace
 
 ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
@@ -471,12 +423,17 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
     for (const ConfigKey& spec : *keys) resolve_paths(spec, values[spec.name] = spec.default_value);
     if (!table) continue;
 
-    const std::vector<std::string> names = key_names(*keys, kind.has_value());
+    std::vector<std::string> names = key_names(*keys, kind.has_value());
+    for (const TableArraySpec& array : core_table_arrays(section)) names.push_back(array.key);
     for (const auto& [k, node] : *table) {
       const std::string key(k.str());
       if (kind && key == "plugin") continue;
       const std::string qualified = section + "." + key;
       const auto spec = std::find_if(keys->begin(), keys->end(), [&](const ConfigKey& c) { return c.name == key; });
+      if (const TableArraySpec* array = find_table_array(section, key); array && spec == keys->end()) {
+        out.arrays_[qualified] = check_table_array(in, qualified, *array, node, where(section, key, node), problems);
+        continue;
+      }
       if (spec == keys->end()) {
         problems.push_back({where(section, key, node), qualified, unknown_key(key, names, "[" + section + "] takes")});
         continue;
@@ -506,6 +463,13 @@ ConfigView ResolvedConfig::view(const std::string& section) const {
   return ConfigView(section, it == sections_.end() ? std::map<std::string, ConfigValue>{} : it->second);
 }
 
+std::vector<ConfigView> ResolvedConfig::table_array(const std::string& section, const std::string& key) const {
+  std::vector<ConfigView> out;
+  if (auto it = arrays_.find(section + "." + key); it != arrays_.end())
+    for (const auto& entry : it->second) out.emplace_back(section + "." + key, entry);
+  return out;
+}
+
 std::string ResolvedConfig::plugin(const std::string& section) const {
   auto it = plugins_.find(section);
   return it == plugins_.end() ? "" : it->second;
@@ -522,6 +486,14 @@ std::string ResolvedConfig::to_toml() const {
     os << "\n[" << section << "]\n";
     if (auto p = plugins_.find(section); p != plugins_.end()) os << "plugin = " << format_value(p->second) << "\n";
     for (const auto& [key, value] : it->second) os << key << " = " << format_value(value) << "\n";
+    for (const TableArraySpec& spec : core_table_arrays(section)) {
+      auto entries = arrays_.find(section + "." + spec.key);
+      if (entries == arrays_.end()) continue;
+      for (const auto& entry : entries->second) {
+        os << "\n[[" << section << "." << spec.key << "]]\n";
+        for (const auto& [key, value] : entry) os << key << " = " << format_value(value) << "\n";
+      }
+    }
   }
   return os.str();
 }

@@ -89,6 +89,9 @@ class ResolvedConfig {
   const std::filesystem::path& file() const { return file_; }
   /// The keys of `section` (without `plugin`), for the core or a plugin.
   ConfigView view(const std::string& section) const;
+  /// The entries of a table-array key (`[[eval.sets]]` is ("eval", "sets")),
+  /// in the file's order, each with every key; empty when none is given.
+  std::vector<ConfigView> table_array(const std::string& section, const std::string& key) const;
   /// The plugin selected in a plugin section, "" when the section is absent.
   std::string plugin(const std::string& section) const;
   /// The whole config as TOML; loading it again gives the same config.
@@ -100,6 +103,7 @@ class ResolvedConfig {
   std::vector<std::string> overrides_;
   std::map<std::string, std::map<std::string, ConfigValue>> sections_;
   std::map<std::string, std::string> plugins_;
+  std::map<std::string, std::vector<std::map<std::string, ConfigValue>>> arrays_;  ///< "eval.sets" -> entries
 };
 
 /// Check every key against the core schema and the selected plugins'

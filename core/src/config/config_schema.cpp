@@ -22,6 +22,9 @@ ConfigKey choice(std::string name, std::string default_value, std::vector<std::s
 ConfigValue integer(std::int64_t v) {
   return v;
 }
+std::vector<std::string> checker_choices() {
+  return {"auto", "boxed", "regex", "gsm8k", "math", "choice", "yesno"};
+}
 
 const std::map<std::string, Keys>& schema() {
   static const std::map<std::string, Keys> s = {
@@ -102,7 +105,7 @@ const std::map<std::string, Keys>& schema() {
            key("shots", integer(0), "few-shot exemplars written before every evaluation query; 0 = none", at_least(0)),
            path("shots_file", std::string(""),
                 "JSONL of exemplars: a question/problem/instruction/prompt and its answer/solution/response/output"),
-           choice("checker", "auto", {"auto", "boxed", "regex", "gsm8k", "math", "choice", "yesno"},
+           choice("checker", "auto", checker_choices(),
                   "how answers are read and compared (docs/data.md); auto = by the item's layout (GSM8K, MATH, "
                   "multiple choice, yes/no; plain items: boxed, or regex with answer_regex)"),
        }},
@@ -164,6 +167,27 @@ std::optional<PluginKind> plugin_kind_of_section(const std::string& section) {
   for (PluginKind k : {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss})
     if (section == config_section(k)) return k;
   return std::nullopt;
+}
+
+const std::vector<TableArraySpec>& core_table_arrays(const std::string& section) {
+  static const std::vector<TableArraySpec> none;
+  static const std::vector<TableArraySpec> eval = {
+      {"sets",
+       {
+           key("name", std::string(""),
+               "the benchmark's name: its column in the benchmark table, its metrics' prefix (name/greedy_accuracy)"),
+           path("file", std::string(""), "its labeled items (a benchmark's layout or plain JSONL, docs/data.md)"),
+           choice("checker", "auto", checker_choices(), "how its answers are read and compared; auto = by layout"),
+           key("shots", integer(0), "few-shot exemplars before each of its queries; 0 = none", at_least(0)),
+           path("shots_file", std::string(""), "its exemplars (JSONL), needed when shots > 0"),
+           key("max_items", integer(0), "evaluate at most this many of its items (the first ones); 0 = all",
+               at_least(0)),
+       },
+       {"name", "file"},
+       {"average"},
+       "benchmarks evaluated beside [data] eval at every evaluation, each with its own checker and shots"},
+  };
+  return section == "eval" ? eval : none;
 }
 
 const std::vector<ConfigKey>& core_keys(const std::string& section) {

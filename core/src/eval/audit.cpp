@@ -33,27 +33,10 @@ json auc_json(const std::vector<double>& scores, const std::vector<bool>& right)
   return auc ? json(*auc) : json(nullptr);
 }
 
-// What a response's final answer is, and whether it is the reference.
-struct Verdict {
-  std::optional<std::string> answer;
-  bool right = false;
-};
-
-class Judge {
- public:
-  explicit Judge(const AnswerExtractor& extract) : extract_(extract) {}
-  Verdict operator()(const std::string& response, const std::string& reference) const {
-    Verdict v{final_answer(extract_, response), false};
-    v.right = v.answer && same_answer(*v.answer, reference);
-    return v;
-  }
-
- private:
-  const AnswerExtractor& extract_;
-};
+using Verdict = AnswerJudge::Verdict;
 
 // The metrics of one group of items (all, greedy-right or greedy-wrong).
-void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& judge, const std::string& suffix,
+void group_metrics(const std::vector<const AuditedItem*>& group, const AnswerJudge& judge, const std::string& suffix,
                    json& out) {
   std::vector<double> scores;
   std::vector<bool> right;
@@ -62,7 +45,7 @@ void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& ju
   std::size_t pairs = 0, one_sided = 0, chosen_wins = 0, same_answer_pairs = 0, chosen_right = 0;
   std::size_t tree_right = 0, response_right = 0, greedy_right = 0;
   for (const AuditedItem* a : group) {
-    const std::string& reference = a->item->reference;
+    const EvalItem& item = *a->item;
     bool any_right = false;
     for (const StepRecord& step : a->record.steps) {
       if (step.foresight_skipped) continue;  // partial trajectories: no final answer to judge
@@ -70,7 +53,7 @@ void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& ju
       std::vector<double> pool_scores;
       std::vector<bool> pool_right;
       for (const Candidate& c : step.candidates) {
-        const bool r = judge(c.trajectory, reference).right;
+        const bool r = judge(item, c.trajectory).right;
         scores.push_back(c.score);
         right.push_back(r);
         step_scores.push_back(c.score);
@@ -81,19 +64,19 @@ void group_metrics(const std::vector<const AuditedItem*>& group, const Judge& ju
       }
       if (const auto auc = roc_auc(pool_scores, pool_right)) pool_aucs.push_back(*auc);
     }
-    const bool response = judge(a->record.response, reference).right;
+    const bool response = judge(item, a->record.response).right;
     response_right += response ? 1 : 0;
     tree_right += (any_right || response) ? 1 : 0;
     greedy_right += a->greedy_right ? 1 : 0;
     for (const PreferencePair& p : a->pairs) {
-      const Verdict w = judge(p.chosen, reference), l = judge(p.rejected, reference);
+      const Verdict w = judge(item, p.chosen), l = judge(item, p.rejected);
       ++pairs;
       chosen_right += w.right ? 1 : 0;
       if (w.right != l.right) {
         ++one_sided;
         chosen_wins += w.right ? 1 : 0;
       }
-      same_answer_pairs += (w.answer && l.answer && same_answer(*w.answer, *l.answer)) ? 1 : 0;
+      same_answer_pairs += (w.answer && l.answer && judge.same(item, *w.answer, *l.answer)) ? 1 : 0;
     }
   }
   out["audit/items" + suffix] = group.size();
@@ -157,8 +140,7 @@ std::optional<double> roc_auc(const std::vector<double>& scores, const std::vect
   return (positive_ranks - p * (p + 1) / 2) / (p * q);
 }
 
-json audit_metrics(const std::vector<AuditedItem>& items, const AnswerExtractor& extract) {
-  const Judge judge(extract);
+json audit_metrics(const std::vector<AuditedItem>& items, const AnswerJudge& judge) {
   std::vector<const AuditedItem*> all, greedy_right, greedy_wrong;
   std::map<std::int64_t, std::vector<const AuditedItem*>> by_level;
   for (const AuditedItem& a : items) {
@@ -175,7 +157,7 @@ json audit_metrics(const std::vector<AuditedItem>& items, const AnswerExtractor&
     std::size_t greedy = 0, response = 0;
     for (const AuditedItem* a : group) {
       greedy += a->greedy_right ? 1 : 0;
-      response += judge(a->record.response, a->item->reference).right ? 1 : 0;
+      response += judge(*a->item, a->record.response).right ? 1 : 0;
     }
     const std::string suffix = "/level_" + std::to_string(level);
     out["audit/items" + suffix] = group.size();
@@ -215,8 +197,7 @@ json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, c
     for (std::size_t k = 0; k < records.size(); ++k) audited[begin + k].record = std::move(records[k]);
   }
   std::vector<json> record_lines, pair_lines, item_lines;
-  const AnswerExtractor extract = answer_extractor(options.probe.answer_regex);
-  const Judge judge(extract);
+  const AnswerJudge judge(options.probe);
   for (std::size_t i = 0; i < probe.size(); ++i) {
     AuditedItem& a = audited[i];
     a.item = &probe[i];
@@ -226,14 +207,14 @@ json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, c
     json pairs = json::array();
     for (const PreferencePair& p : a.pairs) {
       pair_lines.push_back(to_json(p));
-      const Verdict w = judge(p.chosen, probe[i].reference), l = judge(p.rejected, probe[i].reference);
+      const Verdict w = judge(probe[i], p.chosen), l = judge(probe[i], p.rejected);
       pairs.push_back({{"step", p.step},
                        {"chosen_answer", w.answer ? json(*w.answer) : json(nullptr)},
                        {"chosen_right", w.right},
                        {"rejected_answer", l.answer ? json(*l.answer) : json(nullptr)},
                        {"rejected_right", l.right}});
     }
-    const Verdict response = judge(a.record.response, probe[i].reference);
+    const Verdict response = judge(probe[i], a.record.response);
     item_lines.push_back({{"id", probe[i].id},
                           {"level", probe[i].level ? json(*probe[i].level) : json(nullptr)},
                           {"reference", probe[i].reference},
@@ -242,7 +223,7 @@ json run_audit(ModelBackend& policy, Sampler& sampler, ValueEstimator& values, c
                           {"response_right", response.right},
                           {"pairs", std::move(pairs)}});
   }
-  json metrics = audit_metrics(audited, extract);
+  json metrics = audit_metrics(audited, judge);
   metrics["iteration"] = iteration;
   write_jsonl_atomic(out_dir / "records.jsonl", record_lines);
   write_jsonl_atomic(out_dir / "pairs.jsonl", pair_lines);

@@ -72,7 +72,7 @@ struct AuditedItem {
 /// "audit/response_accuracy", "audit/greedy_accuracy", each of the audit/ keys also with "/greedy_right" and
 /// "/greedy_wrong", and "audit/greedy_accuracy/level_L", "audit/response_accuracy/level_L" where items carry levels. A
 /// metric with nothing to measure is null.
-nlohmann::json audit_metrics(const std::vector<AuditedItem>& items, const AnswerExtractor& extract);
+nlohmann::json audit_metrics(const std::vector<AuditedItem>& items, const AnswerJudge& judge);
 
 /// The whole audit of one iteration: draw `options.items` probe items (a
 /// seeded subset, the same in every iteration), answer them greedily, explore

@@ -217,12 +217,6 @@ AnswerExtractor answer_extractor(const std::string& pattern) {
   }
 }
 
-std::optional<std::string> final_answer(const AnswerExtractor& extract, const std::string& text) {
-  std::optional<std::string> answer = extract(text);
-  if (answer && normalize_answer(*answer).empty()) return std::nullopt;
-  return answer;
-}
-
 EvalOptions EvalOptions::from_config(const ConfigView& eval, const ConfigView& data, std::uint64_t seed) {
   EvalOptions o;
   o.items_file = data.get<std::string>("eval");
@@ -287,12 +281,41 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
   return items;
 }
 
+struct AnswerJudge::Checkers {
+  std::map<std::string, std::unique_ptr<AnswerChecker>> by_name;
+};
+
+AnswerJudge::AnswerJudge(const EvalOptions& options) : options_(options), checkers_(std::make_unique<Checkers>()) {}
+AnswerJudge::~AnswerJudge() = default;
+AnswerJudge::AnswerJudge(AnswerJudge&&) noexcept = default;
+AnswerJudge& AnswerJudge::operator=(AnswerJudge&&) noexcept = default;
+
+const AnswerChecker& AnswerJudge::checker(const EvalItem& item) const {
+  const std::string name = checker_for(item, options_);
+  std::unique_ptr<AnswerChecker>& check = checkers_->by_name[name];
+  if (!check) check = make_checker(name, options_.answer_regex);
+  return *check;
+}
+
+bool AnswerJudge::same(const EvalItem& item, const std::string& a, const std::string& b) const {
+  return checker(item).equal(a, b);
+}
+
+void AnswerJudge::prepare(const std::vector<EvalItem>& items) const {
+  for (const EvalItem& item : items) checker(item);
+}
+
+AnswerJudge::Verdict AnswerJudge::operator()(const EvalItem& item, const std::string& response) const {
+  const AnswerChecker& check = checker(item);
+  Verdict v{check.extract(response), false};
+  v.right = v.answer && check.equal(*v.answer, item.reference);
+  return v;
+}
+
 EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
                     const fs::path& items_out, Cluster* cluster) {
-  std::map<std::string, std::unique_ptr<AnswerChecker>> checkers;
-  for (const EvalItem& item : items)
-    if (const std::string name = checker_for(item, options); !checkers.count(name))
-      checkers[name] = make_checker(name, options.answer_regex);
+  const AnswerJudge judge(options);
+  judge.prepare(items);
   const std::size_t k = options.samples > 0 ? static_cast<std::size_t>(options.samples) : 0;
   const std::size_t per_call = std::max<std::size_t>(1, options.requests_per_call);
 
@@ -354,19 +377,19 @@ EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, c
   std::vector<ItemOutcome> outcomes(items.size());
   for (std::size_t j = 0; j < requests.size(); ++j) {
     const RequestSlot slot = slots[j];
-    const std::string& reference = items[slot.item].reference;
-    const AnswerChecker& check = *checkers.at(checker_for(items[slot.item], options));
+    const EvalItem& item = items[slot.item];
     ItemOutcome& outcome = outcomes[slot.item];
     for (const Answer& a : answers[j]) result.generated_tokens += a.tokens;
     if (slot.greedy) {
-      outcome.greedy_answer = check.extract(answers[j][0].text);
-      outcome.greedy_correct = outcome.greedy_answer && check.equal(*outcome.greedy_answer, reference);
+      const AnswerJudge::Verdict v = judge(item, answers[j][0].text);
+      outcome.greedy_answer = v.answer;
+      outcome.greedy_correct = v.right;
       outcome.greedy = std::move(answers[j][0]);
     } else {
       for (const Answer& a : answers[j]) {
-        outcome.sample_answers.push_back(check.extract(a.text));
-        outcome.sample_correct.push_back(outcome.sample_answers.back() &&
-                                         check.equal(*outcome.sample_answers.back(), reference));
+        const AnswerJudge::Verdict v = judge(item, a.text);
+        outcome.sample_answers.push_back(v.answer);
+        outcome.sample_correct.push_back(v.right);
       }
     }
   }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 
 namespace genius::core {
 
+class AnswerChecker;
 class Cluster;
 
 /// One labeled evaluation item.
@@ -97,9 +99,36 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options);
 EvalResult evaluate(ModelBackend& backend, const std::vector<EvalItem>& items, const EvalOptions& options,
                     const std::filesystem::path& items_out, Cluster* cluster = nullptr);
 
-/// The final answer of a response as evaluate() reads it: what `extract`
-/// finds, where an empty answer (`\boxed{}`) counts as none.
-std::optional<std::string> final_answer(const AnswerExtractor& extract, const std::string& text);
+/// Reads and judges the responses to loaded items as evaluate() does: by each
+/// item's checker (the options' [eval] checker, else the item's layout's;
+/// references are already in the checker's form, load_eval_items()).
+///
+///   AnswerJudge judge(options);
+///   AnswerJudge::Verdict v = judge(item, response);   // v.answer, v.right
+class AnswerJudge {
+ public:
+  struct Verdict {
+    std::optional<std::string> answer;  ///< nullopt: the response gives none
+    bool right = false;
+  };
+  explicit AnswerJudge(const EvalOptions& options);
+  ~AnswerJudge();
+  AnswerJudge(AnswerJudge&&) noexcept;
+  AnswerJudge& operator=(AnswerJudge&&) noexcept;
+  /// Throws genius::ConfigError for an invalid answer_regex (on first use of the regex checker).
+  Verdict operator()(const EvalItem& item, const std::string& response) const;
+  /// Whether two extracted answers to `item` are the same answer (its checker's equality).
+  bool same(const EvalItem& item, const std::string& a, const std::string& b) const;
+  /// Make every checker `items` need now: an invalid answer_regex fails
+  /// before any generation.
+  void prepare(const std::vector<EvalItem>& items) const;
+
+ private:
+  struct Checkers;
+  EvalOptions options_;
+  std::unique_ptr<Checkers> checkers_;
+  const AnswerChecker& checker(const EvalItem& item) const;
+};
 
 /// The extractor of `[eval] answer_regex` ("" = the last \boxed{}); throws
 /// genius::ConfigError naming the key for an invalid regex.

@@ -248,6 +248,33 @@ std::string by_iteration_table(const std::string& title, const std::vector<json>
   return out + "</tbody>\n</table>\n</section>\n";
 }
 
+// summary["benchmarks"] (eval_sets.hpp): one row per evaluation, one column
+// per benchmark and their average, in percent, like the paper's Table 1.
+std::string benchmark_section(const json& summary) {
+  const json* table = summary.is_object() && summary.contains("benchmarks") ? &summary["benchmarks"] : nullptr;
+  if (!table || !table->is_object() || !table->contains("sets") || !table->contains("rows")) return "";
+  std::vector<std::string> columns;
+  for (const json& s : (*table)["sets"])
+    if (s.is_string()) columns.push_back(s.get<std::string>());
+  if (columns.size() >= 2) columns.push_back("average");
+  std::string out = "<section>\n<h2>Benchmarks (" + html_escape(table->value("metric", std::string("accuracy"))) +
+                    ", %)</h2>\n<table>\n<thead><tr><th>iteration</th>";
+  for (const std::string& c : columns) out += "<th>" + html_escape(c) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (const json& row : (*table)["rows"]) {
+    const auto it = number(row, "iteration");
+    out += "<tr><td>" + (!it ? std::string("—") : *it == 0 ? std::string("base") : format_number(*it, 6)) + "</td>";
+    for (const std::string& c : columns) {
+      const auto v = number(row, c);
+      char cell[32] = "—";
+      if (v) std::snprintf(cell, sizeof cell, "%.1f", 100 * *v);
+      out += std::string("<td>") + cell + "</td>";
+    }
+    out += "</tr>\n";
+  }
+  return out + "</tbody>\n</table>\n</section>\n";
+}
+
 std::string eval_table_section(const std::vector<json>& evals) {
   return by_iteration_table("Evaluation by iteration", evals, "No evaluation recorded.",
                             [](const std::string&) { return true; });
@@ -406,6 +433,7 @@ std::string render_report(const json& summary, const std::vector<json>& step_met
   page += line_chart(eval, {series_of(eval_metrics, eval_xs, "greedy_accuracy", colour::kGreedyAccuracy),
                             series_of(eval_metrics, eval_xs, "pass@1", colour::kPassAt1)});
   page += "</section>\n";
+  page += benchmark_section(summary);
   page += eval_table_section(eval_metrics);
   if (!audit_metrics.empty()) {
     std::vector<double> audit_xs(audit_metrics.size());

@@ -211,8 +211,9 @@ bool RunDirectory::share_exploration(const RunDirectory& donor, const std::strin
   if (state_["stages"].contains(explore)) return true;  // explored (or shared) already
   std::vector<std::pair<std::string, fs::path>> files = {{explore, records(1)}, {pairs_key, pairs(1)}};
   if (from.contains(base_eval)) {
-    files.emplace_back(base_eval, eval(0));
-    // The per-item files of [data] extra_eval: iter-0/eval-<stem>.jsonl.
+    // [data] eval's items (absent when only [[eval.sets]] are evaluated), and
+    // those of each other set: iter-0/eval-<name>.jsonl.
+    if (fs::exists(donor.eval(0))) files.emplace_back(base_eval, eval(0));
     if (fs::exists(donor.iteration(0)))
       for (const auto& entry : fs::directory_iterator(donor.iteration(0))) {
         const std::string name = entry.path().filename().string();

@@ -11,6 +11,7 @@
 #include "data/query_formats.hpp"
 #include "dist/cluster.hpp"
 #include "eval/audit.hpp"
+#include "eval/eval_sets.hpp"
 #include "eval/evaluator.hpp"
 #include "io/durable_dir.hpp"
 #include "io/jsonl.hpp"
@@ -47,22 +48,6 @@ std::vector<Query> train_queries(const ConfigView& data, std::uint64_t run_seed)
   for (std::size_t i : random_subset(all.size(), limit, run_seed ^ 0x7375627365740000ULL))
     subset.push_back(std::move(all[i]));
   return subset;
-}
-
-// [data] extra_eval as (stem, file): the stem names the set's metrics, so
-// each stem may appear once.
-std::vector<std::pair<std::string, std::string>> extra_eval_sets(const ConfigView& data) {
-  std::vector<std::pair<std::string, std::string>> sets;
-  std::set<std::string> stems;
-  for (const std::string& file : data.get<std::vector<std::string>>("extra_eval")) {
-    const std::string stem = fs::path(file).stem().string();
-    if (!stems.insert(stem).second)
-      throw ConfigError("data.extra_eval: two files named '" + stem + "' (their metrics would share a name)");
-    sets.emplace_back(stem, file);
-  }
-  if (!sets.empty() && data.get<std::string>("eval").empty())
-    throw ConfigError("data.extra_eval is set but [data] eval is not: the extra sets are evaluated beside it");
-  return sets;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -173,18 +158,12 @@ void RunDriver::run_stage(Stage stage, int iteration) {
 json RunDriver::run() {
   // A probe file the audit cannot read fails the run now, not after the
   // base evaluation and the first exploration.
-  // So does an unreadable extra eval set, before the base evaluation.
+  // So does an unreadable benchmark (or its exemplars), before the base evaluation.
   const AuditOptions audit_options = AuditOptions::from_config(config_, seed_);
   const bool auditing = audit_options.enabled();
   if (auditing) load_probe_items(audit_options);
-  if (config_.view("eval").get<bool>("enabled")) {
-    EvalOptions extra = EvalOptions::from_config(config_.view("eval"), config_.view("data"), seed_);
-    extra.max_items = 0;
-    for (const auto& [stem, file] : extra_eval_sets(config_.view("data"))) {
-      extra.items_file = file;
-      load_eval_items(extra);
-    }
-  }
+  if (config_.view("eval").get<bool>("enabled"))
+    for (const EvalSet& set : eval_sets(config_, seed_)) load_eval_items(set.options);
   if (dir_.publishes()) write_outputs("running");
   evaluate(0);
   for (int i = 1; i <= iterations_; ++i) {
@@ -487,31 +466,27 @@ void RunDriver::train(int iteration) {
 
 void RunDriver::evaluate(int iteration) {
   if (dir_.done(Stage::Eval, iteration)) return;
-  const ConfigView eval = config_.view("eval");
-  const ConfigView data = config_.view("data");
-  if (!eval.get<bool>("enabled") || data.get<std::string>("eval").empty()) {
+  const bool enabled = config_.view("eval").get<bool>("enabled");
+  const std::vector<EvalSet> sets = enabled ? eval_sets(config_, seed_) : std::vector<EvalSet>{};
+  if (sets.empty()) {
     if (dir_.publishes())
       spdlog::info("eval {}: skipped ({})", iteration,
-                   eval.get<bool>("enabled") ? "[data] eval is not set" : "[eval] enabled = false");
+                   enabled ? "neither [data] eval nor [[eval.sets]] is set" : "[eval] enabled = false");
     return;
   }
   // Iteration 0 is the base model; iteration i the policy after training i.
   CheckedBackend& policy = policy_at(iteration + 1);
   policy.set_training(false);
-  const EvalOptions options = EvalOptions::from_config(eval, data, seed_);
   if (dir_.publishes()) fs::create_directories(dir_.iteration(iteration));
   const auto start = std::chrono::steady_clock::now();
-  const EvalResult result = core::evaluate(policy, options, dir_.eval(iteration), &cluster_);
-  json record = result.to_json();
-  record["iteration"] = iteration;
-  // Each [data] extra_eval set: eval-<stem>.jsonl, metrics as "<stem>/<metric>".
-  for (const auto& [stem, file] : extra_eval_sets(data)) {
-    EvalOptions extra = options;
-    extra.items_file = file;
-    extra.max_items = 0;
-    const json r = core::evaluate(policy, extra, dir_.eval(iteration, stem), &cluster_).to_json();
-    for (const auto& [k, v] : r.items()) record[stem + "/" + k] = v;
+  // [data] eval's metrics unprefixed in eval.jsonl; each other set's as
+  // "<name>/<metric>" in eval-<name>.jsonl; their means as "average/<metric>".
+  json record = {{"iteration", iteration}};
+  for (const EvalSet& set : sets) {
+    const json r = core::evaluate(policy, set.options, dir_.eval(iteration, set.name), &cluster_).to_json();
+    for (const auto& [k, v] : r.items()) record[metric_key(set, k)] = v;
   }
+  add_averages(record, sets);
   record["seconds"] = seconds_since(start);
   spdlog::info("eval {}: {}", iteration, record.dump());
   finish_stage(Stage::Eval, iteration, record);
@@ -561,6 +536,7 @@ void RunDriver::write_outputs(const std::string& status) {
                         {"iterations", iterations_},
                         {"wall_seconds", seconds_since(start_)},
                         {"eval", evals},
+                        {"benchmarks", benchmark_table(eval_sets(config_, seed_), benchmark_metric(config_), evals)},
                         {"audit", audits},
                         {"stages", dir_.stages()}};
   write_file_atomic(dir_.summary(), summary.dump(2) + "\n");

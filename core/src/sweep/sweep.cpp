@@ -15,6 +15,7 @@
 
 #include "config/config_schema.hpp"
 #include "config/suggest.hpp"
+#include "run/preflight.hpp"
 
 namespace genius::core {
 
@@ -588,6 +589,11 @@ SweepPlan plan_sweep(const SweepSpec& spec, const PluginRegistry& registry) {
                                                     : "available: " + join(registry.names(kind))) +
                       ")"},
                  cell.name);
+      try {
+        preflight(config);
+      } catch (const ConfigError& e) {
+        report({{spec.base.string(), 0, 0}, "", e.what()}, cell.name);
+      }
       const std::string key = exploration_key(config);
       plan.cells.push_back({cell, std::move(config), key, -1});
     } catch (const ConfigValidationError& e) {

@@ -26,10 +26,14 @@ CellNumbers cell_numbers(const json& summary) {
   CellNumbers out;
   if (!summary.is_object()) return out;
   if (auto evals = summary.find("eval"); evals != summary.end() && evals->is_array() && !evals->empty()) {
+    // [data] eval's metric; a run of [[eval.sets]] alone: their average.
     const json& last = evals->back();
     for (const auto& [metric, colour] : sweep_metrics())
-      if (last.contains(metric) && last[metric].is_number() && std::isfinite(last[metric].get<double>()))
-        out.metrics[metric] = last[metric].get<double>();
+      for (const std::string& key : {metric, "average/" + metric})
+        if (last.contains(key) && last[key].is_number() && std::isfinite(last[key].get<double>())) {
+          out.metrics[metric] = last[key].get<double>();
+          break;
+        }
   }
   if (auto stages = summary.find("stages"); stages != summary.end() && stages->is_object())
     for (const auto& [stage, info] : stages->items()) {

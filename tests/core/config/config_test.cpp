@@ -124,6 +124,49 @@ const BadConfig kBadConfigs[] = {
      {"loss.plugin=simpoo"},
      {"--set loss.plugin=simpoo", "did you mean 'simpo'?"}},
     {"set_on_non_table", "run = 1\n", {"run.seed=2"}, {"--set run.seed=2", "is not a section"}},
+    // [[eval.sets]]: every entry checked like a section, located by its own line.
+    {"eval_sets_not_tables",
+     "[eval]\nsets = [\"gsm8k.jsonl\"]\n",
+     {},
+     {"run.toml:2", "eval.sets", "expected an array of tables", "[[eval.sets]]", "array of values"}},
+    {"eval_sets_a_string", "[eval]\nsets = \"x\"\n", {}, {"run.toml:2", "eval.sets", "got a string"}},
+    {"eval_sets_unknown_key",
+     "[[eval.sets]]\nname = \"a\"\nfile = \"a.jsonl\"\n\n[[eval.sets]]\nname = \"b\"\nfile = \"b.jsonl\"\nshot = 2\n",
+     {},
+     {"run.toml:8", "eval.sets[1].shot", "unknown key 'shot'", "did you mean 'shots'?"}},
+    {"eval_sets_missing_file",
+     "[eval]\ngreedy = true\n\n[[eval.sets]]\nname = \"a\"\n",
+     {},
+     {"run.toml:4", "eval.sets[0]", "missing key 'file'", "needs name, file"}},
+    {"eval_sets_wrong_type",
+     "[[eval.sets]]\nname = \"a\"\nfile = \"a.jsonl\"\nshots = \"4\"\n",
+     {},
+     {"run.toml:4", "eval.sets[0].shots", "expected an int, got a string"}},
+    {"eval_sets_negative_shots",
+     "[[eval.sets]]\nname = \"a\"\nfile = \"a.jsonl\"\nshots = -1\n",
+     {},
+     {"eval.sets[0].shots", "out of range"}},
+    {"eval_sets_unknown_checker",
+     "[[eval.sets]]\nname = \"a\"\nfile = \"a.jsonl\"\nchecker = \"maths\"\n",
+     {},
+     {"run.toml:4", "eval.sets[0].checker", "did you mean 'math'?"}},
+    {"eval_sets_duplicate_name",
+     "[[eval.sets]]\nname = \"a\"\nfile = \"a.jsonl\"\n[[eval.sets]]\nname = \"a\"\nfile = \"b.jsonl\"\n",
+     {},
+     {"run.toml:4", "eval.sets[1].name", "a second entry named 'a'"}},
+    {"eval_sets_bad_name",
+     "[[eval.sets]]\nname = \"../x\"\nfile = \"a.jsonl\"\n",
+     {},
+     {"eval.sets[0].name", "'../x' is not a valid name"}},
+    {"eval_sets_reserved_name",
+     "[[eval.sets]]\nname = \"average\"\nfile = \"a.jsonl\"\n",
+     {},
+     {"eval.sets[0].name", "'average' is reserved"}},
+    {"eval_sets_by_set",
+     "[eval]\n",
+     {"eval.sets=[{name = \"a\", file = \"a.jsonl\", shots = 1.5}]"},
+     {"--set eval.sets=", "eval.sets[0].shots", "expected an int, got a float"}},
+    {"eval_set_typo_of_sets", "[eval]\nset = []\n", {}, {"eval.set", "did you mean 'sets'?"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, ::testing::ValuesIn(kBadConfigs),
@@ -196,6 +239,39 @@ TEST(Config, ResolvedTomlRoundTrips) {
   EXPECT_EQ(b.view("data").get<std::string>("train"), "/configs/q.jsonl");  // absolute: survives the move
 }
 
+TEST(Config, EvalSetsAreEntriesWithDefaultsAndResolvedPaths) {
+  const ResolvedConfig c = resolve(
+      "[eval]\nshots = 0\n\n[[eval.sets]]\nname = \"gsm8k\"\nfile = \"data/gsm8k.jsonl\"\nshots = 4\n"
+      "shots_file = \"data/train.jsonl\"\n\n[[eval.sets]]\nname = \"arc\"\nfile = \"/abs/arc.jsonl\"\n"
+      "checker = \"choice\"\n",
+      {}, "/x/run.toml");
+  const std::vector<ConfigView> sets = c.table_array("eval", "sets");
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_EQ(sets[0].get<std::string>("name"), "gsm8k");
+  EXPECT_EQ(sets[0].get<std::string>("file"), "/x/data/gsm8k.jsonl");
+  EXPECT_EQ(sets[0].get<std::string>("shots_file"), "/x/data/train.jsonl");
+  EXPECT_EQ(sets[0].get<int>("shots"), 4);
+  EXPECT_EQ(sets[0].get<std::string>("checker"), "auto");  // the default
+  EXPECT_EQ(sets[1].get<std::string>("file"), "/abs/arc.jsonl");
+  EXPECT_EQ(sets[1].get<std::string>("checker"), "choice");
+  EXPECT_EQ(sets[1].get<int>("max_items"), 0);
+  EXPECT_TRUE(c.table_array("eval", "other").empty());
+  EXPECT_TRUE(resolve("[eval]\n").table_array("eval", "sets").empty());
+
+  // The resolved config writes them back as [[eval.sets]] and reads as the same config.
+  const std::string text = c.to_toml();
+  EXPECT_THAT(text, HasSubstr("\n[[eval.sets]]\nchecker = \"auto\"\nfile = \"/x/data/gsm8k.jsonl\"\n"));
+  const ResolvedConfig back = resolve(text, {}, "/elsewhere/config.resolved.toml");
+  EXPECT_TRUE(same_resolved_config(back.to_toml(), text));
+  ASSERT_EQ(back.table_array("eval", "sets").size(), 2u);
+  EXPECT_EQ(back.table_array("eval", "sets")[1].get<std::string>("name"), "arc");
+
+  // --set replaces them all, as an inline array of tables.
+  const ResolvedConfig set = resolve(text, {"eval.sets=[{name = \"m\", file = \"m.jsonl\"}]"});
+  ASSERT_EQ(set.table_array("eval", "sets").size(), 1u);
+  EXPECT_EQ(set.table_array("eval", "sets")[0].get<std::string>("file"), "/configs/m.jsonl");
+}
+
 TEST(Config, MissingFileIsAnErrorNamingIt) {
   try {
     RawConfig::load("/nonexistent/run.toml");
@@ -251,6 +327,11 @@ TEST(ConfigDocs, EveryKeyIsDocumented) {
     EXPECT_NE(docs.find("[" + section + "]"), std::string::npos) << "section [" << section << "]";
     for (const ConfigKey& key : core_keys(section))
       EXPECT_NE(docs.find("`" + key.name + "`"), std::string::npos) << section << "." << key.name;
+    for (const TableArraySpec& array : core_table_arrays(section)) {
+      EXPECT_NE(docs.find("[[" + section + "." + array.key + "]]"), std::string::npos) << section << "." << array.key;
+      for (const ConfigKey& key : array.keys)
+        EXPECT_NE(docs.find("`" + key.name + "`"), std::string::npos) << section << "." << array.key << "." << key.name;
+    }
   }
   for (const PluginInfo* info : registry().plugins()) {
     EXPECT_NE(docs.find(info->manifest.name), std::string::npos) << "plugin " << info->manifest.name;

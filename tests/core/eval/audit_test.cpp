@@ -106,8 +106,7 @@ struct Fixture {
 
 TEST(AuditMetrics, MeasureTheScoresAndPairsAgainstTheLabels) {
   const Fixture f;
-  const AnswerExtractor extract;
-  const json m = audit_metrics(f.items, extract);
+  const json m = audit_metrics(f.items, AnswerJudge(EvalOptions{}));
   EXPECT_EQ(m["items"], 2);
   // All judged trajectories: A: (-0.1 R) (-0.9 W) (-0.5 R) (-0.2 R) (-0.3 W); B: (-0.1 W) (-0.4 R) (-0.2 W).
   const std::vector<double> s = {-0.1, -0.9, -0.5, -0.2, -0.3, -0.1, -0.4, -0.2};
@@ -149,12 +148,41 @@ TEST(AuditMetrics, NothingToMeasureIsNullNotZero) {
   Fixture f;
   f.items.pop_back();          // only the greedy-right item
   f.items[0].pairs.resize(1);  // keep one pair
-  const json m = audit_metrics(f.items, AnswerExtractor());
+  const json m = audit_metrics(f.items, AnswerJudge(EvalOptions{}));
   EXPECT_TRUE(m["audit/pair_precision/greedy_wrong"].is_null());
   EXPECT_TRUE(m["audit/value_auc/greedy_wrong"].is_null());
   EXPECT_TRUE(m["audit/same_answer_pairs/greedy_wrong"].is_null());
   EXPECT_EQ(m["audit/items/greedy_wrong"], 0);
   EXPECT_DOUBLE_EQ(m["audit/pair_precision"].get<double>(), 1.0);
+}
+
+}  // namespace
+}  // namespace genius::core
+
+namespace genius::core {
+namespace {
+
+// The audit judges with each item's checker: GSM8K's "The answer is N" and
+// multiple choice's letters, which \boxed{} extraction would miss.
+TEST(AuditMetrics, JudgeWithTheItemsOwnChecker) {
+  EvalItem gsm{"q", "2500", "g", std::nullopt, "gsm8k"}, arc{"q", "C", "c", std::nullopt, "choice"};
+  AuditedItem ig, ic;
+  ig.item = &gsm;
+  ig.record.response = "So he earns $2,500. The answer is 2,500.";
+  ig.pairs = {pair("The answer is 2500.", "The answer is 2499."),  // one-sided, chosen right
+              pair("Total: 2,500 dollars.", "#### 2500")};         // same number, both right
+  ic.item = &arc;
+  ic.record.response = "Wind is renewable, so the answer is (B).";
+  ic.pairs = {pair("The answer is (B).", "Answer: C")};  // one-sided, chosen wrong
+  const json m = audit_metrics({ig, ic}, AnswerJudge(EvalOptions{}));
+  EXPECT_DOUBLE_EQ(m["audit/response_accuracy"].get<double>(), 0.5);  // gsm right, arc wrong
+  EXPECT_DOUBLE_EQ(m["audit/pair_precision"].get<double>(), 0.5);     // of the two one-sided pairs
+  EXPECT_DOUBLE_EQ(m["audit/same_answer_pairs"].get<double>(), 1.0 / 3);
+  // With the boxed checker forced, none of these responses gives an answer.
+  EvalOptions boxed;
+  boxed.checker = "boxed";
+  const json b = audit_metrics({ig, ic}, AnswerJudge(boxed));
+  EXPECT_DOUBLE_EQ(b["audit/response_accuracy"].get<double>(), 0.0);
 }
 
 }  // namespace
