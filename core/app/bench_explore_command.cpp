@@ -22,6 +22,7 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "io/cpu_threads.hpp"
+#include "io/errors.hpp"
 #include "io/process_memory.hpp"
 #include "io/records_io.hpp"
 #include "plugins/checked_backend.hpp"
@@ -207,7 +208,7 @@ int bench_explore_command(const std::vector<std::string>& args) {
   try {
     setup = prepare(*vm);
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
   if (const int threads = setup.config->view("run").get<int>("threads"); threads > 0) core::set_cpu_threads(threads);
@@ -234,7 +235,7 @@ int bench_explore_command(const std::vector<std::string>& args) {
     else
       print_table(j, setup, on);
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitRunFailed;
   }
   return core::kExitOk;

@@ -42,6 +42,7 @@ int bench_train_command(const Args& args) {
                             for (const char* k : {"batch", "prompt-tokens", "response-tokens", "steps"})
                               if (given[k].as<int>() < 1) throw po::error(std::string("--") + k + " must be >= 1");
                             if (given["lora-rank"].as<int>() < 0) throw po::error("--lora-rank must be >= 0");
+                            check_range(given, "lora-alpha", 1e-9);
                           });
   if (!vm) return vm.exit_code;
   core::PluginRegistry registry = core::discover_plugins({});

@@ -1,6 +1,9 @@
 #include "cli.hpp"
 
+#include <cmath>
 #include <iostream>
+#include <sstream>
+#include <typeinfo>
 
 #include "io/logging.hpp"
 
@@ -13,6 +16,49 @@ po::options_description common_options() {
   return o;
 }
 
+namespace {
+
+// Checks every command's numeric options get: no NaN or infinity for a
+// float, no negative number for an unsigned option (which Boost would read
+// as a huge one: `--train -5` as 18446744073709551611).
+void check_numbers(const po::parsed_options& parsed, const po::variables_map& vm) {
+  for (const po::option& o : parsed.options) {
+    if (o.string_key.empty() || !vm.count(o.string_key)) continue;
+    const auto& type = vm[o.string_key].value().type();
+    const bool is_unsigned = type == typeid(std::uint64_t) || type == typeid(unsigned) || type == typeid(std::size_t) ||
+                             type == typeid(std::vector<std::uint64_t>);
+    for (const std::string& text : o.value)
+      if (is_unsigned && text.find('-') != std::string::npos)
+        throw po::error("--" + o.string_key + " must be a non-negative whole number, got '" + text + "'");
+    if (type == typeid(double) && !std::isfinite(vm[o.string_key].as<double>()))
+      throw po::error("--" + o.string_key + " must be a finite number, got '" + o.value.front() + "'");
+  }
+}
+
+}  // namespace
+
+void check_range(const po::variables_map& vm, const std::string& flag, double min, double max) {
+  if (!vm.count(flag)) return;
+  const boost::any& value = vm[flag].value();
+  std::vector<double> numbers;
+  if (value.type() == typeid(int)) numbers = {static_cast<double>(vm[flag].as<int>())};
+  if (value.type() == typeid(double)) numbers = {vm[flag].as<double>()};
+  if (value.type() == typeid(std::int64_t)) numbers = {static_cast<double>(vm[flag].as<std::int64_t>())};
+  if (value.type() == typeid(std::uint64_t)) numbers = {static_cast<double>(vm[flag].as<std::uint64_t>())};
+  if (value.type() == typeid(std::vector<int>))
+    for (int v : vm[flag].as<std::vector<int>>()) numbers.push_back(v);
+  for (double v : numbers)
+    if (!(v >= min && v <= max)) {
+      std::ostringstream range, got;
+      got << v;
+      if (max == std::numeric_limits<double>::infinity())
+        range << ">= " << min;
+      else
+        range << "in [" << min << ", " << max << "]";
+      throw po::error("--" + flag + " must be " + range.str() + ", got " + got.str());
+    }
+}
+
 Parsed parse(const std::string& name, const std::string& usage, const Args& args,
              const po::options_description& options, const po::positional_options_description& positional,
              const UsageCheck& check) {
@@ -21,7 +67,9 @@ Parsed parse(const std::string& name, const std::string& usage, const Args& args
   Parsed out;
   try {
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    const po::parsed_options parsed = po::command_line_parser(args).options(all).positional(positional).run();
+    po::store(parsed, vm);
+    check_numbers(parsed, vm);
     if (vm.count("help")) {
       std::cout << "Usage: genius " << name << " " << usage << "\n\n" << all << "\n";
       return out;

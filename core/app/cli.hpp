@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,12 @@ po::options_description common_options();
 
 /// Extra checks of a command's parsed options: throw po::error on bad usage.
 using UsageCheck = std::function<void(const po::variables_map&)>;
+
+/// For a UsageCheck: throws po::error unless option `flag` (when present;
+/// an int, int64, uint64, double or list of ints) lies in [min, max].
+/// parse() itself refuses NaN, infinity and negative unsigned numbers.
+void check_range(const po::variables_map& vm, const std::string& flag, double min,
+                 double max = std::numeric_limits<double>::infinity());
 
 /// A command's parsed options, or, when there are none to act on, the exit
 /// code to return at once: 0 after --help, kExitUsageError after a usage error

@@ -5,6 +5,7 @@
 
 #include "cli.hpp"
 #include "config/config.hpp"
+#include "io/errors.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "run/preflight.hpp"
 #include "sweep/sweep.hpp"
@@ -38,7 +39,7 @@ int config_command(const Args& args) {
       std::cout << file << ": ok (sweep of " << plan.cells.size() << " cells)\n";
       return core::kExitOk;
     } catch (const std::exception& e) {
-      std::cerr << e.what() << "\n";
+      std::cerr << core::describe(e) << "\n";
     }
     return core::kExitRunFailed;
   }
@@ -54,11 +55,11 @@ int config_command(const Args& args) {
       std::cout << file << ": ok\n";
     return core::kExitOk;
   } catch (const core::ConfigValidationError& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
   } catch (const core::PluginLoadError& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
   } catch (const ConfigError& e) {
-    std::cerr << file << ": " << e.what() << "\n";
+    std::cerr << file << ": " << core::describe(e) << "\n";
   }
   return core::kExitRunFailed;  // `config check` answers 0 (valid) or 1 (invalid)
 }

@@ -23,6 +23,7 @@
 #include "eval/critic_eval.hpp"
 #include "eval/critique_data.hpp"
 #include "eval/evaluator.hpp"
+#include "io/errors.hpp"
 #include "io/records_io.hpp"
 #include "plugins/checked_backend.hpp"
 #include "plugins/plugin_registry.hpp"
@@ -93,6 +94,7 @@ UsageCheck sampling_check(std::vector<std::string> required) {
     for (const std::string& name : required)
       if (!vm.count(name)) throw po::error("missing --" + name);
     check_sampling(vm);
+    check_range(vm, "threshold", 0, 1);
   };
 }
 
@@ -139,7 +141,7 @@ int guarded(Body body) {
   try {
     return body();
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
   }
   return core::kExitUsageError;
 }
@@ -338,7 +340,7 @@ int critic_eval_command(const Args& args) {
       try {
         slips = core::SlipModel::from_json(json::parse(read_file(file)));
       } catch (const std::exception& e) {
-        throw std::runtime_error(file + ": not a slip distribution: " + e.what());
+        throw std::runtime_error(file + ": not a slip distribution: " + core::describe(e));
       }
     }
     auto critic = open_model(registry, *vm, (*vm)["critic"].as<std::string>());

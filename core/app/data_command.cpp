@@ -16,6 +16,7 @@
 #include "cli.hpp"
 #include "config/suggest.hpp"
 #include "eval/tasks.hpp"
+#include "io/errors.hpp"
 
 namespace genius::cli {
 namespace fs = std::filesystem;
@@ -117,7 +118,7 @@ int data_command(const Args& args) {
       eval_lines.push_back(
           {{"id", id}, {"instruction", eval[i].prompt}, {"answer", eval[i].answer}, {"level", eval[i].level}});
     }
-    fs::create_directories(out);
+    core::as_input_error([&] { fs::create_directories(out); });  // --out names a file, an unwritable place
     write_file_atomic(out / "train.jsonl", jsonl(train_lines));
     write_file_atomic(out / "eval.jsonl", jsonl(eval_lines));
     const nlohmann::json meta = {{"task", task.name()},   {"seed", seed},        {"levels", {levels.min, levels.max}},
@@ -129,6 +130,9 @@ int data_command(const Args& args) {
               << ", levels " << levels.min << "-" << levels.max << ", seed " << seed << "\n";
     return core::kExitOk;
   } catch (const std::invalid_argument& e) {
+    std::cerr << "data: " << core::describe(e) << "\n";
+    return core::kExitUsageError;
+  } catch (const core::InputError& e) {
     std::cerr << "data: " << e.what() << "\n";
     return core::kExitUsageError;
   } catch (const po::error& e) {

@@ -25,6 +25,7 @@
 #include "config/config.hpp"
 #include "eval/evaluator.hpp"
 #include "io/cpu_threads.hpp"
+#include "io/errors.hpp"
 #include "io/jsonl.hpp"
 #include "io/progress.hpp"
 #include "io/records_io.hpp"
@@ -187,15 +188,15 @@ Loaded load(const po::variables_map& vm) {
 std::shared_ptr<core::CheckedBackend> policy_at(const core::PluginRegistry& registry,
                                                 const core::ResolvedConfig& config, const po::variables_map& vm) {
   const ConfigView run = config.view("run");
-  auto policy = std::make_shared<core::CheckedBackend>(
-      core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend));
+  auto policy = std::make_shared<core::CheckedBackend>(core::as_input_error(
+      [&] { return core::create_configured<ModelBackend>(registry, config, PluginKind::ModelBackend); }));
   if (const int iteration = vm["iteration"].as<int>(); iteration > 0) {
     const fs::path dir = vm.count("run-dir") ? fs::path(vm["run-dir"].as<std::string>())
                                              : fs::path(run.get<std::string>("out_dir")) / run.get<std::string>("name");
     const fs::path checkpoint = core::RunDirectory::at(dir).checkpoint(iteration);
     if (!fs::exists(checkpoint / "config.json"))
-      throw std::runtime_error("--iteration " + std::to_string(iteration) + ": no checkpoint at '" +
-                               checkpoint.string() + "' (train that iteration first)");
+      throw core::InputError("--iteration " + std::to_string(iteration) + ": no checkpoint at '" + checkpoint.string() +
+                             "' (train that iteration first)");
     policy->load_weights(checkpoint);
   }
   policy->set_training(false);
@@ -226,7 +227,7 @@ int decode_command(const Args& args) {
   try {
     in = load(*vm);
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
   const core::ResolvedConfig& config = *in.config;
@@ -257,8 +258,11 @@ int decode_command(const Args& args) {
       std::cout << summary.dump(2) << "\n";
     else
       print_summary(summary);
-  } catch (const std::exception& e) {
+  } catch (const core::InputError& e) {
     std::cerr << e.what() << "\n";
+    return core::kExitUsageError;
+  } catch (const std::exception& e) {
+    std::cerr << core::describe(e) << "\n";
     return core::kExitRunFailed;
   }
   return core::kExitOk;

@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "io/durable_dir.hpp"
+#include "io/errors.hpp"
 #include "plugins/plugin_registry.hpp"
 
 namespace genius::cli {
@@ -49,7 +50,7 @@ int init_model_command(const Args& args) {
     backend = core::choose_backend(*registry, backend_argument(args));
     manifest = &registry->find(PluginKind::ModelBackend, backend)->manifest;
   } catch (const std::exception& e) {
-    std::cerr << "genius init-model: " << e.what() << "\n";
+    std::cerr << "genius init-model: " << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
   po::options_description options("Options");
@@ -98,16 +99,18 @@ int init_model_command(const Args& args) {
     const ConfigView model_keys = core::resolve_keys("model", manifest->model_keys, given, "init-model");
     const fs::path staging = out.parent_path() / (out.filename().string() + ".partial");
     fs::remove_all(staging);
+    std::shared_ptr<ModelBackend> model;
     try {
       registry->create_model(backend, model_keys, static_cast<std::uint64_t>((*vm)["seed"].as<std::int64_t>()),
                              staging);
+      // Loaded back as a run would load it, before it takes --out's place:
+      // the model is usable (and its size is printed below).
+      model = load_backend(*registry, backend, staging);
     } catch (...) {
       fs::remove_all(staging);  // no half-written model left behind
       throw;
     }
     core::replace_directory(staging, out);
-    // Loaded back as a run would load it: the model is usable, and its size.
-    const std::shared_ptr<ModelBackend> model = load_backend(*registry, backend, out);
     std::int64_t params = 0;
     for (const auto& p : model->parameters()) params += p.numel();
     std::cout << "wrote " << out.string() << ": " << backend;
@@ -115,11 +118,11 @@ int init_model_command(const Args& args) {
       std::cout << ", " << key.name << " = " << format_value(model_keys.values().at(key.name));
     std::cout << "; " << params << " parameters, vocabulary " << model->vocab_size() << "\n";
   } catch (const core::ConfigValidationError& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   } catch (const std::exception& e) {
-    std::cerr << "init-model: " << e.what() << "\n";
-    return core::kExitRunFailed;
+    std::cerr << "init-model: " << core::describe(e) << "\n";
+    return core::kExitUsageError;  // the shape or vocabulary given does not make a model
   }
   return core::kExitOk;
 }

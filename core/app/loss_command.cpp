@@ -10,10 +10,12 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <genius/helpers/json_text.hpp>
 #include <genius/loss.hpp>
 
 #include "cli.hpp"
 #include "config/config.hpp"
+#include "io/errors.hpp"
 #include "plugins/checked_loss.hpp"
 #include "plugins/plugin_registry.hpp"
 
@@ -52,7 +54,7 @@ std::vector<std::vector<double>> read_pairs(const std::string& file, bool needs_
     try {
       pair = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {
-      throw ParseError(at + "invalid JSON: " + e.what());
+      throw ParseError(at + "invalid JSON: " + json_error_text(e));
     }
     if (!pair.is_object()) throw ParseError(at + "expected a JSON object");
     for (std::size_t c = 0; c < kNumColumns; ++c) {
@@ -111,7 +113,7 @@ int loss_command(const Args& args) {
     if (config.plugin("loss").empty()) return usage_error("loss eval", "the config has no [loss] section");
     loss = core::create_configured<Loss>(*registry, config, PluginKind::Loss);
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
 
@@ -119,7 +121,7 @@ int loss_command(const Args& args) {
   try {
     columns = read_pairs((*vm)["input"].as<std::string>(), loss->needs_reference());
   } catch (const ParseError& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
   std::vector<at::Tensor> t;

@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "dist/cluster.hpp"
+#include "io/errors.hpp"
 #include "io/logging.hpp"
 
 namespace {
@@ -98,14 +99,17 @@ int main(int argc, char** argv) {
         return genius::core::kExitUsageError;
       }
     } catch (const std::exception& e) {
-      std::cerr << "genius: " << e.what() << "\n";
+      std::cerr << "genius: " << genius::core::describe(e) << "\n";
       return genius::core::kExitUsageError;
     }
   }
   try {
     return it->second.run(Args(args.begin() + 1, args.end()));
-  } catch (const std::exception& e) {
+  } catch (const genius::core::InputError& e) {
     spdlog::error("{}", e.what());
+    return genius::core::kExitUsageError;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", genius::core::describe(e));
     return genius::core::kExitRunFailed;
   }
 }

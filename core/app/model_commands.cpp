@@ -21,6 +21,7 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "io/durable_dir.hpp"
+#include "io/errors.hpp"
 #include "plugins/plugin_registry.hpp"
 
 namespace genius::cli {
@@ -63,9 +64,11 @@ std::shared_ptr<ModelBackend> load_backend(const std::string& backend, const std
 
 // The backend of the model options, with --adapter loaded onto it.
 std::shared_ptr<ModelBackend> load_model(const po::variables_map& vm) {
-  auto backend = load_backend(vm["backend"].as<std::string>(), vm["model"].as<std::string>(), overrides(vm));
-  if (vm.count("adapter")) backend->load_weights(vm["adapter"].as<std::string>());
-  return backend;
+  return core::as_input_error([&] {
+    auto backend = load_backend(vm["backend"].as<std::string>(), vm["model"].as<std::string>(), overrides(vm));
+    if (vm.count("adapter")) backend->load_weights(vm["adapter"].as<std::string>());
+    return backend;
+  });
 }
 
 template <class Body>
@@ -73,9 +76,9 @@ int guarded(const std::string& command, Body body) {
   try {
     return body();
   } catch (const core::ConfigValidationError& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
   } catch (const core::PluginLoadError& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
   }
   (void)command;
   return core::kExitUsageError;
@@ -144,6 +147,10 @@ int generate_command(const Args& args) {
                           args, options, [&](const po::variables_map& given) {
                             if (!given.count("model") || !given.count("prompt"))
                               throw po::error("--model and --prompt are required");
+                            check_range(given, "n", 1, 4096);
+                            check_range(given, "temperature", 0);
+                            check_range(given, "top-p", 1e-9, 1);
+                            check_range(given, "max-new-tokens", 1);
                           });
   if (!vm) return vm.exit_code;
   return guarded("generate", [&] {
@@ -244,6 +251,7 @@ int bench_command(const Args& args) {
                                   "expected `genius bench generate ...`, `genius bench explore ...` or `genius bench "
                                   "train ...`");
                             if (!given.count("model")) throw po::error("missing --model DIR");
+                            for (const char* k : {"batch", "prompt-tokens", "new-tokens"}) check_range(given, k, 1);
                           });
   if (!vm) return vm.exit_code;
   return guarded("bench", [&] {

@@ -7,6 +7,7 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "config/suggest.hpp"
+#include "io/errors.hpp"
 #include "plugins/plugin_registry.hpp"
 
 namespace genius::cli {
@@ -90,7 +91,7 @@ int plugins_command(const Args& args) {
     try {
       extra = core::RawConfig::load((*vm)["config"].as<std::string>()).plugin_path();
     } catch (const core::ConfigValidationError& e) {
-      std::cerr << e.what() << "\n";
+      std::cerr << core::describe(e) << "\n";
       return core::kExitUsageError;
     }
   }

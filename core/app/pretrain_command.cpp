@@ -28,6 +28,7 @@
 #include "eval/tasks.hpp"
 #include "io/cpu_threads.hpp"
 #include "io/durable_dir.hpp"
+#include "io/errors.hpp"
 #include "io/progress.hpp"
 #include "io/records_io.hpp"
 #include "plugins/plugin_registry.hpp"
@@ -116,7 +117,7 @@ std::unique_ptr<core::Task> critique_task_with_slips(const core::Task& task, con
   try {
     return core::make_arith_critique_task(core::SlipModel::from_json(nlohmann::json::parse(read_file(slips))));
   } catch (const std::exception& e) {
-    throw std::invalid_argument("[pretrain] slips: '" + slips + "' is not a slip distribution: " + e.what());
+    throw std::invalid_argument("[pretrain] slips: '" + slips + "' is not a slip distribution: " + core::describe(e));
   }
 }
 
@@ -193,10 +194,10 @@ int pretrain_command(const Args& args) {
     recipe = config->to_toml();
     config.emplace(load_config(file, overrides, registry));
   } catch (const std::invalid_argument& e) {
-    std::cerr << file.string() << ": pretrain: " << e.what() << "\n";
+    std::cerr << file.string() << ": pretrain: " << core::describe(e) << "\n";
     return core::kExitUsageError;
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
   if (fs::exists(out) && !vm->count("force")) {
@@ -221,7 +222,7 @@ int pretrain_command(const Args& args) {
       backend->load_weights(start);
     } catch (const std::exception& e) {
       fs::remove_all(staging);
-      std::cerr << file.string() << ": [pretrain] init_from = '" << start << "': " << e.what() << "\n";
+      std::cerr << file.string() << ": [pretrain] init_from = '" << start << "': " << core::describe(e) << "\n";
       return core::kExitUsageError;
     }
     spdlog::info("pretrain: starting from the weights of {}", start);

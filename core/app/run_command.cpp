@@ -17,6 +17,7 @@
 #include "dist/cluster.hpp"
 #include "eval/audit.hpp"
 #include "io/cpu_threads.hpp"
+#include "io/errors.hpp"
 #include "io/logging.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "run/preflight.hpp"
@@ -58,6 +59,9 @@ struct Prepared {
   // This process's place in its job (one rank unless torchrun, SLURM or
   // `genius launch` started several).
   std::unique_ptr<core::Cluster> cluster;
+  // The run directory did not exist before this command: a failure before
+  // any stage finished removes it again (nothing half-written is left).
+  bool fresh_dir = false;
 };
 
 // Meet the job's other ranks (nothing to meet for one process).
@@ -77,7 +81,7 @@ std::unique_ptr<core::Cluster> join_job(const core::ResolvedConfig& config) {
 // policy is RunDirectory's). Returns an exit code when something is wrong,
 // after printing why.
 std::optional<int> prepare(const po::variables_map& vm, const std::vector<PluginKind>& needed,
-                           core::RunDirectory::Mode mode, bool create_plugins, Prepared& out) {
+                           core::RunDirectory::Mode mode, bool create_plugins, Prepared& out, unsigned inputs) {
   try {
     const auto overrides = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     const core::RawConfig raw = core::RawConfig::load(vm["file"].as<std::string>(), overrides);
@@ -85,15 +89,15 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
     out.registry->throw_if_errors();
     out.config.emplace(core::validate(raw, *out.registry));
     require_plugin_sections(*out.config, *out.registry, needed);
-    core::preflight(*out.config);
+    core::preflight(*out.config, inputs);
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
   try {
     out.cluster = join_job(*out.config);
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitRunFailed;
   }
   core::Cluster& cluster = *out.cluster;
@@ -105,12 +109,13 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
     cluster.fail(message);
     return code;
   };
+  out.fresh_dir = !fs::exists(dir);
   // Rank 0 opens the directory as `mode` asks; the others follow it once it exists.
   if (cluster.leader()) {
     try {
       out.dir.emplace(core::RunDirectory::open(dir, *out.config, mode));
     } catch (const core::RunDirectoryError& e) {
-      return failed(e.what(), core::kExitUsageError);
+      return failed(core::describe(e), core::kExitUsageError);
     }
   }
   if (auto level = core::parse_log_level(run.get<std::string>("log_level")); level && !vm.count("log-level"))
@@ -129,7 +134,7 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
       out.values = core::create_configured<ValueEstimator>(*out.registry, c, PluginKind::ValueEstimator);
       out.loss = core::create_configured<Loss>(*out.registry, c, PluginKind::Loss);
     } catch (const std::exception& e) {
-      std::string message = e.what();
+      std::string message = core::describe(e);
       const ConfigView model = out.config->view("model");
       if (model.contains("path")) {
         const fs::path path = model.get<std::string>("path");
@@ -139,10 +144,16 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
                        recipe->string() + "`";
         }
       }
-      return failed(message, core::kExitRunFailed);
+      return failed(message, core::kExitUsageError);  // a model or plugin key the plugin refuses: bad input
     }
   }
-  if (cluster.leader()) out.dir->create(*out.config);
+  if (cluster.leader()) {
+    try {
+      out.dir->create(*out.config);
+    } catch (const std::exception& e) {  // --out names a file, an unwritable place, ...
+      return failed(core::describe(e), core::kExitUsageError);
+    }
+  }
   try {
     cluster.barrier("run directory");
     if (!cluster.leader()) {
@@ -151,25 +162,39 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
       out.dir->create(*out.config);
     }
   } catch (const std::exception& e) {
-    return failed(e.what(), core::kExitRunFailed);
+    return failed(core::describe(e), core::kExitRunFailed);
   }
   spdlog::info("run directory: {}", out.dir->path().string());
   if (cluster.distributed()) spdlog::info("{} ranks", cluster.world());
   return std::nullopt;
 }
 
-// Run `body` (a command's work); when it throws, the other ranks hear of it
-// (and stop naming this rank) before the error reaches main.
-template <class F>
-auto announcing_failure(core::Cluster& cluster, F body) {
+// A run directory this command created, removed again when none of its
+// stages finished (rank 0 only; the log's lines were printed to stderr too).
+void discard_unstarted(const Prepared& p) {
+  if (!p.fresh_dir || !p.dir || !p.cluster || !p.cluster->leader()) return;
   try {
-    return body();
+    if (!core::RunDirectory::at(p.dir->path()).stages().empty()) return;
+    core::close_log_files();
+    fs::remove_all(p.dir->path());
   } catch (const std::exception& e) {
-    cluster.fail(e.what());
-    throw;
+    spdlog::warn("could not remove the unstarted run directory '{}': {}", p.dir->path().string(), core::describe(e));
   }
 }
 
+// Run `body` (a command's work); when it throws, the other ranks hear of it
+// (and stop naming this rank) before the error reaches main; a run directory
+// this command created is removed when no stage of it finished.
+template <class F>
+auto announcing_failure(Prepared& p, F body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    p.cluster->fail(core::describe(e));
+    discard_unstarted(p);
+    throw;
+  }
+}
 po::options_description run_options() {
   po::options_description options("Options");
   options.add_options()("file", po::value<std::string>(), "config")(
@@ -233,11 +258,11 @@ int run_command(const Args& args) {
   if (auto code =
           prepare(*vm, {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator, PluginKind::Loss},
                   resume ? core::RunDirectory::Mode::Resume : core::RunDirectory::Mode::New,
-                  /*create_plugins=*/true, p))
+                  /*create_plugins=*/true, p, core::kTrainInputs | core::kEvalInputs | core::kAuditInputs))
     return *code;
   core::RunDriver driver(*p.config, *p.registry, *p.dir, *p.cluster);
   driver.use_plugins(p.backend, p.sampler, p.values, p.loss);
-  const nlohmann::json summary = announcing_failure(*p.cluster, [&] { return driver.run(); });
+  const nlohmann::json summary = announcing_failure(p, [&] { return driver.run(); });
   if (!p.cluster->leader()) return core::kExitOk;
   print_results(summary);
   std::printf("\nrun directory: %s\nreport: %s\n", p.dir->path().string().c_str(), p.dir->report().string().c_str());
@@ -261,9 +286,13 @@ int stage_command(const std::string& name, core::Stage stage, const std::vector<
                           });
   if (!vm) return vm.exit_code;
   Prepared p;
-  if (auto code = prepare(*vm, needed, core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p)) return *code;
+  const unsigned inputs = stage == core::Stage::Explore ? core::kTrainInputs
+                          : stage == core::Stage::Eval  ? core::kEvalInputs
+                                                        : 0u;  // pairs and train read the run directory
+  if (auto code = prepare(*vm, needed, core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p, inputs))
+    return *code;
   core::RunDriver driver(*p.config, *p.registry, *p.dir, *p.cluster);
-  announcing_failure(*p.cluster, [&] { driver.run_stage(stage, (*vm)["iteration"].as<int>()); });
+  announcing_failure(p, [&] { driver.run_stage(stage, (*vm)["iteration"].as<int>()); });
   if (!p.cluster->leader()) return core::kExitOk;
   // The evaluations of the run directory so far (this one among them).
   if (stage == core::Stage::Eval && std::filesystem::exists(p.dir->summary()))
@@ -296,7 +325,8 @@ int audit_command(const Args& args) {
   if (!vm) return vm.exit_code;
   Prepared p;
   if (auto code = prepare(*vm, {PluginKind::ModelBackend, PluginKind::Sampler, PluginKind::ValueEstimator},
-                          core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p))
+                          core::RunDirectory::Mode::Continue, /*create_plugins=*/false, p,
+                          core::kAuditInputs | core::kEvalInputs))
     return *code;
   // --items and --probe change what is measured, not the run: they do not
   // enter the resolved config, so an existing run directory accepts them.
@@ -306,7 +336,10 @@ int audit_command(const Args& args) {
   if (!audit.enabled()) audit.items = 200;
   if (vm->count("probe")) audit.probe.items_file = (*vm)["probe"].as<std::string>();
   core::RunDriver driver(*p.config, *p.registry, *p.dir, *p.cluster);
-  const nlohmann::json m = driver.audit((*vm)["iteration"].as<int>(), audit);
+  const nlohmann::json m = announcing_failure(p, [&] {
+    core::as_input_error([&] { return core::load_probe_items(audit); });  // before any model is loaded
+    return driver.audit((*vm)["iteration"].as<int>(), audit);
+  });
   auto cell = [&](const std::string& key) {
     if (!m.contains(key) || !m[key].is_number()) return std::string("-");
     char buf[32];

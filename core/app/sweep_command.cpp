@@ -20,6 +20,7 @@
 #include <genius/helpers/atomic_file.hpp>
 
 #include "cli.hpp"
+#include "io/errors.hpp"
 #include "run/run_directory.hpp"
 #include "sweep/sweep.hpp"
 #include "sweep/sweep_report.hpp"
@@ -274,7 +275,7 @@ int sweep_command(const Args& args) {
     registry.throw_if_errors();
     plan.emplace(core::plan_sweep(spec, registry));
   } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << core::describe(e) << "\n";
     return core::kExitUsageError;
   }
   const fs::path dir =

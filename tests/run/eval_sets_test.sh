@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 arith=$source_dir/examples/arith
 formats=$source_dir/examples/data-formats
-sed -e "s|^path = \"model\"|path = \"$arith/base-model\"|" -e '/^eval = /d' "$here/resume.toml" > base.toml
+sed -e "s|^path = \"model\"|path = \"$arith/base-model\"|" -e "s|^train = .*|train = \"$arith/data/train.jsonl\"|" -e '/^eval = /d' -e 's/^items = 3/items = 0/' "$here/resume.toml" > base.toml
 common=(--set run.threads=1 --set audit.items=0 --set eval.samples=0 --set eval.max_new_tokens=64)
 
 cat base.toml - > sets.toml <<TOML

@@ -72,7 +72,23 @@ verdict() {  # checker response reference -> true|false
 "$genius" answer --checker math --response "\\boxed{\\frac12}" --reference "0.5" | grep -q "correct"
 if "$genius" answer --checker nope --response x --reference y 2>err.txt; then echo "FAIL: unknown checker accepted"; exit 1; fi
 grep -q "unknown checker 'nope'" err.txt
-for config in "$formats"/../../configs/paper_*.toml; do
-  "$genius" config check "$config" --set model.path=/models/some-model >/dev/null
+# The paper configs, with their data laid out as they expect (../data/ beside
+# configs/), the sample files standing in for the released benchmarks.
+mkdir -p configs data
+cp "$formats"/../../configs/paper_*.toml configs/
+declare -A stand_in=([magpie]=train-magpie [gsm8k_test]=eval-gsm8k [gsm8k_train]=eval-gsm8k [math500]=eval-math
+  [math_train]=eval-math [gpqa_diamond]=eval-gpqa [reclor_val]=eval-reclor [logiqa_test]=eval-logiqa
+  [strategyqa]=eval-strategyqa [arc_challenge_test]=eval-arc)
+if "$genius" config check configs/paper_llama31_8b.toml --set model.path="$work/model" >/dev/null 2>err.txt; then
+  echo "FAIL: a config whose data is missing passed the check"
+  exit 1
+fi
+grep -q "data.train: '.*/data/magpie.jsonl' does not exist" err.txt || { cat err.txt; exit 1; }
+for name in "${!stand_in[@]}"; do cp "$formats/${stand_in[$name]}.jsonl" "data/$name.jsonl"; done
+for name in gsm8k_train math_train; do  # 8 and 4 exemplars are asked for
+  for _ in 1 2; do cat "data/$name.jsonl"; done > exemplars && cat exemplars >> "data/$name.jsonl"
+done
+for config in configs/paper_*.toml; do
+  "$genius" config check "$config" --set model.path="$work/model" >/dev/null
 done
 echo "formats, checkers and the paper configs: ok"

@@ -242,7 +242,8 @@ values = ["dpo", "simpo"]
   const Output again = genius("sweep '" + file.string() + "' --out '" + out.string() + "' --resume");
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.err, HasSubstr("loss.plugin=simpo,seed=2: finished already, skipped"));
-  for (const json& c : read_json(out / "sweep.json")["cells"]) EXPECT_EQ(c["attempts"], 1) << c.dump();
+  const json sweep_state = read_json(out / "sweep.json");  // a range-for over a temporary's member would dangle
+  for (const json& c : sweep_state["cells"]) EXPECT_EQ(c["attempts"], 1) << c.dump();
 
   // A changed config is not mixed into finished cells.
   const fs::path changed =
@@ -294,12 +295,12 @@ values = ["no-such-model", "model"]
   const fs::path out = dir_ / "failing-out";
   const Output o = genius("sweep '" + file.string() + "' --out '" + out.string() + "'");
   EXPECT_EQ(o.exit_code, 1) << o.out << o.err;
-  EXPECT_THAT(o.err, HasSubstr("model.path=no-such-model: FAILED (exit 1)"));
+  EXPECT_THAT(o.err, HasSubstr("model.path=no-such-model: FAILED (exit 2)"));  // a missing model: bad input
   EXPECT_THAT(o.err, HasSubstr("1 of 2 cells failed"));
   const json state = read_json(out / "sweep.json");
   EXPECT_EQ(state["status"], "failed");
   EXPECT_EQ(state["cells"][0]["status"], "failed");
-  EXPECT_EQ(state["cells"][0]["exit_code"], 1);
+  EXPECT_EQ(state["cells"][0]["exit_code"], 2);
   EXPECT_EQ(state["cells"][1]["status"], "finished");
   EXPECT_THAT(read_file(out / "model.path=no-such-model/cell.log"), HasSubstr("no-such-model"));
   const auto rows = csv_rows(out / "sweep.csv");

@@ -395,7 +395,7 @@ TEST(Foresight, BadConfigIsRefusedByTheManifest) {
   refused("selection = \"best\"\n", "selection");
   refused("rejected = \"worst\"\n", "rejected");
   refused("rejected_copies = \"drop\"\n", "rejected_copies");
-  EXPECT_THROW(sampler("foresight", "step_delimiter = \"\"\n"), PluginError);
+  refused("step_delimiter = \"\"\n", "step_delimiter");  // the manifest says: not empty
   EXPECT_THROW(sampler("foresight", "rejected = \"distinct\"\nrejected_copies = \"keep\"\n"), PluginError);
 }
 

@@ -19,6 +19,10 @@ ConfigKey path(std::string name, ConfigValue default_value, std::string doc) {
 ConfigKey choice(std::string name, std::string default_value, std::vector<std::string> choices, std::string doc) {
   return key(std::move(name), std::move(default_value), std::move(doc), {}, std::move(choices));
 }
+ConfigKey sized(ConfigKey k, std::size_t min, std::size_t max) {
+  k.min_size = min, k.max_size = max;
+  return k;
+}
 ConfigValue integer(std::int64_t v) {
   return v;
 }
@@ -34,8 +38,9 @@ const std::map<std::string, Keys>& schema() {
            key("out_dir", std::string("runs"),
                "parent directory of run directories (relative to the working directory)"),
            key("seed", integer(0), "seed of every random choice in the run", at_least(0)),
-           key("iterations", integer(1), "self-training iterations (explore -> pairs -> train -> eval)", at_least(1)),
-           key("threads", integer(0), "CPU threads for libtorch; 0 = all cores", at_least(0)),
+           key("iterations", integer(1), "self-training iterations (explore -> pairs -> train -> eval)",
+               between(1, 10000)),
+           key("threads", integer(0), "CPU threads for libtorch; 0 = all cores", between(0, 4096)),
            choice("log_level", "info", {"trace", "debug", "info", "warn", "error", "off"},
                   "console log level (the run's log file always records debug)"),
            path("plugin_path", std::vector<std::string>{},
@@ -70,12 +75,12 @@ const std::map<std::string, Keys>& schema() {
            key("adam_beta1", 0.9, "AdamW beta1", Bounds{0.0, 1.0, true, false}),
            key("adam_beta2", 0.999, "AdamW beta2", Bounds{0.0, 1.0, true, false}),
            key("adam_epsilon", 1e-8, "AdamW epsilon", at_least(0.0, false)),
-           key("batch_size", integer(8), "preference pairs per micro-batch", at_least(1)),
-           key("gradient_accumulation_steps", integer(1), "micro-batches per optimizer step", at_least(1)),
+           key("batch_size", integer(8), "preference pairs per micro-batch", between(1, 1 << 20)),
+           key("gradient_accumulation_steps", integer(1), "micro-batches per optimizer step", between(1, 1 << 20)),
            key("max_grad_norm", 1.0, "clip the global gradient norm to this; 0 = no clipping", at_least(0.0)),
-           key("epochs", integer(1), "passes over the iteration's pairs", at_least(1)),
+           key("epochs", integer(1), "passes over the iteration's pairs", between(1, 10000)),
            key("max_length", integer(1300), "max prompt+response tokens; longer pairs are truncated (and counted)",
-               at_least(1)),
+               between(1, 1 << 24)),
            key("trim_shared_prefix", false,
                "score chosen and rejected only from their first differing token (the shared start joins the prompt)"),
            key("save_steps", integer(0),
@@ -95,14 +100,15 @@ const std::map<std::string, Keys>& schema() {
        {
            key("enabled", true, "evaluate before the first and after every iteration"),
            key("greedy", true, "report greedy accuracy"),
-           key("samples", integer(0), "k sampled answers per item for sampled pass@1; 0 = off", at_least(0)),
+           key("samples", integer(0), "k sampled answers per item for sampled pass@1; 0 = off", between(0, 4096)),
            key("temperature", 0.6, "sampling temperature for sampled pass@1", at_least(0.0, false)),
-           key("max_new_tokens", integer(512), "generation budget per answer", at_least(1)),
+           key("max_new_tokens", integer(512), "generation budget per answer", between(1, 1 << 24)),
            key("answer_regex", std::string(""),
                "regex whose first capture group is the answer; empty = the content of the last \\boxed{}"),
            key("stop", std::vector<std::string>{},
                "stop strings of every answer (e.g. the end-of-reasoning marker); the text is cut before them"),
-           key("shots", integer(0), "few-shot exemplars written before every evaluation query; 0 = none", at_least(0)),
+           key("shots", integer(0), "few-shot exemplars written before every evaluation query; 0 = none",
+               between(0, 1024)),
            path("shots_file", std::string(""),
                 "JSONL of exemplars: a question/problem/instruction/prompt and its answer/solution/response/output"),
            choice("checker", "auto", checker_choices(),
@@ -131,11 +137,12 @@ const std::map<std::string, Keys>& schema() {
        {
            key("task", std::string("arith"),
                "synthetic task whose solutions the base model is trained on (`genius data --list`)"),
-           key("levels", std::vector<std::int64_t>{},
-               "difficulty levels [min, max] to draw; empty = the task's default"),
+           sized(key("levels", std::vector<std::int64_t>{},
+                     "difficulty levels [min, max] to draw; empty = the task's default", at_least(0)),
+                 0, 2),
            key("seed", integer(0), "seed of the problem stream (training order and weight init use [run] seed)",
                at_least(0)),
-           key("examples", integer(20000), "solved problems to train on (each epoch)", at_least(1)),
+           key("examples", integer(20000), "solved problems to train on (each epoch)", between(1, 1 << 30)),
            path("out", std::string("model"), "directory the trained model is written to (relative to the config file)"),
            path("init_from", std::string(""),
                 "start from this model directory's weights (same shape) instead of fresh ones: fine-tuning, e.g. a "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "config/suggest.hpp"
@@ -36,6 +37,8 @@ const char* toml_type_name(const toml::node& n) {
 namespace {
 
 std::string format_bound(double v) {
+  // Whole numbers in full (1048576, 3000000000), others to 6 digits.
+  if (std::abs(v) < 1e18 && v == std::floor(v)) return std::to_string(static_cast<long long>(v));
   std::ostringstream os;
   os << v;
   return os.str();
@@ -55,6 +58,20 @@ std::string check_bounds(double v, const Bounds& b) {
   else
     range = std::string(b.max_inclusive ? "<= " : "< ") + format_bound(*b.max);
   return "value " + format_bound(v) + " is out of range; expected " + range;
+}
+
+// Length check of a string or list; "" when fine.
+std::string check_size(std::size_t n, const ConfigKey& spec, const char* unit) {
+  if (n >= spec.min_size && n <= spec.max_size) return "";
+  if (spec.min_size == 1 && spec.max_size == std::numeric_limits<std::size_t>::max()) return "must not be empty";
+  std::string want;
+  if (spec.min_size == spec.max_size)
+    want = "exactly " + std::to_string(spec.min_size);
+  else if (spec.max_size == std::numeric_limits<std::size_t>::max())
+    want = "at least " + std::to_string(spec.min_size);
+  else
+    want = std::to_string(spec.min_size) + " to " + std::to_string(spec.max_size);
+  return "expected " + want + " " + unit + ", got " + std::to_string(n);
 }
 
 }  // namespace
@@ -100,6 +117,7 @@ std::optional<ConfigValue> convert(const toml::node& node, const ConfigKey& spec
         if (auto n = nearest(s->get(), spec.choices); !n.empty()) error += "; did you mean '" + n + "'?";
         return std::nullopt;
       }
+      if (error = check_size(s->get().size(), spec, "characters"); !error.empty()) return std::nullopt;
       return ConfigValue(s->get());
     }
     case ValueType::StringList:
@@ -132,6 +150,7 @@ std::optional<ConfigValue> convert(const toml::node& node, const ConfigKey& spec
         else
           floats.push_back(*v);
       }
+      if (error = check_size(arr->size(), spec, "elements"); !error.empty()) return std::nullopt;
       if (type == ValueType::StringList) return ConfigValue(std::move(strings));
       if (type == ValueType::IntList) return ConfigValue(std::move(ints));
       return ConfigValue(std::move(floats));

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <genius/helpers/json_text.hpp>
+
 #include "io/jsonl.hpp"
 
 namespace genius::core {
@@ -33,7 +35,8 @@ std::vector<Record> read_records(const fs::path& file) {
   const std::size_t first = content.find_first_not_of(" \t\r\n");
   std::vector<Record> records;
   if (first != std::string::npos && content[first] == '[') {  // a JSON array
-    const json array = json::parse(content, nullptr, /*allow_exceptions=*/false);
+    const json array = json_depth_problem(content).empty() ? json::parse(content, nullptr, /*allow_exceptions=*/false)
+                                                           : json(json::value_t::discarded);
     if (!array.is_array())
       throw JsonlError(file.string() + ": starts with '[' but is not a valid JSON array of records");
     for (std::size_t i = 0; i < array.size(); ++i)
@@ -161,10 +164,17 @@ std::vector<Query> load_queries(const fs::path& file, const QueryFormat& format,
     }
     if (q.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
       throw JsonlError(rec.where + ": the query is empty");
+    if (q.prompt.size() > kMaxPromptBytes)
+      throw JsonlError(rec.where + ": the query is " + std::to_string(q.prompt.size()) + " bytes, more than the " +
+                       std::to_string(kMaxPromptBytes) + " a query may have");
     const json* id = field(rec.value, format.id_key);
     if (!id && layout == "magpie") id = field(rec.value, "uuid");
+    if (id && !id->is_string() && !id->is_number_integer())
+      throw JsonlError(rec.where + ": field '" +
+                       (layout == "magpie" && !field(rec.value, format.id_key) ? std::string("uuid") : format.id_key) +
+                       "' (the query's id) must be a string or an integer, got " + excerpt(id->dump(), 60));
     q.id = id ? (id->is_string() ? id->get<std::string>() : id->dump()) : "line-" + std::to_string(rec.number);
-    if (!ids.insert(q.id).second) throw JsonlError(rec.where + ": duplicate query id '" + q.id + "'");
+    if (!ids.insert(q.id).second) throw JsonlError(rec.where + ": duplicate query id '" + excerpt(q.id, 80) + "'");
     queries.push_back(std::move(q));
     if (limit > 0 && queries.size() == limit) break;
   }

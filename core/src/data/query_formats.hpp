@@ -24,6 +24,10 @@
 
 namespace genius::core {
 
+/// The longest query (or evaluation prompt) a file may hold: 4 MiB of text,
+/// beyond the context of any model; a longer one is refused by file and line.
+inline constexpr std::size_t kMaxPromptBytes = std::size_t{4} << 20;
+
 struct QueryFormat {
   std::string format = "auto";             ///< auto | prompt | alpaca | messages | sharegpt | magpie
   std::string prompt_key = "instruction";  ///< the query field of `prompt` records, tried first

@@ -1,5 +1,6 @@
 #include "eval/evaluator.hpp"
 
+#include "data/query_formats.hpp"
 #include "dist/cluster.hpp"
 #include "eval/benchmarks.hpp"
 #include "eval/checkers.hpp"
@@ -16,6 +17,7 @@
 #include <genius/error.hpp>
 #include <genius/helpers/answer.hpp>
 #include <genius/helpers/atomic_file.hpp>
+#include <genius/helpers/json_text.hpp>
 
 namespace genius::core {
 namespace fs = std::filesystem;
@@ -49,10 +51,12 @@ std::optional<std::string> answer_text(const json& value) {
 // One item from one JSONL line, or an error naming file:line.
 EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t line, const EvalOptions& options) {
   json object;
+  if (const std::string deep = json_depth_problem(text); !deep.empty())
+    throw std::runtime_error(where(file, line) + ": not valid JSON (" + deep + ")");
   try {
     object = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw std::runtime_error(where(file, line) + ": not valid JSON (" + e.what() + ")");
+    throw std::runtime_error(where(file, line) + ": not valid JSON (" + json_error_text(e) + ")");
   }
   if (!object.is_object())
     throw std::runtime_error(where(file, line) + ": expected a JSON object, got " + object.type_name());
@@ -86,10 +90,16 @@ EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t l
   if (normalize_answer(*reference).empty())
     throw std::runtime_error(where(file, line) + ": '" + options.answer_key + "' is empty (an item needs an answer)");
   EvalItem item{prompt.get<std::string>(), *reference, "line-" + std::to_string(line), std::nullopt, ""};
-  if (const auto id = object.find("id"); id != object.end())
+  if (const auto id = object.find("id"); id != object.end() && !id->is_null()) {
+    if (!id->is_string() && !id->is_number_integer())
+      throw std::runtime_error(where(file, line) + ": 'id' must be a string or an integer, got " + id->type_name());
     item.id = id->is_string() ? id->get<std::string>() : id->dump();
-  if (const auto level = object.find("level"); level != object.end() && level->is_number_integer())
+  }
+  if (const auto level = object.find("level"); level != object.end() && !level->is_null()) {
+    if (!level->is_number_integer())
+      throw std::runtime_error(where(file, line) + ": 'level' must be an integer, got " + level->type_name());
     item.level = level->get<std::int64_t>();
+  }
   return item;
 }
 
@@ -136,7 +146,7 @@ std::string few_shot_prefix(const fs::path& file, std::size_t k) {
   }
   if (found < k)
     throw std::runtime_error(file.string() + ": " + std::to_string(found) +
-                             " exemplars, but [eval] shots = " + std::to_string(k));
+                             " exemplars, but shots = " + std::to_string(k));
   return prefix;
 }
 
@@ -262,6 +272,9 @@ std::vector<EvalItem> load_eval_items(const EvalOptions& options) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines separate nothing
     EvalItem item = parse_item(line, file, line_number, options);
+    if (item.instruction.size() > kMaxPromptBytes)
+      throw std::runtime_error(where(file, line_number) + ": the prompt is " + std::to_string(item.instruction.size()) +
+                               " bytes, more than the " + std::to_string(kMaxPromptBytes) + " a prompt may have");
     item.checker = checker_for(item, options);
     std::unique_ptr<AnswerChecker>& checker = checkers[item.checker];
     if (!checker) checker = make_checker(item.checker, options.answer_regex);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <genius/helpers/atomic_file.hpp>
+#include <genius/helpers/json_text.hpp>
 
 namespace genius::core {
 
@@ -29,6 +30,8 @@ JsonlContents read_jsonl(const fs::path& file) {
     const std::string line = text.substr(pos, (terminated ? end : text.size()) - pos);
     const std::size_t next = terminated ? end + 1 : text.size();
     if (line.find_first_not_of(" \t\r") != std::string::npos) {
+      if (const std::string deep = json_depth_problem(line); !deep.empty())
+        throw JsonlError(file.string() + ":" + std::to_string(number) + ": invalid JSON: " + deep);
       try {
         out.lines.push_back({number, nlohmann::json::parse(line)});
       } catch (const nlohmann::json::exception& e) {
@@ -37,7 +40,7 @@ JsonlContents read_jsonl(const fs::path& file) {
           out.valid_bytes = pos;
           return out;
         }
-        throw JsonlError(file.string() + ":" + std::to_string(number) + ": invalid JSON: " + e.what());
+        throw JsonlError(file.string() + ":" + std::to_string(number) + ": invalid JSON: " + json_error_text(e));
       }
     }
     pos = next;

@@ -1,5 +1,7 @@
 #include "io/logging.hpp"
 
+#include <algorithm>
+
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -36,6 +38,15 @@ void add_log_file(const std::filesystem::path& file) {
   sink->set_level(spdlog::level::debug);
   sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   spdlog::default_logger()->sinks().push_back(std::move(sink));
+}
+
+void close_log_files() {
+  auto& sinks = spdlog::default_logger()->sinks();
+  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
+                             [](const spdlog::sink_ptr& s) {
+                               return std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s) != nullptr;
+                             }),
+              sinks.end());
 }
 
 }  // namespace genius::core

@@ -23,5 +23,7 @@ void set_log_rank(int rank);
 
 /// Also write every message (debug and up) to `file`, appending.
 void add_log_file(const std::filesystem::path& file);
+/// Detach every log file add_log_file() attached (the console stays).
+void close_log_files();
 
 }  // namespace genius::core

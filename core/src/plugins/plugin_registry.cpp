@@ -13,6 +13,8 @@
 #include <genius/error.hpp>
 #include <genius/registration.hpp>
 
+#include "plugins/library_file.hpp"
+
 namespace genius::core {
 
 namespace fs = std::filesystem;
@@ -86,12 +88,14 @@ void PluginRegistry::add_library(const fs::path& file_in) {
     if (e->info.file == file) return;  // the same file reached twice through the search path
   if (!fs::exists(file)) throw PluginLoadError("plugin library '" + name + "': no such file");
 
+  if (const std::string problem = library_file_problem(file); !problem.empty())
+    throw PluginLoadError("cannot load plugin library '" + name + "': " + problem + "; rebuild or reinstall it");
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
     // rtld_now: unresolved symbols fail here, with the loader's reason, not mid-run.
     library->load(boost::dll::fs::path(name), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    throw PluginLoadError("cannot load plugin library '" + name + "': " + e.what());
+    throw PluginLoadError("cannot load plugin library '" + name + "': " + loader_reason(e.what()));
   }
   if (!library->has("genius_plugin_abi"))
     throw PluginLoadError("'" + name +

@@ -1,19 +1,93 @@
 #include "run/preflight.hpp"
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <genius/error.hpp>
+
 #include "config/config.hpp"
+#include "config/config_schema.hpp"
 #include "eval/audit.hpp"
 #include "eval/eval_sets.hpp"
 #include "eval/evaluator.hpp"
+#include "run/run_driver.hpp"
 #include "train/optimizer.hpp"
 
 namespace genius::core {
 
-void preflight(const ResolvedConfig& config) {
+namespace {
+
+// Every input file a core key names exists (outputs and the plugin path are
+// not inputs; plugins check their own keys when they are created).
+// Which inputs a core path key belongs to (0: not an input).
+unsigned input_kind(const std::string& key) {
+  if (key == "data.train") return kTrainInputs;
+  if (key == "data.eval" || key == "data.extra_eval" || key == "eval.shots_file") return kEvalInputs;
+  if (key == "audit.file") return kAuditInputs;
+  if (key == "pretrain.init_from" || key == "pretrain.slips") return kPretrainInputs;
+  return 0;
+}
+
+void check_input_files(const ResolvedConfig& config, unsigned inputs) {
+  namespace fs = std::filesystem;
+  auto check = [](const std::string& key, const std::string& value, bool directory) {
+    if (value.empty()) return;
+    std::error_code ec;
+    const fs::file_status st = fs::status(value, ec);
+    if (!fs::exists(st)) throw ConfigError(key + ": '" + value + "' does not exist");
+    if (directory && !fs::is_directory(st)) throw ConfigError(key + ": '" + value + "' is not a directory");
+    if (!directory && fs::is_directory(st)) throw ConfigError(key + ": '" + value + "' is a directory, not a file");
+  };
+  for (const std::string& section : config_sections())
+    for (const ConfigKey& key : core_keys(section)) {
+      const std::string name = section + "." + key.name;
+      if (!key.is_path || !(input_kind(name) & inputs)) continue;
+      const ConfigView view = config.view(section);
+      const bool directory = name == "pretrain.init_from";
+      if (key.type() == ValueType::String) check(name, view.get<std::string>(key.name), directory);
+      if (key.type() == ValueType::StringList)
+        for (const std::string& v : view.get<std::vector<std::string>>(key.name)) check(name, v, directory);
+    }
+  if (!(inputs & kEvalInputs)) return;
+  const std::vector<ConfigView> sets = config.table_array("eval", "sets");
+  for (std::size_t i = 0; i < sets.size(); ++i)
+    for (const char* key : {"file", "shots_file"})
+      check("eval.sets[" + std::to_string(i) + "]." + key, sets[i].get<std::string>(key), false);
+}
+
+// The records of every input file read as the run will read them: a bad line
+// is refused now, naming file:line, not after the base evaluation.
+void check_input_data(const ResolvedConfig& config, unsigned inputs) {
+  const auto seed = config.view("run").get<std::uint64_t>("seed");
+  try {
+    if ((inputs & kTrainInputs) && !config.view("data").get<std::string>("train").empty()) explore_queries(config, 1);
+    if ((inputs & kEvalInputs) && config.view("eval").get<bool>("enabled"))
+      for (const EvalSet& set : eval_sets(config, seed)) load_eval_items(set.options);
+    if (inputs & kAuditInputs)
+      if (const AuditOptions audit = AuditOptions::from_config(config, seed); audit.enabled()) load_probe_items(audit);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(e.what());
+  }
+}
+
+}  // namespace
+
+void preflight(const ResolvedConfig& config, unsigned inputs) {
   const auto seed = config.view("run").get<std::uint64_t>("seed");
   eval_sets(config, seed);
   answer_extractor(config.view("eval").get<std::string>("answer_regex"));
   AuditOptions::from_config(config, seed);
   TrainOptions::from_config(config.view("train"), seed);
+  const auto levels = config.view("pretrain").get<std::vector<std::int64_t>>("levels");
+  if (levels.size() == 1) throw ConfigError("pretrain.levels: expected [min, max] (or [] for the task's default)");
+  if (levels.size() == 2 && levels[0] > levels[1])
+    throw ConfigError("pretrain.levels: [" + std::to_string(levels[0]) + ", " + std::to_string(levels[1]) +
+                      "] has min > max");
+  check_input_files(config, inputs);  // last: a wrong config is reported as such, not as a missing file
+  check_input_data(config, inputs);
 }
 
 }  // namespace genius::core

@@ -5,9 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <genius/helpers/atomic_file.hpp>
+#include <genius/helpers/json_text.hpp>
 
 #include "config/config.hpp"
+#include "config/suggest.hpp"
+#include "io/errors.hpp"
 #include "io/logging.hpp"
+#include "run/stage_fingerprint.hpp"
 
 namespace genius::core {
 
@@ -54,9 +58,37 @@ void link_or_copy(const fs::path& from, const fs::path& to) {
   fs::rename(staging, to);
 }
 
+// The state of a run being continued: a damaged state.json is an error, not
+// an empty run (which would redo, and overwrite, every finished stage).
+json read_state_strictly(const fs::path& file) {
+  if (!fs::exists(file)) return json{{"stages", json::object()}};
+  std::string why;
+  try {
+    const json state = json::parse(read_file(file));
+    if (state.is_object() && state.contains("stages") && state["stages"].is_object()) return state;
+    why = "not a state file ({\"stages\": {...}})";
+  } catch (const json::exception& e) {
+    why = "not valid JSON (" + json_error_text(e) + ")";
+  } catch (const std::exception& e) {
+    why = "unreadable";
+  }
+  throw RunDirectoryError("'" + file.string() + "' is damaged: " + why +
+                          "; it records which stages finished: restore it, or start a new run with --out DIR");
+}
+
+// Where a stage comes in a run: base eval, then explore, pairs, audit, train,
+// eval of each iteration.
+int ordinal(Stage stage, int iteration) {
+  return iteration * 5 + static_cast<int>(stage == Stage::Explore ? 0
+                                          : stage == Stage::Pairs ? 1
+                                          : stage == Stage::Audit ? 2
+                                          : stage == Stage::Train ? 3
+                                                                  : 4);
+}
+
 }  // namespace
 
-RunDirectory::RunDirectory(fs::path dir) : dir_(std::move(dir)), state_(read_state(dir_ / "state.json")) {}
+RunDirectory::RunDirectory(fs::path dir) : dir_(std::move(dir)), state_(read_state_strictly(dir_ / "state.json")) {}
 
 RunDirectory RunDirectory::at(fs::path dir) {
   return RunDirectory(std::move(dir));
@@ -75,6 +107,7 @@ RunDirectory RunDirectory::open(fs::path dir, const ResolvedConfig& config, Mode
     throw RunDirectoryError("the config differs from the one '" + run.dir_.string() +
                             "' was started with (see its config.resolved.toml); continue it with the same config and "
                             "--set options, or use --out DIR for a new run");
+  if (holds_run) run.verify_finished_stages();
   return run;
 }
 
@@ -162,8 +195,8 @@ void RunDirectory::require_inputs(Stage stage, int i) const {
   for (const fs::path& input : files(stage, i).reads) {
     if (fs::exists(input)) continue;
     const Stage writer = stage == Stage::Train ? Stage::Pairs : Stage::Explore;
-    throw std::runtime_error(std::string(to_string(stage)) + " " + std::to_string(i) + ": '" + input.string() +
-                             "' does not exist (run the " + to_string(writer) + " stage first)");
+    throw InputError(std::string(to_string(stage)) + " " + std::to_string(i) + ": '" + input.string() +
+                     "' does not exist (run the " + to_string(writer) + " stage first)");
   }
 }
 
@@ -177,6 +210,50 @@ bool RunDirectory::done(Stage stage, int iteration) const {
 
 void RunDirectory::mark_done(Stage stage, int iteration, const json& info) {
   state_["stages"][stage_key(stage, iteration)] = info;
+  state_["files"][stage_key(stage, iteration)] = fingerprint(outputs(stage, iteration), dir_);
+  save_state();
+}
+
+std::vector<fs::path> RunDirectory::outputs(Stage stage, int i) const {
+  std::vector<fs::path> out = files(stage, i).writes;
+  if (stage == Stage::Eval && fs::is_directory(iteration(i)))  // and each other set's eval-<name>.jsonl
+    for (const auto& entry : fs::directory_iterator(iteration(i))) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("eval-", 0) == 0 && entry.path().extension() == ".jsonl") out.push_back(entry.path());
+    }
+  return out;
+}
+
+void RunDirectory::verify_finished_stages() {
+  // The earliest finished stage whose files changed: it and every stage
+  // after it are done again (they were made from it).
+  std::optional<int> first;
+  std::string why;
+  const json& recorded = state_.contains("files") ? state_["files"] : json::object();
+  for (Stage stage : {Stage::Explore, Stage::Pairs, Stage::Audit, Stage::Train, Stage::Eval})
+    for (int i = 0; i <= 100000 && (i == 0 || fs::exists(iteration(i))); ++i) {
+      const std::string key = stage_key(stage, i);
+      if (!stages().contains(key) || !recorded.contains(key)) continue;
+      if (const auto mismatch = fingerprint_mismatch(recorded[key], dir_);
+          mismatch && (!first || ordinal(stage, i) < *first)) {
+        first = ordinal(stage, i);
+        why = key + ": " + *mismatch;
+      }
+    }
+  if (!first) return;
+  std::vector<std::string> redone;
+  for (Stage stage : {Stage::Explore, Stage::Pairs, Stage::Audit, Stage::Train, Stage::Eval})
+    for (int i = 0; i <= 100000 && (i == 0 || fs::exists(iteration(i))); ++i) {
+      const std::string key = stage_key(stage, i);
+      if (!stages().contains(key) || ordinal(stage, i) < *first) continue;
+      // Its text files are set aside (kept for a look): the stage starts afresh.
+      for (const fs::path& file : outputs(stage, i))
+        if (fs::is_regular_file(file)) fs::rename(file, fs::path(file.string() + ".damaged"));
+      state_["stages"].erase(key);
+      if (state_.contains("files")) state_["files"].erase(key);
+      redone.push_back(key);
+    }
+  spdlog::warn("{}: {} (a damaged file); doing again: {}", dir_.string(), why, join(redone, ", "));
   save_state();
 }
 
@@ -229,6 +306,11 @@ bool RunDirectory::share_exploration(const RunDirectory& donor, const std::strin
     json info = from[stage];
     if (!info.contains("shared_from")) info["shared_from"] = donor_name;
     state_["stages"][stage] = info;
+  }
+  for (const auto& [stage, file] : files) {  // every file of a shared stage, as if it finished here
+    json& recorded = state_["files"][stage];
+    if (!recorded.is_object()) recorded = json::object();
+    recorded.update(fingerprint({file}, dir_));
   }
   save_state();
   return true;

@@ -83,7 +83,8 @@ class RunDirectory {
   /// missing and the stage that writes it.
   void require_inputs(Stage stage, int iteration) const;
 
-  // state.json: {"stages": {"explore-1": {...info...}, ...}}
+  // state.json: {"stages": {"explore-1": {...info...}, ...},
+  //              "files": {"explore-1": {"iter-1/records.jsonl": {"bytes": N, "crc32": C}}, ...}}
   static std::string stage_key(Stage stage, int iteration);
   bool done(Stage stage, int iteration) const;
   const nlohmann::json& stages() const { return state_["stages"]; }
@@ -107,6 +108,12 @@ class RunDirectory {
  private:
   explicit RunDirectory(std::filesystem::path dir);
   void save_state() const;
+  /// Every file a finished stage leaves (files().writes, and each set's eval file).
+  std::vector<std::filesystem::path> outputs(Stage stage, int iteration) const;
+  /// Check the files of every finished stage against their fingerprints
+  /// (state.json "files"); the earliest damaged stage and all after it are
+  /// marked not done, their files renamed to *.damaged, with a warning.
+  void verify_finished_stages();
 
   std::filesystem::path dir_;
   nlohmann::json state_;

@@ -14,6 +14,7 @@
 #include "eval/eval_sets.hpp"
 #include "eval/evaluator.hpp"
 #include "io/durable_dir.hpp"
+#include "io/errors.hpp"
 #include "io/jsonl.hpp"
 #include "io/process_memory.hpp"
 #include "io/progress.hpp"
@@ -113,7 +114,8 @@ void RunDriver::prepare_policy() {
 
 CheckedBackend& RunDriver::policy_at(int iteration) {
   if (!policy_) {
-    auto backend = create_configured<ModelBackend>(registry_, config_, PluginKind::ModelBackend);
+    auto backend =  // a model directory the backend refuses is bad input
+        as_input_error([&] { return create_configured<ModelBackend>(registry_, config_, PluginKind::ModelBackend); });
     policy_ = std::make_shared<CheckedBackend>(std::move(backend));
     policy_iteration_ = 1;  // the configured weights start iteration 1 (and are the base for eval-0)
     prepare_policy();
@@ -124,8 +126,8 @@ CheckedBackend& RunDriver::policy_at(int iteration) {
     const fs::path checkpoint = dir_.checkpoint(wanted - 1);
     if (wanted > 1) {
       if (!fs::exists(checkpoint / "config.json") && !fs::exists(checkpoint / "adapter_config.json"))
-        throw std::runtime_error("iteration " + std::to_string(wanted) + " needs the checkpoint of iteration " +
-                                 std::to_string(wanted - 1) + " at '" + checkpoint.string() + "', which is missing");
+        throw InputError("iteration " + std::to_string(wanted) + " needs the checkpoint of iteration " +
+                         std::to_string(wanted - 1) + " at '" + checkpoint.string() + "', which is missing");
       policy_->load_weights(checkpoint);
     } else {
       policy_->load_weights(config_.view("model").get<std::string>("path"));

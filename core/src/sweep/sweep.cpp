@@ -590,7 +590,7 @@ SweepPlan plan_sweep(const SweepSpec& spec, const PluginRegistry& registry) {
                       ")"},
                  cell.name);
       try {
-        preflight(config);
+        preflight(config, kTrainInputs | kEvalInputs | kAuditInputs);
       } catch (const ConfigError& e) {
         report({{spec.base.string(), 0, 0}, "", e.what()}, cell.name);
       }

@@ -13,6 +13,7 @@
 
 #include <genius/error.hpp>
 #include <genius/helpers/atomic_file.hpp>
+#include <genius/helpers/json_text.hpp>
 
 #include "io/durable_dir.hpp"
 
@@ -55,6 +56,29 @@ std::int64_t StepPlan::seen(std::int64_t steps) const {
   const std::int64_t last = steps - 1;
   return epoch_of(last) * static_cast<std::int64_t>(examples) + static_cast<std::int64_t>(range(last).second);
 }
+
+namespace {
+
+// A checkpoint's trainer_state.json: {"step": N, "layout": {...}}, or an
+// error naming the file (not the JSON library's text).
+json read_checkpoint_state(const fs::path& file) {
+  std::string why;
+  try {
+    const json state = json::parse(read_file(file));
+    if (state.is_object() && state.contains("step") && state["step"].is_number_integer() && state.contains("layout"))
+      return state;
+    why = "not a trainer state ({\"step\": N, \"layout\": {...}})";
+  } catch (const json::exception& e) {
+    why = "not valid JSON (" + json_error_text(e) + ")";
+  } catch (const std::exception&) {
+    why = "unreadable";
+  }
+  throw std::runtime_error("cannot resume from '" + file.parent_path().string() + "': '" + file.string() +
+                           "' is damaged: " + why + "; remove '" + file.parent_path().string() +
+                           "' to train this iteration from its start");
+}
+
+}  // namespace
 
 namespace {
 
@@ -255,7 +279,7 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
   const std::optional<fs::path> checkpoint = latest_checkpoint();
   std::int64_t start_step = 0;
   if (checkpoint) {
-    const json state = json::parse(read_file(*checkpoint / kStateFile));
+    const json state = read_checkpoint_state(*checkpoint / kStateFile);
     if (state.at("layout") != layout)
       throw std::runtime_error("cannot resume from '" + checkpoint->string() +
                                "': it was written for other pairs or another batch layout (saved " +
@@ -269,7 +293,14 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
   const std::unique_ptr<torch::optim::AdamW> optimizer = make_adamw(parameters, options_);
   if (checkpoint) {
     policy_.load_weights(*checkpoint / "model");
-    torch::load(*optimizer, (*checkpoint / "optimizer.pt").string(), c10::Device(policy_.device()));
+    const fs::path optimizer_file = *checkpoint / "optimizer.pt";
+    try {
+      torch::load(*optimizer, optimizer_file.string(), c10::Device(policy_.device()));
+    } catch (const c10::Error&) {
+      throw std::runtime_error("cannot resume from '" + checkpoint->string() + "': '" + optimizer_file.string() +
+                               "' is damaged (not a readable optimizer state); remove '" + checkpoint->string() +
+                               "' to train this iteration from its start");
+    }
     spdlog::info("train: resumed from {} (step {} of {})", checkpoint->string(), start_step, plan.total_steps());
   }
   summary.resumed_from_step = summary.steps = start_step;

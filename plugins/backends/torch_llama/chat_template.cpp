@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include <genius/helpers/json_text.hpp>
 
 namespace genius::llama {
 namespace {
@@ -153,10 +156,13 @@ std::string jinja_source(std::string_view s) {
 nlohmann::json read_json(const fs::path& file) {
   std::ifstream in(file);
   if (!in) fail(file.string(), "cannot open (is it a Hugging Face model directory with a tokenizer_config.json?)");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (const std::string deep = genius::json_depth_problem(text); !deep.empty())
+    fail(file.string(), "invalid JSON: " + deep);
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail(file.string(), std::string("invalid JSON: ") + e.what());
+    fail(file.string(), std::string("invalid JSON: ") + genius::json_error_text(e));
   }
 }
 

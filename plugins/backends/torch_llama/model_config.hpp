@@ -24,6 +24,11 @@ struct RopeScaling {
   std::int64_t original_max_position_embeddings = 8192;
 };
 
+/// The largest size any dimension of config.json may have (vocab, hidden,
+/// layers, heads, positions): 2^24, far above any released model, so that a
+/// damaged number is refused before anything is allocated from it.
+inline constexpr std::int64_t kMaxDimension = std::int64_t{1} << 24;
+
 struct ModelConfig {
   std::string model_type = "llama";
   std::int64_t vocab_size = 0;
@@ -50,6 +55,12 @@ struct ModelConfig {
   /// eos ids when present). Errors name the file and the key.
   static ModelConfig load(const std::filesystem::path& dir);
   static ModelConfig from_json(const nlohmann::json& j, const std::string& source);
+  /// The number of parameters the architecture has (embeddings, layers, norms,
+  /// the output head unless tied), saturating at the largest uint64.
+  std::uint64_t parameter_count() const;
+  /// Throws std::runtime_error naming `source` when the parameters would need
+  /// more than the machine's physical memory at `bytes_per_parameter`.
+  void check_fits_in_memory(const std::string& source, std::uint64_t bytes_per_parameter = 4) const;
   /// config.json content for this architecture (raw keys preserved).
   nlohmann::json to_json() const;
 };

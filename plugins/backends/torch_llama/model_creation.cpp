@@ -111,6 +111,7 @@ void create_model(const ConfigView& keys, std::uint64_t seed, const fs::path& ou
     std::ofstream(out / "config.json") << model_config(keys, vocab).dump(2) << "\n";
     // The weights, and config.json as the backend writes it when it saves.
     ModelConfig config = ModelConfig::load(out);
+    config.check_fits_in_memory((out / "config.json").string());
     CausalLm model(config);
     init_weights(model, config.raw.value("initializer_range", 0.02), seed);
     config.torch_dtype = "float32";

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <set>
 
+#include <genius/helpers/json_text.hpp>
+
 #include "safetensors_internal.hpp"
 
 namespace genius::llama::safetensors_detail {
@@ -117,7 +119,7 @@ json parse_json_strict(std::string_view text, const fs::path& file, const std::s
     return json::parse(text.begin(), text.end(), check, /*allow_exceptions=*/true, /*ignore_comments=*/false);
   } catch (const json::exception& e) {
     // The message quotes the last token, which a hostile file can make huge.
-    fail(file, what + " is not valid JSON: " + shortened(e.what()));
+    fail(file, what + " is not valid JSON: " + shortened(genius::json_error_text(e)));
   }
 }
 

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <genius/helpers/json_text.hpp>
+
 #include "tokenizer.hpp"
 #include "tokenizer_impl.hpp"
 #include "tokenizer_regex.hpp"
@@ -21,6 +23,10 @@ namespace {
 using detail::DecoderKind;
 using detail::TemplateItem;
 using nlohmann::json;
+
+// Token ids above this are refused: no vocabulary comes near, and an id sizes
+// the tables built from it.
+constexpr std::int64_t kMaxTokenId = std::int64_t{1} << 24;
 
 [[noreturn]] void fail(const std::string& origin, const std::string& problem) {
   throw std::runtime_error(origin + ": " + problem);
@@ -36,10 +42,11 @@ std::string read_file(const std::filesystem::path& path, const char* what) {
 }
 
 json parse_json(std::string_view text, const std::string& origin) {
+  if (const std::string deep = genius::json_depth_problem(text); !deep.empty()) fail(origin, "invalid JSON: " + deep);
   try {
     return json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
-    fail(origin, std::string("invalid JSON: ") + e.what());
+    fail(origin, std::string("invalid JSON: ") + genius::json_error_text(e));
   }
 }
 
@@ -102,6 +109,9 @@ void Tokenizer::Impl::load(const json& root, const std::string& origin) {
   config.vocab.reserve(vocab->size());
   for (const auto& [token, id] : vocab->items()) {
     if (!id.is_number_integer()) fail(origin, "model.vocab: the id of '" + token + "' is not an integer");
+    if (id.get<std::int64_t>() >= kMaxTokenId)
+      fail(origin, "model.vocab: the id of '" + genius::excerpt(token, 40) + "' is " + id.dump() + ", above " +
+                       std::to_string(kMaxTokenId) + " (more than any vocabulary)");
     config.vocab.emplace(token, id.get<int32_t>());
   }
   config.merges.reserve(merges->size());
@@ -136,6 +146,11 @@ void Tokenizer::Impl::load(const json& root, const std::string& origin) {
     if (!list->is_array()) fail(origin, "added_tokens is not an array");
     for (const json& entry : *list) {
       detail::AddedToken token;
+      if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer() ||
+          entry["id"].get<std::int64_t>() < 0 || entry["id"].get<std::int64_t>() >= kMaxTokenId ||
+          !entry.contains("content") || !entry["content"].is_string())
+        fail(origin, "added_tokens: each entry needs an integer \"id\" in [0, " + std::to_string(kMaxTokenId) +
+                         ") and a string \"content\", got " + genius::excerpt(entry.dump(), 80));
       token.id = entry.at("id").get<int32_t>();
       token.content = entry.at("content").get<std::string>();
       token.single_word = flag(entry, "single_word", false);

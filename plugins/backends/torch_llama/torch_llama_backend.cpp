@@ -107,6 +107,19 @@ class TorchLlamaBackend final : public genius::ModelBackend {
                                            std::to_string(tokenizer_->vocab_size()) +
                                            " tokens but config.json's vocab_size is " +
                                            std::to_string(config_.vocab_size) + "; they belong to different models");
+    for (const std::int64_t id : config_.eos_token_ids)  // config.json and generation_config.json
+      if (id >= config_.vocab_size)
+        throw PluginError("torch-llama", (dir_ / "config.json").string() + ": eos_token_id " + std::to_string(id) +
+                                             " is not a token of the vocabulary (vocab_size " +
+                                             std::to_string(config_.vocab_size) + ")");
+    try {  // sizes from config.json, checked before anything is allocated from them
+      if (cfg.get<bool>("init_random"))
+        config_.check_fits_in_memory((dir_ / "config.json").string());
+      else
+        llama::check_architecture(config_, dir_);
+    } catch (const std::exception& e) {
+      throw PluginError("torch-llama", e.what());
+    }
     model_ = llama::CausalLm(config_);
     if (cfg.get<bool>("init_random")) {
       const double std = config_.raw.value("initializer_range", 0.02);
@@ -137,6 +150,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
   // ------------------------------------------------------------- inference
 
   std::vector<genius::GenerationResult> generate(const std::vector<genius::GenerationRequest>& requests) override {
+    for (const genius::GenerationRequest& r : requests) check_length(r.prompt_ids.size(), "prompt");
     llama::GenerationOptions options;
     options.eos_ids = eos_ids_;
     options.decode = [this](const std::vector<TokenId>& ids) { return tokenizer_->decode(ids, true); };
@@ -164,12 +178,27 @@ class TorchLlamaBackend final : public genius::ModelBackend {
 
   // -------------------------------------------------------------- training
 
+  // A sequence longer than the model's positions would allocate attention
+  // for it (a 50 MB line: terabytes) before failing; refuse it by its length.
+  void check_length(std::size_t tokens, const char* what) const {
+    if (static_cast<std::int64_t>(tokens) > config_.max_position_embeddings)
+      throw PluginError(name(), std::string("a ") + what + " of " + std::to_string(tokens) +
+                                    " tokens is longer than the model's max_position_embeddings (" +
+                                    std::to_string(config_.max_position_embeddings) + ", " +
+                                    (dir_ / "config.json").string() + ")");
+  }
+  void check_lengths(const std::vector<genius::ScoringExample>& batch) const {
+    for (const genius::ScoringExample& e : batch) check_length(e.prompt_ids.size() + e.response_ids.size(), "sequence");
+  }
+
   at::Tensor sequence_logprobs(const std::vector<genius::ScoringExample>& batch) override {
+    check_lengths(batch);
     const ForwardScope scope(*this);
     return llama::response_logprobs(model_, batch).sums;
   }
 
   std::vector<std::vector<double>> token_logprobs(const std::vector<genius::ScoringExample>& batch) override {
+    check_lengths(batch);
     torch::NoGradGuard no_grad;
     const ForwardScope scope(*this);
     return llama::response_logprobs(model_, batch).per_token();

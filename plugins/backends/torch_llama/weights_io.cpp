@@ -55,6 +55,32 @@ bool ignorable(const std::string& name, const ModelConfig& config) {
 
 }  // namespace
 
+void check_architecture(const ModelConfig& config, const std::filesystem::path& dir) {
+  const ModelWeights weights = ModelWeights::open(dir);
+  const std::string source = (dir / "config.json").string();
+  std::set<std::int64_t> layers;
+  const std::string prefix = "model.layers.";
+  for (const std::string& name : weights.names())
+    if (name.rfind(prefix, 0) == 0) {
+      const auto dot = name.find('.', prefix.size());
+      const std::string index = name.substr(prefix.size(), dot - prefix.size());
+      if (!index.empty() && index.size() < 9 && index.find_first_not_of("0123456789") == std::string::npos)
+        layers.insert(std::stoll(index));
+    }
+  if (static_cast<std::int64_t>(layers.size()) != config.num_hidden_layers)
+    throw std::runtime_error(source + ": num_hidden_layers is " + std::to_string(config.num_hidden_layers) +
+                             ", but the checkpoint holds " + std::to_string(layers.size()) +
+                             " layers; config.json and the weights belong to different models");
+  if (const auto embed = weights.find("model.embed_tokens.weight")) {
+    const std::vector<std::int64_t> want = {config.vocab_size, config.hidden_size};
+    if (embed->info->shape != want)
+      throw std::runtime_error(source + ": vocab_size x hidden_size is " + shape_string(want) +
+                               ", but the checkpoint's model.embed_tokens.weight is " +
+                               shape_string(embed->info->shape) +
+                               "; config.json and the weights belong to different models");
+  }
+}
+
 void load_weights(CausalLm& model, const std::filesystem::path& dir) {
   const ModelWeights weights = ModelWeights::open(dir);
   torch::NoGradGuard no_grad;

@@ -15,6 +15,12 @@ Dtype to_dtype(at::ScalarType t);
 /// "[2, 3]"
 std::string shape_string(at::IntArrayRef shape);
 
+/// Check config.json's sizes against the checkpoint in `dir` before a model is
+/// built from them (a damaged num_hidden_layers or vocab_size would otherwise
+/// allocate for it first): the number of layers and the embedding's shape.
+/// Throws std::runtime_error naming config.json, the key and both numbers.
+void check_architecture(const ModelConfig& config, const std::filesystem::path& dir);
+
 /// Copy every parameter from the checkpoint in `dir` (model.safetensors or a
 /// sharded index), converting F32/F16/BF16 to the parameter's dtype. Throws
 /// std::runtime_error naming the directory and listing missing tensors,

@@ -69,6 +69,7 @@ class CritiqueRefineSampler final : public genius::Sampler {
                     "where a flagged response is resampled from: the flagged step, or a uniformly drawn one "
                     "(the control)")
             .key("step_delimiter", "\n", "text between steps")
+            .size(1)
             .key("answer_pattern", "",
                  "ECMAScript regex whose first group (of the last match) is the answer; \"\" = the last \\boxed{}");
     return m;

@@ -112,9 +112,9 @@ class ForesightSampler final : public genius::Sampler {
         genius::PluginManifest(genius::PluginKind::Sampler, "foresight", "1.1.0",
                                "Stepwise foresight re-sampling (Genius): K beams, M candidate steps each, one "
                                "foresight rollout per candidate, beams re-sampled from softmax(score / tau)")
-            .key("step_beam_size", 2, "K: beams kept per query", genius::at_least(1))
-            .key("num_rollout", 4, "M: candidate steps sampled per beam and step", genius::at_least(1))
-            .key("num_foresight", 4, "T: most steps explored before the beams are completed", genius::at_least(1))
+            .key("step_beam_size", 2, "K: beams kept per query", genius::between(1, 1024))
+            .key("num_rollout", 4, "M: candidate steps sampled per beam and step", genius::between(1, 1024))
+            .key("num_foresight", 4, "T: most steps explored before the beams are completed", genius::between(1, 4096))
             .key("step_temperature", 0.6, "sampling temperature of the candidate steps (0 = greedy)",
                  genius::at_least(0.0))
             .key("rollout_temperature", 1.0,
@@ -129,12 +129,14 @@ class ForesightSampler final : public genius::Sampler {
             .key("light_threshold", -0.25,
                  "light mode: rollouts are skipped when every candidate's step_logprob / step_tokens exceeds this")
             .key("step_delimiter", "\n", "text that ends a step (a stop string of the candidate steps)")
-            .key("max_step_tokens", 256, "most tokens of one candidate step", genius::at_least(1))
-            .key("max_rollout_tokens", 1024, "most tokens of one rollout or final completion", genius::at_least(1))
+            .size(1)
+            .key("max_step_tokens", 256, "most tokens of one candidate step", genius::between(1, 1048576))
+            .key("max_rollout_tokens", 1024, "most tokens of one rollout or final completion",
+                 genius::between(1, 1048576))
             .key("answer_marker", "\\boxed{",
                  "a step containing this text completes its trajectory (\"\" = only end-of-sequence does)")
             .key("concurrent_queries", 8, "queries explored together in one explore() call (batched generation)",
-                 genius::at_least(1))
+                 genius::between(1, 65536))
             .choice("rejected", "softmax", {"softmax", "random", "lowest", "distinct"},
                     "each step's rejected trajectory among the rest of the pool: drawn from softmax(score / "
                     "selection_temperature) (the paper, Eq. 5), drawn uniformly (the released code), the lowest "

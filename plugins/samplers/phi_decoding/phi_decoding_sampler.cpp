@@ -82,9 +82,10 @@ class PhiDecodingSampler final : public genius::Sampler {
         genius::PluginManifest(genius::PluginKind::Sampler, "phi-decoding", "1.0.0",
                                "phi-Decoding: foresight sampling with width pruning, answer-cluster-aligned "
                                "selection and depth pruning (arXiv 2503.13288)")
-            .key("step_beam_size", 4, "M: beams kept per query", genius::at_least(1))
-            .key("num_rollout", 4, "N: candidate steps sampled per beam and step", genius::at_least(1))
-            .key("num_foresight", 8, "T_max: most steps searched before the beams are completed", genius::at_least(1))
+            .key("step_beam_size", 4, "M: beams kept per query", genius::between(1, 1024))
+            .key("num_rollout", 4, "N: candidate steps sampled per beam and step", genius::between(1, 1024))
+            .key("num_foresight", 8, "T_max: most steps searched before the beams are completed",
+                 genius::between(1, 4096))
             .key("least_foresight", 4, "T_min: depth pruning stops the search no earlier than this step",
                  genius::at_least(1))
             .key("step_temperature", 0.6, "sampling temperature of the candidate steps", genius::at_least(0.0))
@@ -108,11 +109,13 @@ class PhiDecodingSampler final : public genius::Sampler {
             .key("answer_pattern", "",
                  "ECMAScript regex whose first group (of the last match) is the answer; \"\" = the last \\boxed{}")
             .key("step_delimiter", "\n", "text that ends a step")
-            .key("max_step_tokens", 256, "most tokens of one candidate step", genius::at_least(1))
-            .key("max_rollout_tokens", 1024, "most tokens of one rollout or final completion", genius::at_least(1))
+            .size(1)
+            .key("max_step_tokens", 256, "most tokens of one candidate step", genius::between(1, 1048576))
+            .key("max_rollout_tokens", 1024, "most tokens of one rollout or final completion",
+                 genius::between(1, 1048576))
             .key("answer_marker", "\\boxed{",
                  "a step containing this text completes its trajectory (\"\" = only end-of-sequence does)")
-            .key("concurrent_queries", 8, "queries decoded together in one explore() call", genius::at_least(1));
+            .key("concurrent_queries", 8, "queries decoded together in one explore() call", genius::between(1, 65536));
     return m;
   }
 

@@ -51,7 +51,8 @@ class CriticValue final : public genius::ValueEstimator {
                  genius::at_least(0.0))
             .choice("logprob_scope", "response", {"rollout", "step_rollout", "response"},
                     "tokens the mixed-in mean log-prob covers (as foresight-logprob's scope)")
-            .key("step_delimiter", "\n", "text between steps (the sampler's step_delimiter)");
+            .key("step_delimiter", "\n", "text between steps (the sampler's step_delimiter)")
+            .size(1);
     return m;
   }
 

@@ -38,7 +38,9 @@
 ///      and reset_generation_cache(), called before each exploration chunk
 ///   6  ModelBackend gains add_lora() (LoraOptions in types.hpp), merge_lora()
 ///      and set_gradient_checkpointing(), all refusing by default
-#define GENIUS_SDK_ABI_VERSION 6
+///   7  ConfigKey gains min_size/max_size (PluginManifest::size): the allowed
+///      length of a string key or list key, checked by the host like bounds
+#define GENIUS_SDK_ABI_VERSION 7
 
 /// Version of the Genius SDK release (informational; compatibility is decided
 /// by GENIUS_SDK_ABI_VERSION alone).

@@ -89,6 +89,8 @@ struct ConfigKey {
   std::string flag;                  ///< model keys: the `genius init-model --FLAG` spelling
                                      ///< ("" = the name with '-' for '_'); a bool key's flag
                                      ///< takes no value and sets the opposite of the default
+  std::size_t min_size = 0;          ///< string keys: fewest characters; lists: fewest elements
+  std::size_t max_size = std::numeric_limits<std::size_t>::max();  ///< ... the most
 
   ValueType type() const { return type_of(default_value); }
 };
@@ -172,6 +174,12 @@ struct PluginManifest {
   }
   PluginManifest& flag(std::string flag_name) {
     if (!target().empty()) target().back().flag = std::move(flag_name);
+    return *this;
+  }
+  /// The allowed length of the key declared last: characters of a string,
+  /// elements of a list (e.g. `.size(1)`: not empty; `.size(2, 2)`: a pair).
+  PluginManifest& size(std::size_t min, std::size_t max = std::numeric_limits<std::size_t>::max()) {
+    if (!target().empty()) target().back().min_size = min, target().back().max_size = max;
     return *this;
   }
 

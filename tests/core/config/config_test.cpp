@@ -166,6 +166,20 @@ const BadConfig kBadConfigs[] = {
      "[eval]\n",
      {"eval.sets=[{name = \"a\", file = \"a.jsonl\", shots = 1.5}]"},
      {"--set eval.sets=", "eval.sets[0].shots", "expected an int, got a float"}},
+    // Sizes: lengths of strings and lists, ranges with an upper end.
+    {"empty_step_delimiter",
+     "[sampler]\nplugin = \"foresight\"\nstep_delimiter = \"\"\n",
+     {},
+     {"run.toml:3", "sampler.step_delimiter", "must not be empty"}},
+    {"three_levels",
+     "[pretrain]\nlevels = [1, 2, 3]\n",
+     {},
+     {"run.toml:2", "pretrain.levels", "expected 0 to 2 elements, got 3"}},
+    {"huge_batch", "[train]\nbatch_size = 3000000000\n", {}, {"train.batch_size", "out of range", "1048576"}},
+    {"huge_beam",
+     "[sampler]\nplugin = \"foresight\"\nstep_beam_size = 100000\n",
+     {},
+     {"sampler.step_beam_size", "out of range"}},
     {"eval_set_typo_of_sets", "[eval]\nset = []\n", {}, {"eval.set", "did you mean 'sets'?"}},
 };
 

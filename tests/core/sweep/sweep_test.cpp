@@ -62,6 +62,9 @@ fs::path sweep_file(const std::string& name, const std::string& sweep) {
   fs::create_directories(dir);
   write_file_atomic(dir / "base.toml", kBase);
   write_file_atomic(dir / "sweep.toml", sweep);
+  // The data files the base config names (plan_sweep checks that they exist).
+  write_file_atomic(dir / "train.jsonl", "{\"instruction\": \"1+1\"}\n");
+  write_file_atomic(dir / "eval.jsonl", "{\"instruction\": \"1+1\", \"answer\": \"2\"}\n");
   return dir / "sweep.toml";
 }
 

