@@ -12,3 +12,5 @@ if [[ ! -x /usr/bin/chromium ]]; then
   "${install[@]}" >/dev/null 2>&1 || { "${sudo[@]}" apt-get update -qq && "${install[@]}" >/dev/null; }
 fi
 ctest --preset default -j2 "$@"
+# A 30-second smoke run of every fuzz target (libFuzzer + ASan + UBSan; docs/reliability.md).
+scripts/fuzz.sh all 30

@@ -563,7 +563,9 @@ ConfigView resolve_keys(const std::string& section, const std::vector<ConfigKey>
   for (const ConfigKey& k : keys) values[k.name] = k.default_value;
   std::vector<ConfigDiagnostic> problems;
   const std::vector<std::string> names = key_names(keys, false);
-  for (const auto& [key, text] : given) {
+  for (const auto& entry : given) {
+    const std::string& key = entry.first;  // not a structured binding: lambdas capture it (C++17)
+    const std::string& text = entry.second;
     const SourceLocation where{source + " " + key + "=" + text, 0, 0};
     const auto spec = std::find_if(keys.begin(), keys.end(), [&](const ConfigKey& c) { return c.name == key; });
     if (spec == keys.end()) {
