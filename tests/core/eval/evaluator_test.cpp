@@ -337,7 +337,7 @@ TEST(Evaluator, FewShotExemplarsAndStopStringsReachEveryRequest) {
     load_eval_items(o);
     FAIL() << "3 shots from a file of 2";
   } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("shots.jsonl: 2 exemplars, but [eval] shots = 3"));
+    EXPECT_THAT(e.what(), HasSubstr("shots.jsonl: 2 exemplars, but shots = 3"));
   }
 }
 
