@@ -55,7 +55,7 @@ EvalItem parse_item(const std::string& text, const fs::path& file, std::size_t l
     throw std::runtime_error(where(file, line) + ": not valid JSON (" + deep + ")");
   try {
     object = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw std::runtime_error(where(file, line) + ": not valid JSON (" + json_error_text(e) + ")");
   }
   if (!object.is_object())

@@ -45,7 +45,7 @@ json parse_json(std::string_view text, const std::string& origin) {
   if (const std::string deep = genius::json_depth_problem(text); !deep.empty()) fail(origin, "invalid JSON: " + deep);
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     fail(origin, std::string("invalid JSON: ") + genius::json_error_text(e));
   }
 }
