@@ -18,9 +18,8 @@ namespace genius::core {
 
 namespace {
 
-// Every input file a core key names exists (outputs and the plugin path are
-// not inputs; plugins check their own keys when they are created).
-// Which inputs a core path key belongs to (0: not an input).
+// Which inputs a core path key belongs to (0: not an input: outputs, the
+// plugin path; plugins check their own keys when they are created).
 unsigned input_kind(const std::string& key) {
   if (key == "data.train") return kTrainInputs;
   if (key == "data.eval" || key == "data.extra_eval" || key == "eval.shots_file") return kEvalInputs;
@@ -29,6 +28,7 @@ unsigned input_kind(const std::string& key) {
   return 0;
 }
 
+// Every input file among `inputs` that a core key names exists.
 void check_input_files(const ResolvedConfig& config, unsigned inputs) {
   namespace fs = std::filesystem;
   auto check = [](const std::string& key, const std::string& value, bool directory) {
@@ -58,14 +58,13 @@ void check_input_files(const ResolvedConfig& config, unsigned inputs) {
 
 // The records of every input file read as the run will read them: a bad line
 // is refused now, naming file:line, not after the base evaluation.
-void check_input_data(const ResolvedConfig& config, unsigned inputs) {
-  const auto seed = config.view("run").get<std::uint64_t>("seed");
+void check_input_data(const ResolvedConfig& config, unsigned inputs, const std::vector<EvalSet>& sets,
+                      const AuditOptions& audit) {
   try {
     if ((inputs & kTrainInputs) && !config.view("data").get<std::string>("train").empty()) explore_queries(config, 1);
     if ((inputs & kEvalInputs) && config.view("eval").get<bool>("enabled"))
-      for (const EvalSet& set : eval_sets(config, seed)) load_eval_items(set.options);
-    if (inputs & kAuditInputs)
-      if (const AuditOptions audit = AuditOptions::from_config(config, seed); audit.enabled()) load_probe_items(audit);
+      for (const EvalSet& set : sets) load_eval_items(set.options);
+    if ((inputs & kAuditInputs) && audit.enabled()) load_probe_items(audit);
   } catch (const ConfigError&) {
     throw;
   } catch (const std::runtime_error& e) {
@@ -77,9 +76,9 @@ void check_input_data(const ResolvedConfig& config, unsigned inputs) {
 
 void preflight(const ResolvedConfig& config, unsigned inputs) {
   const auto seed = config.view("run").get<std::uint64_t>("seed");
-  eval_sets(config, seed);
+  const std::vector<EvalSet> sets = eval_sets(config, seed);
   answer_extractor(config.view("eval").get<std::string>("answer_regex"));
-  AuditOptions::from_config(config, seed);
+  const AuditOptions audit = AuditOptions::from_config(config, seed);
   TrainOptions::from_config(config.view("train"), seed);
   const auto levels = config.view("pretrain").get<std::vector<std::int64_t>>("levels");
   if (levels.size() == 1) throw ConfigError("pretrain.levels: expected [min, max] (or [] for the task's default)");
@@ -87,7 +86,7 @@ void preflight(const ResolvedConfig& config, unsigned inputs) {
     throw ConfigError("pretrain.levels: [" + std::to_string(levels[0]) + ", " + std::to_string(levels[1]) +
                       "] has min > max");
   check_input_files(config, inputs);  // last: a wrong config is reported as such, not as a missing file
-  check_input_data(config, inputs);
+  check_input_data(config, inputs, sets, audit);
 }
 
 }  // namespace genius::core

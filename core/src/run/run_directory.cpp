@@ -36,17 +36,6 @@ const char* to_string(Stage stage) {
 
 namespace {
 
-json read_state(const fs::path& file) {
-  try {
-    if (fs::exists(file)) {
-      json state = json::parse(read_file(file));
-      if (state.is_object() && state.contains("stages") && state["stages"].is_object()) return state;
-    }
-  } catch (const std::exception&) {
-  }
-  return json{{"stages", json::object()}};
-}
-
 // A hard link into place, or a copy where links cannot be made; either way
 // the file appears whole (made beside the target, then renamed).
 void link_or_copy(const fs::path& from, const fs::path& to) {
@@ -74,6 +63,16 @@ json read_state_strictly(const fs::path& file) {
   }
   throw RunDirectoryError("'" + file.string() + "' is damaged: " + why +
                           "; it records which stages finished: restore it, or start a new run with --out DIR");
+}
+
+// The state another process may be writing (a sweep's cells): a damaged or
+// missing one reads as no finished stage.
+json read_state(const fs::path& file) {
+  try {
+    return read_state_strictly(file);
+  } catch (const RunDirectoryError&) {
+    return json{{"stages", json::object()}};
+  }
 }
 
 // Where a stage comes in a run: base eval, then explore, pairs, audit, train,
@@ -225,35 +224,39 @@ std::vector<fs::path> RunDirectory::outputs(Stage stage, int i) const {
 }
 
 void RunDirectory::verify_finished_stages() {
-  // The earliest finished stage whose files changed: it and every stage
-  // after it are done again (they were made from it).
-  std::optional<int> first;
-  std::string why;
-  const json& recorded = state_.contains("files") ? state_["files"] : json::object();
+  // Every finished stage, in run order.
+  struct Finished {
+    int order;
+    Stage stage;
+    int iteration;
+    std::string key;
+  };
+  std::vector<Finished> finished;
   for (Stage stage : {Stage::Explore, Stage::Pairs, Stage::Audit, Stage::Train, Stage::Eval})
-    for (int i = 0; i <= 100000 && (i == 0 || fs::exists(iteration(i))); ++i) {
-      const std::string key = stage_key(stage, i);
-      if (!stages().contains(key) || !recorded.contains(key)) continue;
-      if (const auto mismatch = fingerprint_mismatch(recorded[key], dir_);
-          mismatch && (!first || ordinal(stage, i) < *first)) {
-        first = ordinal(stage, i);
-        why = key + ": " + *mismatch;
-      }
-    }
-  if (!first) return;
+    for (int i = 0; i <= 100000 && (i == 0 || fs::exists(iteration(i))); ++i)
+      if (std::string key = stage_key(stage, i); stages().contains(key))
+        finished.push_back({ordinal(stage, i), stage, i, std::move(key)});
+  std::sort(finished.begin(), finished.end(), [](const Finished& a, const Finished& b) { return a.order < b.order; });
+
+  // The earliest one whose files changed since: it and every stage after it
+  // are done again (they were made from it).
+  std::optional<std::string> why;
+  const auto damaged = std::find_if(finished.begin(), finished.end(), [&](const Finished& f) {
+    if (!state_.contains("files") || !state_["files"].contains(f.key)) return false;  // recorded before fingerprints
+    why = fingerprint_mismatch(state_["files"][f.key], dir_);
+    return why.has_value();
+  });
+  if (damaged == finished.end()) return;
   std::vector<std::string> redone;
-  for (Stage stage : {Stage::Explore, Stage::Pairs, Stage::Audit, Stage::Train, Stage::Eval})
-    for (int i = 0; i <= 100000 && (i == 0 || fs::exists(iteration(i))); ++i) {
-      const std::string key = stage_key(stage, i);
-      if (!stages().contains(key) || ordinal(stage, i) < *first) continue;
-      // Its text files are set aside (kept for a look): the stage starts afresh.
-      for (const fs::path& file : outputs(stage, i))
-        if (fs::is_regular_file(file)) fs::rename(file, fs::path(file.string() + ".damaged"));
-      state_["stages"].erase(key);
-      if (state_.contains("files")) state_["files"].erase(key);
-      redone.push_back(key);
-    }
-  spdlog::warn("{}: {} (a damaged file); doing again: {}", dir_.string(), why, join(redone, ", "));
+  for (auto f = damaged; f != finished.end(); ++f) {
+    // Its text files are set aside (kept for a look): the stage starts afresh.
+    for (const fs::path& file : outputs(f->stage, f->iteration))
+      if (fs::is_regular_file(file)) fs::rename(file, fs::path(file.string() + ".damaged"));
+    state_["stages"].erase(f->key);
+    if (state_.contains("files")) state_["files"].erase(f->key);
+    redone.push_back(f->key);
+  }
+  spdlog::warn("{}: {}: {} (a damaged file); doing again: {}", dir_.string(), damaged->key, *why, join(redone, ", "));
   save_state();
 }
 

@@ -158,14 +158,9 @@ void RunDriver::run_stage(Stage stage, int iteration) {
 }
 
 json RunDriver::run() {
-  // A probe file the audit cannot read fails the run now, not after the
-  // base evaluation and the first exploration.
-  // So does an unreadable benchmark (or its exemplars), before the base evaluation.
-  const AuditOptions audit_options = AuditOptions::from_config(config_, seed_);
-  const bool auditing = audit_options.enabled();
-  if (auditing) load_probe_items(audit_options);
-  if (config_.view("eval").get<bool>("enabled"))
-    for (const EvalSet& set : eval_sets(config_, seed_)) load_eval_items(set.options);
+  // The probe, the benchmarks and the training queries were read once by
+  // preflight() before the run started (`genius run`), so none fails late.
+  const bool auditing = AuditOptions::from_config(config_, seed_).enabled();
   if (dir_.publishes()) write_outputs("running");
   evaluate(0);
   for (int i = 1; i <= iterations_; ++i) {

@@ -57,7 +57,8 @@ class RunDriver {
   void use_plugins(std::shared_ptr<ModelBackend> backend, std::shared_ptr<Sampler> sampler,
                    std::shared_ptr<ValueEstimator> values, std::shared_ptr<Loss> loss);
 
-  /// The whole loop; returns the summary.
+  /// The whole loop; returns the summary. Its inputs are checked by
+  /// preflight() first (`genius run` does), not here.
   nlohmann::json run();
   /// One stage of one iteration (0 = the base model, for Eval only).
   void run_stage(Stage stage, int iteration);

@@ -119,7 +119,7 @@ json parse_json_strict(std::string_view text, const fs::path& file, const std::s
     return json::parse(text.begin(), text.end(), check, /*allow_exceptions=*/true, /*ignore_comments=*/false);
   } catch (const json::exception& e) {
     // The message quotes the last token, which a hostile file can make huge.
-    fail(file, what + " is not valid JSON: " + shortened(genius::json_error_text(e)));
+    fail(file, what + " is not valid JSON: " + genius::json_error_text(e, kMaxQuoted));
   }
 }
 
