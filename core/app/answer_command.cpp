@@ -3,9 +3,9 @@
 // What a checker reads from a response and whether it equals the reference,
 // for users checking a checker on their own outputs (docs/data.md).
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
+#include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -13,19 +13,6 @@
 #include "eval/checkers.hpp"
 
 namespace genius::cli {
-
-namespace {
-
-// --response-file / --reference-file: the whole file, as it is.
-std::string read_whole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw po::error("cannot read '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
 
 int answer_command(const Args& args) {
   po::options_description options("Options");
@@ -48,12 +35,20 @@ int answer_command(const Args& args) {
   std::unique_ptr<core::AnswerChecker> checker;
   try {
     response = vm->count("response") ? (*vm)["response"].as<std::string>()
-                                     : read_whole((*vm)["response-file"].as<std::string>());
-    raw_reference = vm->count("reference") ? (*vm)["reference"].as<std::string>()
-                                           : read_whole((*vm)["reference-file"].as<std::string>());
+                                     : read_flag_file("response-file", (*vm)["response-file"].as<std::string>());
+    raw_reference = vm->count("reference")
+                        ? (*vm)["reference"].as<std::string>()
+                        : read_flag_file("reference-file", (*vm)["reference-file"].as<std::string>());
     checker = core::make_checker((*vm)["checker"].as<std::string>(), (*vm)["regex"].as<std::string>());
   } catch (const std::exception& e) {
-    return usage_error("answer", e.what());
+    // make_checker speaks of the config keys; here they are these flags.
+    std::string message = e.what();
+    for (const auto& [key, flag] : {std::pair<std::string, std::string>{"[eval] answer_regex", "--regex"},
+                                    {"eval.answer_regex", "--regex"},
+                                    {"eval.checker = ", "--checker "},
+                                    {"eval.checker", "--checker"}})
+      for (std::size_t at; (at = message.find(key)) != std::string::npos;) message.replace(at, key.size(), flag);
+    return usage_error("answer", message);
   }
   const std::optional<std::string> answer = checker->extract(response);
   const std::string reference = checker->reference(raw_reference);

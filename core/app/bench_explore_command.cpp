@@ -201,7 +201,7 @@ int bench_explore_command(const std::vector<std::string>& args) {
   const Parsed vm = parse("bench explore", "CONFIG [--queries N] [--json] [--set SECTION.KEY=VALUE]...", args, options,
                           positional, [](const po::variables_map& given) {
                             if (!given.count("file")) throw po::error("missing CONFIG");
-                            if (given["queries"].as<int>() < 1) throw po::error("--queries must be at least 1");
+                            check_range(given, "queries", 1);
                           });
   if (!vm) return vm.exit_code;
   Setup setup;

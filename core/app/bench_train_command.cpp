@@ -40,8 +40,8 @@ int bench_train_command(const Args& args) {
                           args, options, [](const po::variables_map& given) {
                             if (!given.count("model")) throw po::error("missing --model DIR");
                             for (const char* k : {"batch", "prompt-tokens", "response-tokens", "steps"})
-                              if (given[k].as<int>() < 1) throw po::error(std::string("--") + k + " must be >= 1");
-                            if (given["lora-rank"].as<int>() < 0) throw po::error("--lora-rank must be >= 0");
+                              check_range(given, k, 1);
+                            check_range(given, "lora-rank", 0);
                             check_range(given, "lora-alpha", 1e-9);
                           });
   if (!vm) return vm.exit_code;

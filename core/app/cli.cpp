@@ -1,6 +1,10 @@
 #include "cli.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <typeinfo>
@@ -57,6 +61,22 @@ void check_range(const po::variables_map& vm, const std::string& flag, double mi
         range << "in [" << min << ", " << max << "]";
       throw po::error("--" + flag + " must be " + range.str() + ", got " + got.str());
     }
+}
+
+bool is_distributed_command(const std::string& name) {
+  return name == "run" || name == "explore" || name == "pairs" || name == "train" || name == "eval";
+}
+
+std::string read_flag_file(const std::string& flag, const std::string& path) {
+  const std::string what = "--" + flag + " '" + path + "'";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw po::error(what + " is a directory, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw po::error("cannot read " + what + ": " + std::strerror(errno));
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) throw po::error("cannot read " + what);
+  return content.str();
 }
 
 Parsed parse(const std::string& name, const std::string& usage, const Args& args,

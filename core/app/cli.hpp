@@ -39,6 +39,11 @@ using UsageCheck = std::function<void(const po::variables_map&)>;
 void check_range(const po::variables_map& vm, const std::string& flag, double min,
                  double max = std::numeric_limits<double>::infinity());
 
+/// The whole content of the file that option `flag` names, as it is;
+/// throws po::error naming the flag and the file when it cannot be read (a
+/// directory, missing, unreadable). For --file style options.
+std::string read_flag_file(const std::string& flag, const std::string& path);
+
 /// A command's parsed options, or, when there are none to act on, the exit
 /// code to return at once: 0 after --help, kExitUsageError after a usage error
 /// (already printed with `genius NAME: ...` and the pointer to --help).
@@ -65,6 +70,10 @@ Parsed parse(const std::string& name, const std::string& usage, const Args& args
 /// --set options (model.KEY=VALUE). The model commands and init-model use it.
 std::shared_ptr<ModelBackend> load_backend(const core::PluginRegistry& registry, const std::string& backend,
                                            const std::filesystem::path& dir, std::vector<std::string> extra = {});
+
+/// The commands that share their work over ranks (torchrun, SLURM, `genius
+/// launch`): run, explore, pairs, train, eval.
+bool is_distributed_command(const std::string& name);
 
 /// Report a usage error for `command` and return kExitUsageError.
 int usage_error(const std::string& command, const std::string& message);

@@ -22,8 +22,9 @@ int config_command(const Args& args) {
   positional.add("action", 1).add("file", 1);
   const Parsed vm = parse("config", "check FILE [--set SECTION.KEY=VALUE]... [--print]", args, options, positional);
   if (!vm) return vm.exit_code;
-  if (!vm->count("action") || (*vm)["action"].as<std::string>() != "check")
-    return usage_error("config", "expected `genius config check FILE`");
+  if (!vm->count("action")) return usage_error("config", "expected `genius config check FILE`");
+  if (const std::string action = (*vm)["action"].as<std::string>(); action != "check")
+    return usage_error("config", "unknown action '" + action + "'; expected `genius config check FILE`");
   if (!vm->count("file")) return usage_error("config check", "missing the config FILE");
 
   const std::string file = (*vm)["file"].as<std::string>();

@@ -82,10 +82,10 @@ void add_sampling_options(po::options_description& options) {
 }
 
 void check_sampling(const po::variables_map& vm) {
-  if (vm["samples"].as<int>() < 1) throw po::error("--samples must be at least 1");
+  check_range(vm, "samples", 1);
   if (!(vm["temperature"].as<double>() >= 0) || !std::isfinite(vm["temperature"].as<double>()))
     throw po::error("--temperature must be a finite number >= 0");
-  if (vm["max-new-tokens"].as<int>() < 1) throw po::error("--max-new-tokens must be at least 1");
+  check_range(vm, "max-new-tokens", 1);
 }
 
 // The usage check of both commands: the options they need, and sane sampling values.

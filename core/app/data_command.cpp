@@ -45,18 +45,25 @@ core::LevelRange parse_levels(const std::string& text) {
 
 // `count` distinct problems of `stream` whose prompts are not in `taken`
 // (which receives them). A task whose level range holds too few distinct
-// problems is an error, not an endless loop.
+// problems is an error, not an endless loop: drawing stops when 10000 draws
+// in a row brought nothing new (the range is spent), or after 100 draws per
+// problem asked for.
 std::vector<core::Problem> draw_distinct(core::ProblemStream& stream, std::size_t count, std::set<std::string>& taken,
                                          const std::string& what) {
   std::vector<core::Problem> out;
-  const std::size_t max_draws = 100 * count + 1000;
-  for (std::size_t draws = 0; out.size() < count; ++draws) {
-    if (draws == max_draws)
+  const std::size_t max_draws = 100 * count + 1000, max_stale = 10000;
+  for (std::size_t draws = 0, stale = 0; out.size() < count; ++draws) {
+    if (draws == max_draws || stale == max_stale)
       throw std::runtime_error("could not draw " + std::to_string(count) + " distinct " + what + " problems (found " +
                                std::to_string(out.size()) +
                                "); the level range holds too few distinct problems: widen --levels or ask for fewer");
     core::Problem p = stream.next();
-    if (taken.insert(p.prompt).second) out.push_back(std::move(p));
+    if (taken.insert(p.prompt).second) {
+      out.push_back(std::move(p));
+      stale = 0;
+    } else {
+      ++stale;
+    }
   }
   return out;
 }

@@ -219,7 +219,7 @@ int decode_command(const Args& args) {
   const Parsed vm = parse("decode", "CONFIG [--iteration N] [--set SECTION.KEY=VALUE]... [--out DIR] [--json]", args,
                           options, positional, [](const po::variables_map& given) {
                             if (!given.count("file")) throw po::error("missing CONFIG");
-                            if (given["iteration"].as<int>() < 0) throw po::error("--iteration must be >= 0");
+                            check_range(given, "iteration", 0);
                           });
   if (!vm) return vm.exit_code;
 

@@ -71,7 +71,7 @@ int init_model_command(const Args& args) {
   const Parsed vm = parse("init-model", "--out DIR [--backend NAME] [--seed N] [--<model key> VALUE]...", args, options,
                           [&](const po::variables_map& given) {
                             if (!given.count("out")) throw po::error("missing --out");
-                            if (given["seed"].as<std::int64_t>() < 0) throw po::error("--seed must be >= 0");
+                            check_range(given, "seed", 0);
                           });
   if (!vm) return vm.exit_code;
   const fs::path out = fs::path((*vm)["out"].as<std::string>()).lexically_normal();
@@ -81,12 +81,14 @@ int init_model_command(const Args& args) {
   }
   // The flags and --set KEY=VALUE, in that order, as (key, text) pairs.
   std::vector<std::pair<std::string, std::string>> given;
+  std::vector<std::string> origin;  // the option each pair came from
   for (const ConfigKey& key : manifest->model_keys) {
     const std::string flag = flag_of(key);
     if (!vm->count(flag)) continue;
     const bool flips = key.type() == ValueType::Bool;
     given.emplace_back(key.name,
                        flips ? (std::get<bool>(key.default_value) ? "false" : "true") : (*vm)[flag].as<std::string>());
+    origin.push_back("--" + flag);
   }
   if (vm->count("set"))
     for (const std::string& s : (*vm)["set"].as<std::vector<std::string>>()) {
@@ -94,8 +96,12 @@ int init_model_command(const Args& args) {
       if (eq == std::string::npos || eq == 0)
         return usage_error("init-model", "--set expects KEY=VALUE, got '" + s + "'");
       given.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+      origin.push_back("--set");
     }
   try {
+    // Each value alone first, so that an error names the option it came from.
+    for (std::size_t i = 0; i < given.size(); ++i)
+      (void)core::resolve_keys("model", manifest->model_keys, {given[i]}, "init-model " + origin[i]);
     const ConfigView model_keys = core::resolve_keys("model", manifest->model_keys, given, "init-model");
     const fs::path staging = out.parent_path() / (out.filename().string() + ".partial");
     fs::remove_all(staging);

@@ -127,15 +127,14 @@ int launch_command(const Args& args) {
   const Parsed vm = parse("launch", "--nproc N [--master-port PORT] -- COMMAND [ARGS]...", own, options,
                           [&](const po::variables_map& given) {
                             if (!given.count("nproc")) throw po::error("missing --nproc N");
-                            if (given["nproc"].as<int>() < 1 || given["nproc"].as<int>() > 1024)
-                              throw po::error("--nproc must be between 1 and 1024");
-                            if (given.count("master-port") &&
-                                (given["master-port"].as<int>() < 1 || given["master-port"].as<int>() > 65535))
-                              throw po::error("--master-port must be between 1 and 65535");
-                            if (given["grace-seconds"].as<double>() < 0)
-                              throw po::error("--grace-seconds must be >= 0");
+                            check_range(given, "nproc", 1, 1024);
+                            check_range(given, "master-port", 1, 65535);
+                            check_range(given, "grace-seconds", 0);
                             if (command.empty()) throw po::error("missing the command after --, e.g. -- run cfg.toml");
-                            if (command[0] == "launch") throw po::error("the command cannot be launch itself");
+                            if (!is_distributed_command(command[0]))
+                              throw po::error("'" + command[0] +
+                                              "' does not run on several ranks; launch starts run, explore, pairs, "
+                                              "train or eval");
                           });
   if (!vm) return vm.exit_code;
   const int nproc = (*vm)["nproc"].as<int>();

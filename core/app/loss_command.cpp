@@ -26,13 +26,14 @@ struct InputColumn {
   const char* field;
   bool required;  ///< absent -> error (reference columns: only when the loss needs them)
   double fallback;
+  bool positive = false;  ///< a token count: must be > 0
 };
 
 // Field order = order of the tensors built below.
 const InputColumn kColumns[] = {
     {"policy_chosen_logps", true, 0.0},     {"policy_rejected_logps", true, 0.0},
     {"reference_chosen_logps", false, 0.0}, {"reference_rejected_logps", false, 0.0},
-    {"chosen_length", false, 1.0},          {"rejected_length", false, 1.0},
+    {"chosen_length", false, 1.0, true},    {"rejected_length", false, 1.0, true},
     {"chosen_weight", false, 0.0},          {"rejected_weight", false, 0.0},
     {"chosen_average_weight", false, 0.0},
 };
@@ -66,7 +67,11 @@ std::vector<std::vector<double>> read_pairs(const std::string& file, bool needs_
       } else if (!pair[col.field].is_number()) {
         throw ParseError(at + "field '" + col.field + "' must be a number");
       } else {
-        columns[c].push_back(pair[col.field].get<double>());
+        const double value = pair[col.field].get<double>();
+        if (col.positive && !(value > 0))
+          throw ParseError(at + "field '" + col.field + "' must be a positive number (tokens), got " +
+                           pair[col.field].dump());
+        columns[c].push_back(value);
       }
     }
   }
@@ -130,7 +135,13 @@ int loss_command(const Args& args) {
     t.push_back(at::tensor(column, at::TensorOptions().dtype(at::kDouble)).requires_grad_(t.size() < 4));
   PreferenceBatch batch{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]};
 
-  LossOutput out = core::compute_loss_checked(*loss, batch);
+  LossOutput out;
+  try {
+    out = core::compute_loss_checked(*loss, batch);
+  } catch (const std::exception& e) {  // the plugin refuses these inputs
+    std::cerr << (*vm)["input"].as<std::string>() << ": " << core::describe(e) << "\n";
+    return core::kExitUsageError;
+  }
   out.loss.backward();
   nlohmann::json result = {{"plugin", loss->name()},
                            {"pairs", columns[0].size()},

@@ -4,7 +4,6 @@
 #include <functional>
 #include <iostream>
 #include <map>
-#include <set>
 
 #include <genius/abi.hpp>
 
@@ -88,8 +87,7 @@ int main(int argc, char** argv) {
     return genius::core::kExitUsageError;
   }
   // Under torchrun, SLURM or `genius launch` only the run commands share work.
-  static const std::set<std::string> distributed = {"run", "explore", "pairs", "train", "eval"};
-  if (!distributed.count(args[0]) && args[0] != "launch" &&
+  if (!genius::cli::is_distributed_command(args[0]) && args[0] != "launch" &&
       std::find(args.begin(), args.end(), "--help") == args.end()) {
     try {
       const int world = genius::core::ClusterSpec::from_environment().world;

@@ -86,11 +86,7 @@ int guarded(const std::string& command, Body body) {
 
 std::string read_text(const po::variables_map& vm) {
   if (vm.count("text")) return vm["text"].as<std::string>();
-  std::ifstream in(vm["file"].as<std::string>(), std::ios::binary);
-  if (!in) throw po::error("cannot read --file '" + vm["file"].as<std::string>() + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_flag_file("file", vm["file"].as<std::string>());
 }
 
 }  // namespace
@@ -246,10 +242,12 @@ int bench_command(const Args& args) {
                           "generate --model DIR [--batch B...] [--prompt-tokens P] [--new-tokens N]\n"
                           "       genius bench explore CONFIG [--queries N] [--json] [--set SECTION.KEY=VALUE]...",
                           args, options, positional, [&](const po::variables_map& given) {
-                            if (!given.count("what") || given["what"].as<std::string>() != "generate")
-                              throw po::error(
-                                  "expected `genius bench generate ...`, `genius bench explore ...` or `genius bench "
-                                  "train ...`");
+                            const std::string expected =
+                                "expected `genius bench generate ...`, `genius bench explore ...` or `genius bench "
+                                "train ...`";
+                            if (!given.count("what")) throw po::error(expected);
+                            if (const std::string what = given["what"].as<std::string>(); what != "generate")
+                              throw po::error("unknown benchmark '" + what + "'; " + expected);
                             if (!given.count("model")) throw po::error("missing --model DIR");
                             for (const char* k : {"batch", "prompt-tokens", "new-tokens"}) check_range(given, k, 1);
                           });
@@ -263,7 +261,8 @@ int bench_command(const Args& args) {
     const std::string name = core::choose_backend(registry, (*vm)["backend"].as<std::string>());
     if (plugin_declares_key(registry, PluginKind::ModelBackend, name, "prefix_cache"))
       extra.insert(extra.begin(), "model.prefix_cache=false");
-    auto backend = cli::load_backend(registry, name, (*vm)["model"].as<std::string>(), extra);
+    auto backend = core::as_input_error(
+        [&] { return cli::load_backend(registry, name, (*vm)["model"].as<std::string>(), extra); });
     const std::int64_t params = parameter_count(*backend), weight_bytes = parameter_bytes(*backend);
     const double peak = measured_matmul_gflops(), bandwidth = measured_read_gbps();
     const int prompt_tokens = (*vm)["prompt-tokens"].as<int>(), new_tokens = (*vm)["new-tokens"].as<int>();
@@ -292,7 +291,9 @@ int bench_command(const Args& args) {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     for (int batch : batches) {
-      run(batch, 1);  // warm-up
+      // The warm-up: a backend that refuses these requests (a prompt longer
+      // than the model's positions) refuses the flags.
+      core::as_input_error([&] { return run(batch, 1); });
       const double prefill = run(batch, 1);
       const double total = run(batch, new_tokens);
       const double prefill_rate = double(batch) * prompt_tokens / prefill;
@@ -328,6 +329,10 @@ int merge_adapter_command(const Args& args) {
   const fs::path out = (*vm)["out"].as<std::string>();
   if (fs::exists(out) && !fs::is_empty(out))
     return usage_error("merge-adapter", "--out '" + out.string() + "' exists and is not empty");
+  if (const fs::path adapter = (*vm)["adapter"].as<std::string>();
+      !fs::is_regular_file(adapter / "adapter_config.json"))
+    return usage_error("merge-adapter",
+                       "--adapter '" + adapter.string() + "' is not a PEFT adapter directory (no adapter_config.json)");
   return guarded("merge-adapter", [&] {
     auto backend = load_model(*vm);
     backend->merge_lora();

@@ -68,7 +68,11 @@ core::LevelRange pretrain_levels(const ConfigView& pre, const core::Task& task, 
   } else if (!level_list.empty()) {
     throw core::ConfigValidationError({{{file.string(), 0, 0}, "pretrain.levels", "must be [] or [min, max]"}});
   }
-  core::check_levels(task, levels);
+  try {
+    core::check_levels(task, levels);
+  } catch (const std::invalid_argument& e) {
+    throw core::ConfigValidationError({{{file.string(), 0, 0}, "pretrain.levels", e.what()}});
+  }
   return levels;
 }
 
@@ -213,15 +217,29 @@ int pretrain_command(const Args& args) {
 
   // 3. A fresh model in the staging directory, made by the backend from the
   // [pretrain] keys it declares, its weights drawn from [run] seed.
-  create_fresh_model(registry, *config, staging);
-  auto backend = core::create_configured<ModelBackend>(registry, *config, PluginKind::ModelBackend);
+  // Nothing half-made is left behind: the staging directory goes unless the
+  // model moved into place.
+  struct RemoveUnlessMoved {
+    const fs::path& dir;
+    ~RemoveUnlessMoved() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } cleanup{staging};
+  std::shared_ptr<ModelBackend> backend;
+  try {
+    create_fresh_model(registry, *config, staging);
+    backend = core::create_configured<ModelBackend>(registry, *config, PluginKind::ModelBackend);
+  } catch (const std::exception& e) {  // the [model] / [pretrain] shape makes no model
+    std::cerr << file.string() << ": [pretrain]: " << core::describe(e) << "\n";
+    return core::kExitUsageError;
+  }
   if (const std::string start = pre.get<std::string>("init_from"); !start.empty()) {
     // Fine-tuning: the weights of an existing model of the same shape (the
     // backend refuses another shape, naming the tensor).
     try {
       backend->load_weights(start);
     } catch (const std::exception& e) {
-      fs::remove_all(staging);
       std::cerr << file.string() << ": [pretrain] init_from = '" << start << "': " << core::describe(e) << "\n";
       return core::kExitUsageError;
     }

@@ -134,7 +134,8 @@ std::optional<int> prepare(const po::variables_map& vm, const std::vector<Plugin
       out.values = core::create_configured<ValueEstimator>(*out.registry, c, PluginKind::ValueEstimator);
       out.loss = core::create_configured<Loss>(*out.registry, c, PluginKind::Loss);
     } catch (const std::exception& e) {
-      std::string message = core::describe(e);
+      // The plugin speaks of its keys; the config file they come from goes first.
+      std::string message = out.config->file().string() + ": " + core::describe(e);
       const ConfigView model = out.config->view("model");
       if (model.contains("path")) {
         const fs::path path = model.get<std::string>("path");
@@ -317,8 +318,7 @@ int audit_command(const Args& args) {
             options, positional, [&](const po::variables_map& given) {
               if (!given.count("file")) throw po::error("missing the config FILE");
               if (given["iteration"].as<int>() < 1) throw po::error("--iteration out of range (1 = the base model)");
-              if (given.count("items") && given["items"].as<std::int64_t>() < 1)
-                throw po::error("--items must be at least 1");
+              check_range(given, "items", 1);
               if (given.count("probe") && given["probe"].as<std::string>().empty())
                 throw po::error("--probe needs a file");
             });

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <genius/helpers/atomic_file.hpp>
+#include <genius/helpers/json_text.hpp>
 
 #include "cli.hpp"
 #include "io/errors.hpp"
@@ -264,7 +265,7 @@ int sweep_command(const Args& args) {
   const Parsed vm = parse("sweep", "FILE [--out DIR] [--jobs N] [--resume] [--dry-run]", args, options, positional,
                           [&](const po::variables_map& given) {
                             if (!given.count("file")) throw po::error("missing the sweep FILE");
-                            if (given["jobs"].as<int>() < 1) throw po::error("--jobs must be at least 1");
+                            check_range(given, "jobs", 1);
                           });
   if (!vm) return vm.exit_code;
 
@@ -294,18 +295,31 @@ int sweep_command(const Args& args) {
     std::cerr << "--resume: '" << dir.string() << "' holds no sweep to resume (no sweep.json)\n";
     return core::kExitUsageError;
   }
+  if (resume) {  // written atomically: anything but a sweep state is damage from outside
+    const json state = read_json_or_null(dir / "sweep.json");
+    if (!state.is_object() || !state.contains("cells") || !state["cells"].is_array()) {
+      std::cerr << "--resume: '" << (dir / "sweep.json").string()
+                << "' is damaged (not a sweep state: {\"cells\": [...], ...}); the cells' run directories are "
+                   "intact: move sweep.json away to resume them, or use --out DIR\n";
+      return core::kExitUsageError;
+    }
+  }
   // A cell directory that already holds a run must hold this cell's run: a
   // changed base or sweep file would otherwise mix configs in one table.
-  std::vector<std::string> changed;
+  std::vector<std::string> changed, first_keys;
   for (const core::PlannedCell& c : plan->cells) {
     const fs::path resolved = core::RunDirectory::at(dir / c.cell.name).resolved_config();
-    if (fs::exists(resolved) && !core::same_resolved_config(read_file(resolved), c.config.to_toml()))
-      changed.push_back(c.cell.name);
+    if (!fs::exists(resolved)) continue;
+    const auto keys = core::resolved_config_differences(read_file(resolved), c.config.to_toml());
+    if (keys.empty()) continue;
+    if (changed.empty()) first_keys = keys;
+    changed.push_back(c.cell.name);
   }
   if (!changed.empty()) {
     std::cerr << "the config of " << changed.size() << " cell(s) differs from the one their run directories were "
               << "started with (first: '" << (dir / changed.front()).string()
-              << "', see its config.resolved.toml); resume with the same sweep and base files, or use --out DIR\n";
+              << "': " << excerpt(first_keys.front(), 200) << (first_keys.size() > 1 ? ", ..." : "")
+              << "); resume with the same sweep and base files, or use --out DIR\n";
     return core::kExitUsageError;
   }
   Sweep sweep(*plan, dir, (*vm)["jobs"].as<int>());

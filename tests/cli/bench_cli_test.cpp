@@ -93,7 +93,7 @@ TEST(CliBench, ExploreRefusesBadInput) {
   EXPECT_NE(o.err.find("no such file"), std::string::npos) << o.err;
   o = genius("bench explore " + path("explore.toml") + " --queries 0");
   EXPECT_EQ(o.exit_code, 2);
-  EXPECT_NE(o.err.find("--queries must be at least 1"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("--queries must be >= 1, got 0"), std::string::npos) << o.err;
   o = genius("bench explore " + path("explore.toml") + " --queries many");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("--queries"), std::string::npos) << o.err;

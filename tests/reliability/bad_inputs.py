@@ -1402,36 +1402,6 @@ def one_line(b, n=300):
 # them): reported as KNOWN, not as failures. A KNOWN case that passes is a
 # failure of the list: remove it from here.
 KNOWN = {
-    "config/huge-unknown-key-name": "a 100000-character key is echoed whole in its location",
-    "config/unknown-action": "the usage error does not repeat the unknown action",
-    "config/lora-targets-unknown": "cross-key checks name the key, not its line",
-    "config/pretrain-levels-length": "cross-key checks name the key, not its line",
-    "config/data-train-missing-file": "cross-key checks name the key, not its line",
-    "config/eval-shots-without-file": "cross-key checks name the key, not its line",
-    "config/plugin-path-missing": "a missing plugin directory is not named as run.plugin_path",
-    "run/model-path-empty": "the backend's message does not name the config file",
-    "model/config-vocab-mismatch-tensors": "found while a stage runs: exit 1",
-    "model/config-rope-scaling-incomplete": "the missing key is not prefixed with rope_scaling",
-    "model/st-header-not-json": "found while a stage runs: exit 1",
-    "model/st-dtype-int": "names the model directory, not model.safetensors",
-    "tokenize/file-is-directory": "reading a directory as --file gives empty text",
-    "bench/unknown-subcommand": "the usage error does not repeat the unknown subcommand",
-    "bench/prompt-tokens-beyond-positions": "the backend refuses it during the benchmark: exit 1",
-    "init-model/hidden-not-number": "names the model key, not the --hidden flag",
-    "data-cmd/more-than-levels-hold": "the refusal takes time linear in --train",
-    "answer/reference-file-directory": "reading a directory as a file gives empty text",
-    "answer/regex-checker-without-regex": "the message names the config key, not the --regex flag",
-    "answer/regex-invalid": "the message names the config key, not the --regex flag",
-    "merge-adapter/adapter-empty-dir": "an empty adapter directory is reported as a model without weights",
-    "launch/not-a-stage-command": "launch starts any command, not only the run commands",
-    "stage/pairs-records-steps-number-resealed": "a mistyped 'steps' is reported as a missing 'step'",
-    "resume/config-differs": "the refusal does not say which key differs",
-    "stage/eval-checkpoint-config-garbage-resealed": "eval reads a checkpoint's weights, not its config.json",
-    "sweep/base-is-the-sweep-itself": "does not say that base names a sweep file",
-    "sweep/resume-sweep-json-garbage": "a damaged sweep.json is rewritten, not refused",
-    "loss-eval/input-length-zero": "the loss plugin refuses it while computing: exit 1",
-    "pretrain/levels-reversed": "names [pretrain], not pretrain.levels",
-    "pretrain/hidden-not-divisible": "found after the model directory was staged: exit 1, .partial left",
 }
 
 

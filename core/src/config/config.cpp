@@ -10,6 +10,8 @@
 
 #include <toml++/toml.h>
 
+#include <genius/helpers/json_text.hpp>
+
 #include "config/config_schema.hpp"
 #include "config/config_values.hpp"
 #include "config/suggest.hpp"
@@ -30,7 +32,7 @@ std::string SourceLocation::str() const {
 
 std::string ConfigDiagnostic::str() const {
   std::string s = where.str() + ": ";
-  if (!key.empty()) s += key + ": ";
+  if (!key.empty()) s += excerpt(key, 120) + ": ";  // a key may be any length: only so much is echoed
   return s + message;
 }
 
@@ -168,7 +170,17 @@ std::vector<fs::path> RawConfig::plugin_path() const {
   const toml::array* arr = impl_->table["run"]["plugin_path"].as_array();
   if (!arr) return out;
   for (const auto& item : *arr)
-    if (auto s = item.value<std::string>()) out.emplace_back(resolve_path(impl_->file, *s));
+    if (auto s = item.value<std::string>()) {
+      out.emplace_back(resolve_path(impl_->file, *s));
+      std::error_code ec;
+      if (!fs::exists(out.back(), ec)) {  // a plugin directory or library file
+        const auto set = impl_->overridden.find({"run", "plugin_path"});
+        const SourceLocation where = set != impl_->overridden.end() ? SourceLocation{"--set " + set->second.text, 0, 0}
+                                                                    : location_of(impl_->file, item.source());
+        throw ConfigValidationError({{where, "run.plugin_path",
+                                      "'" + out.back().string() + "' does not exist (a plugin directory or library)"}});
+      }
+    }
   return out;
 }
 
@@ -200,7 +212,7 @@ std::vector<std::string> key_names(const std::vector<ConfigKey>& keys, bool with
 // "unknown key 'k'" with the nearest valid key, or the valid keys;
 // `none` begins the message for an empty key list ("[loss] takes" no keys).
 std::string unknown_key(const std::string& key, const std::vector<std::string>& names, const std::string& none) {
-  std::string message = "unknown key '" + key + "'";
+  std::string message = "unknown key '" + excerpt(key, 120) + "'";
   if (auto n = nearest(key, names); !n.empty()) return message + "; did you mean '" + n + "'?";
   return message + (names.empty() ? "; " + none + " no keys" : "; valid keys: " + join(names));
 }
@@ -409,7 +421,7 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
         continue;
       }
       out.plugins_[section] = *name;
-      plugin_locations[section] = loc;
+      plugin_locations[section] = out.locations_[section + ".plugin"] = loc;
       keys = &info->manifest.keys;
     }
 
@@ -431,7 +443,8 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       const std::string qualified = section + "." + key;
       const auto spec = std::find_if(keys->begin(), keys->end(), [&](const ConfigKey& c) { return c.name == key; });
       if (const TableArraySpec* array = find_table_array(section, key); array && spec == keys->end()) {
-        out.arrays_[qualified] = check_table_array(in, qualified, *array, node, where(section, key, node), problems);
+        out.locations_[qualified] = where(section, key, node);
+        out.arrays_[qualified] = check_table_array(in, qualified, *array, node, out.locations_[qualified], problems);
         continue;
       }
       if (spec == keys->end()) {
@@ -451,11 +464,17 @@ ResolvedConfig validate(const RawConfig& raw, const PluginRegistry& registry) {
       }
       resolve_paths(*spec, *value);
       values[key] = std::move(*value);
+      out.locations_[qualified] = where(section, key, node);
     }
   }
   check_declared_models(out.plugins_, registry, plugin_locations, problems);
   if (!problems.empty()) throw ConfigValidationError(std::move(problems));
   return out;
+}
+
+SourceLocation ResolvedConfig::where(const std::string& key) const {
+  const auto it = locations_.find(key);
+  return it != locations_.end() ? it->second : SourceLocation{file_.string(), 0, 0};
 }
 
 ConfigView ResolvedConfig::view(const std::string& section) const {
@@ -498,20 +517,57 @@ std::string ResolvedConfig::to_toml() const {
   return os.str();
 }
 
-bool same_resolved_config(const std::string& a, const std::string& b) {
-  // Comments, and [distributed] (how many ranks run it and how long they
-  // wait for each other change no result), do not make another run.
-  auto without_comments = [](const std::string& toml) {
-    std::string out;
-    std::istringstream in(toml);
-    bool skipping = false;
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind('[', 0) == 0) skipping = line.rfind("[distributed]", 0) == 0;
-      if (!skipping && line.rfind('#', 0) != 0) out += line + "\n";
+namespace {
+
+// A resolved config's keys and their values as written: "section.key" ->
+// "value". An array of tables counts its entries ("eval.sets[1].name").
+// Comments, and [distributed] (how many ranks run it and how long they wait
+// for each other change no result), are left out.
+std::map<std::string, std::string> resolved_keys(const std::string& toml) {
+  std::map<std::string, std::string> keys;
+  std::map<std::string, int> entries;
+  std::string section;
+  bool skipping = false;
+  std::istringstream in(toml);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line.rfind("[[", 0) == 0) {
+      const std::string name = line.substr(2, line.find("]]") - 2);
+      section = name + "[" + std::to_string(entries[name]++) + "]";
+      skipping = false;
+    } else if (line[0] == '[') {
+      section = line.substr(1, line.find(']') - 1);
+      skipping = section == "distributed";
+    } else if (!skipping) {
+      const auto eq = line.find(" = ");
+      if (eq == std::string::npos)
+        keys[section + ": " + line] = "";  // not a key = value line: compared whole
+      else
+        keys[section + "." + line.substr(0, eq)] = line.substr(eq + 3);
     }
-    return out;
-  };
-  return without_comments(a) == without_comments(b);
+  }
+  return keys;
+}
+
+}  // namespace
+
+std::vector<std::string> resolved_config_differences(const std::string& before, const std::string& now) {
+  const auto a = resolved_keys(before), b = resolved_keys(now);
+  std::set<std::string> names;
+  for (const auto& [k, v] : a) names.insert(k);
+  for (const auto& [k, v] : b) names.insert(k);
+  std::vector<std::string> out;
+  for (const std::string& k : names) {
+    const auto x = a.find(k), y = b.find(k);
+    if (x != a.end() && y != b.end() && x->second == y->second) continue;
+    out.push_back(k + " (was " + (x == a.end() ? std::string("not set") : x->second) + ", now " +
+                  (y == b.end() ? std::string("not set") : y->second) + ")");
+  }
+  return out;
+}
+
+bool same_resolved_config(const std::string& a, const std::string& b) {
+  return resolved_config_differences(a, b).empty();
 }
 
 PluginRegistry discover_plugins(const std::vector<fs::path>& config_plugin_path) {

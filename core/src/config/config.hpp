@@ -96,6 +96,9 @@ class ResolvedConfig {
   std::string plugin(const std::string& section) const;
   /// The whole config as TOML; loading it again gives the same config.
   std::string to_toml() const;
+  /// Where "section.key" was given (its line, or the --set option); the file
+  /// as a whole for a key left at its default.
+  SourceLocation where(const std::string& key) const;
 
  private:
   friend ResolvedConfig validate(const RawConfig&, const PluginRegistry&);
@@ -104,6 +107,7 @@ class ResolvedConfig {
   std::map<std::string, std::map<std::string, ConfigValue>> sections_;
   std::map<std::string, std::string> plugins_;
   std::map<std::string, std::vector<std::map<std::string, ConfigValue>>> arrays_;  ///< "eval.sets" -> entries
+  std::map<std::string, SourceLocation> locations_;  ///< "section.key" -> where it was given
 };
 
 /// Check every key against the core schema and the selected plugins'
@@ -121,6 +125,11 @@ ConfigView resolve_keys(const std::string& section, const std::vector<ConfigKey>
 /// but for their comment headers (which name the source file and --set
 /// options; a run may be resumed from a copy of its config).
 bool same_resolved_config(const std::string& a, const std::string& b);
+
+/// What differs between two ResolvedConfig::to_toml() texts, key by key:
+/// "section.key (was X, now Y)", in key order; empty when they hold the same
+/// config (as same_resolved_config decides).
+std::vector<std::string> resolved_config_differences(const std::string& before, const std::string& now);
 
 /// Plugin registry for a config: the built-in directory, GENIUS_PLUGIN_PATH,
 /// then [run] plugin_path.

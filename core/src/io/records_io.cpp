@@ -6,6 +6,8 @@
 #include <set>
 #include <stdexcept>
 
+#include <genius/helpers/json_text.hpp>
+
 #include "io/jsonl.hpp"
 
 namespace genius::core {
@@ -40,6 +42,17 @@ T field(const json& j, const char* key, const std::string& where) {
   } catch (const json::exception&) {
     throw JsonlError(where + ": field '" + key + "' has the wrong type (" + j.at(key).dump().substr(0, 80) + ")");
   }
+}
+
+// A field that must be a list of JSON objects (steps, candidates).
+json object_list(const json& j, const char* key, const std::string& where) {
+  json list = field<json>(j, key, where);
+  if (!list.is_array())
+    throw JsonlError(where + ": field '" + key + "' must be a list (got " + excerpt(list.dump(), 80) + ")");
+  for (const json& item : list)
+    if (!item.is_object())
+      throw JsonlError(where + ": field '" + key + "' must hold JSON objects (got " + excerpt(item.dump(), 80) + ")");
+  return list;
 }
 
 template <class T>
@@ -104,14 +117,14 @@ ExplorationRecord record_from_json(const json& j, const std::string& where) {
   r.query.seed = field_or<std::uint64_t>(j, "seed", 0, where);
   r.response = field_or<std::string>(j, "response", "", where);
   r.generated_tokens = field_or<std::int64_t>(j, "generated_tokens", 0, where);
-  for (const json& s : field<json>(j, "steps", where)) {
+  for (const json& s : object_list(j, "steps", where)) {
     StepRecord step;
     step.step = field<int>(s, "step", where);
     step.beams = field_or<std::vector<std::string>>(s, "beams", {}, where);
     step.beam_values = field_or<std::vector<double>>(s, "beam_values", {}, where);
     step.selected = field_or<std::vector<int>>(s, "selected", {}, where);
     step.foresight_skipped = field_or<bool>(s, "foresight_skipped", false, where);
-    for (const json& c : field<json>(s, "candidates", where)) step.candidates.push_back(candidate_from_json(c, where));
+    for (const json& c : object_list(s, "candidates", where)) step.candidates.push_back(candidate_from_json(c, where));
     r.steps.push_back(std::move(step));
   }
   return r;

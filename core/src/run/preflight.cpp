@@ -1,7 +1,9 @@
 #include "run/preflight.hpp"
 
+#include <cctype>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <genius/error.hpp>
@@ -72,9 +74,25 @@ void check_input_data(const ResolvedConfig& config, unsigned inputs, const std::
   }
 }
 
-}  // namespace
+// A cross-key problem ("section.key: message" or "section.key = v needs
+// ..."), located at the key's line when the message begins with a key.
+[[noreturn]] void throw_located(const ResolvedConfig& config, const std::string& message) {
+  std::size_t end = 0;
+  while (end < message.size() && (std::islower(static_cast<unsigned char>(message[end])) ||
+                                  std::isdigit(static_cast<unsigned char>(message[end])) ||
+                                  std::string_view("_.[]").find(message[end]) != std::string_view::npos))
+    ++end;
+  const std::string full = message.substr(0, end);  // "eval.sets[1].file"
+  const std::string key = full.substr(0, full.find('['));
+  const bool keyed = key.find('.') != std::string::npos && end < message.size() &&
+                     (message.compare(end, 2, ": ") == 0 || message[end] == ' ');
+  if (!keyed) throw ConfigValidationError({{{config.file().string(), 0, 0}, "", message}});
+  const SourceLocation at = config.where(full).line > 0 ? config.where(full) : config.where(key);
+  if (message.compare(end, 2, ": ") == 0) throw ConfigValidationError({{at, full, message.substr(end + 2)}});
+  throw ConfigValidationError({{at, "", message}});
+}
 
-void preflight(const ResolvedConfig& config, unsigned inputs) {
+void checks(const ResolvedConfig& config, unsigned inputs) {
   const auto seed = config.view("run").get<std::uint64_t>("seed");
   const std::vector<EvalSet> sets = eval_sets(config, seed);
   answer_extractor(config.view("eval").get<std::string>("answer_regex"));
@@ -87,6 +105,16 @@ void preflight(const ResolvedConfig& config, unsigned inputs) {
                       "] has min > max");
   check_input_files(config, inputs);  // last: a wrong config is reported as such, not as a missing file
   check_input_data(config, inputs, sets, audit);
+}
+
+}  // namespace
+
+void preflight(const ResolvedConfig& config, unsigned inputs) {
+  try {
+    checks(config, inputs);
+  } catch (const ConfigError& e) {
+    throw_located(config, e.what());
+  }
 }
 
 }  // namespace genius::core

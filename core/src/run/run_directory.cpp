@@ -102,10 +102,17 @@ RunDirectory RunDirectory::open(fs::path dir, const ResolvedConfig& config, Mode
                             "' already holds a run; pass --resume to continue it or --out DIR to start a new one");
   if (!holds_run && mode == Mode::Resume)
     throw RunDirectoryError("--resume: '" + run.dir_.string() + "' holds no run to resume (no config.resolved.toml)");
-  if (holds_run && !same_resolved_config(read_file(resolved), config.to_toml()))
-    throw RunDirectoryError("the config differs from the one '" + run.dir_.string() +
-                            "' was started with (see its config.resolved.toml); continue it with the same config and "
-                            "--set options, or use --out DIR for a new run");
+  if (holds_run) {
+    const std::vector<std::string> changed = resolved_config_differences(read_file(resolved), config.to_toml());
+    if (!changed.empty()) {
+      std::string keys;
+      for (std::size_t i = 0; i < changed.size() && i < 3; ++i) keys += (i ? "; " : "") + excerpt(changed[i], 200);
+      if (changed.size() > 3) keys += "; and " + std::to_string(changed.size() - 3) + " more";
+      throw RunDirectoryError("the config differs from the one '" + run.dir_.string() +
+                              "' was started with (its config.resolved.toml): " + keys +
+                              "; continue it with the same config and --set options, or use --out DIR for a new run");
+    }
+  }
   if (holds_run) run.verify_finished_stages();
   return run;
 }

@@ -542,6 +542,11 @@ SweepPlan plan_sweep(const SweepSpec& spec, const PluginRegistry& registry) {
                                       (fs::exists(spec.base) ? "is not a regular file" : "does not exist")}});
   const std::string text = read_file(spec.base);
   const RawConfig base = RawConfig::parse(text, spec.base);
+  if (toml::parse(text, spec.base.string()).contains("sweep"))
+    throw ConfigValidationError({{spec.base_where, "sweep.base",
+                                  "'" + spec.base.string() +
+                                      "' is a sweep file (it has a [sweep] section), not a run config; base names "
+                                      "the run config every cell starts from"}});
 
   // Where each --set option of a cell comes from in the sweep file.
   std::map<std::string, SourceLocation> origin;

@@ -2,10 +2,15 @@
 
 #include "dist/cluster.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -16,6 +21,7 @@
 #include <genius/helpers/json_text.hpp>
 
 #include "io/durable_dir.hpp"
+#include "io/errors.hpp"
 
 namespace genius::core {
 
@@ -192,25 +198,61 @@ StepResult optimizer_step(Objective& objective, ModelBackend& policy, torch::opt
   return r;
 }
 
+/// The optimizer state as torch::save writes it, through our own writes: a
+/// failing write (a full disk) is reported once the archive is complete, as
+/// an error naming the file. (torch's file writer throws from its destructor
+/// when a write fails, which ends the process.)
+void save_optimizer(const torch::optim::AdamW& optimizer, const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot write '" + file.string() + "': " + std::strerror(errno));
+  int error = 0;
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  archive.save_to([&](const void* data, std::size_t size) -> std::size_t {
+    const auto* p = static_cast<const char*>(data);
+    for (std::size_t done = 0; error == 0 && done < size;) {
+      const ssize_t n = ::write(fd, p + done, size - done);
+      if (n >= 0)
+        done += static_cast<std::size_t>(n);
+      else if (errno != EINTR)
+        error = errno;
+    }
+    return size;  // the archive goes on to its end; the error is raised below
+  });
+  if (error == 0 && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) throw std::runtime_error("cannot write '" + file.string() + "': " + std::strerror(error));
+}
+
 /// Write checkpoint-<steps>: into a hidden temporary directory, flushed to
-/// disk, then renamed into place; only then are the older ones removed.
-fs::path save_checkpoint(const fs::path& state_dir, std::int64_t steps, ModelBackend& policy,
+/// disk, then renamed into place; only then are the older ones removed. A
+/// failed write removes the temporary directory and leaves the older
+/// checkpoints as they were.
+fs::path save_checkpoint(const fs::path& state_dir, std::int64_t steps, double loss, ModelBackend& policy,
                          torch::optim::AdamW& optimizer, const StepPlan& plan, const json& layout) {
   const std::string name = kCheckpointPrefix + std::to_string(steps);
   const fs::path tmp = state_dir / ("." + name + ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  policy.save(tmp / "model");
-  torch::save(optimizer, (tmp / "optimizer.pt").string());
   const std::int64_t last = steps - 1;
   const json state = {{"step", steps},
                       {"total_steps", plan.total_steps()},
                       {"epoch", plan.epoch_of(last)},
                       {"position", plan.range(last).second},
                       {"pairs_seen", plan.seen(steps)},
+                      {"loss", loss},
                       {"finished", steps == plan.total_steps()},
                       {"layout", layout}};
-  write_file_atomic(tmp / kStateFile, state.dump(2) + "\n");
+  try {
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    policy.save(tmp / "model");
+    save_optimizer(optimizer, tmp / "optimizer.pt");
+    write_file_atomic(tmp / kStateFile, state.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw std::runtime_error("cannot write the training checkpoint '" + (state_dir / name).string() +
+                             "' (earlier checkpoints are kept): " + describe(e));
+  }
   fs::path target = state_dir / name;
   replace_directory(tmp, target);
   std::vector<fs::path> older;  // collected first: no renaming while the directory is read
@@ -286,6 +328,10 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
                                state.at("layout").dump() + ", now " + layout.dump() +
                                "); use another state directory or remove this one");
     start_step = state.at("step").get<std::int64_t>();
+    // The loss of the checkpoint's last step: a resume with nothing left to
+    // train reports it, not 0 (older checkpoints lack it).
+    if (const auto loss = state.find("loss"); loss != state.end() && loss->is_number())
+      summary.last_loss = loss->get<double>();
   }
   objective.prepare(policy_, start_step);  // before the checkpoint's weights replace the starting ones
 
@@ -355,8 +401,9 @@ LoopSummary OptimizerLoop::run(Objective& objective, const StepCallback& on_step
     const bool done = step + 1 == plan.total_steps();
     const bool stop = options_.max_steps > 0 && step + 1 >= options_.max_steps;
     if (checkpoints && (done || stop || (options_.save_steps > 0 && (step + 1) % options_.save_steps == 0)))
-      summary.checkpoint = cluster.leader() ? save_checkpoint(state_dir_, step + 1, policy_, *optimizer, plan, layout)
-                                            : state_dir_ / (kCheckpointPrefix + std::to_string(step + 1));
+      summary.checkpoint = cluster.leader()
+                               ? save_checkpoint(state_dir_, step + 1, step_loss, policy_, *optimizer, plan, layout)
+                               : state_dir_ / (kCheckpointPrefix + std::to_string(step + 1));
     if (stop) break;
   }
   summary.all_reduce_seconds = cluster.all_reduce_seconds() - reduce_before;

@@ -110,7 +110,7 @@ struct LoopSummary {
   bool finished = false;               ///< every epoch done (false when max_steps stopped it)
   std::int64_t seen = 0;               ///< examples trained on, all epochs, counting those before a resume
   double first_loss = 0.0;             ///< loss of the first step this call ran
-  double last_loss = 0.0;              ///< loss of the last step this call ran (0 when none ran)
+  double last_loss = 0.0;              ///< loss of the last step done, by this call or before a resume
   double seconds = 0.0;                ///< wall time of this call's optimizer steps
   std::int64_t tokens = 0;             ///< policy tokens of this call's steps
   std::filesystem::path checkpoint;    ///< the latest checkpoint directory; "" when there is none

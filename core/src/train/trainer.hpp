@@ -85,7 +85,7 @@ struct TrainSummary {
   std::size_t responses_truncated = 0;  ///< chosen or rejected responses cut to max_length
   std::int64_t pairs_seen = 0;          ///< pairs trained on, all epochs, counting those before a resume
   std::size_t reference_computed = 0;   ///< pairs whose reference log-probs this call computed (not cached)
-  double last_loss = 0.0;               ///< loss of the last step this call ran (0 when none ran)
+  double last_loss = 0.0;               ///< loss of the last step done, by this call or before a resume
   double seconds = 0.0;                 ///< wall time of this call's optimizer steps
   double tokens_per_second = 0.0;       ///< policy tokens (prompt + response, both sides) per second
   std::filesystem::path checkpoint;     ///< the latest checkpoint directory; "" when there is none

@@ -266,8 +266,9 @@ void LoraAdapters::load_values(const CausalLmImpl& /*model*/, const fs::path& di
       continue;
     }
     const ByteView bytes = file.data(*info);
-    const at::Tensor source = at::from_blob(const_cast<std::byte*>(bytes.data), info->shape,
-                                            at::TensorOptions().dtype(to_scalar_type(info->dtype, name)));
+    const at::Tensor source =
+        at::from_blob(const_cast<std::byte*>(bytes.data), info->shape,
+                      at::TensorOptions().dtype(to_scalar_type(info->dtype, file.path().string() + ": " + name)));
     at::Tensor target = tensor;
     target.copy_(source);
   }

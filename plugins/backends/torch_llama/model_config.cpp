@@ -115,18 +115,19 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   }
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     const auto& rs = j["rope_scaling"];
+    const std::string in_rs = source + ": rope_scaling";  // its keys are named under it
     if (!rs.is_object()) fail(source, "key 'rope_scaling' must be an object or null");
-    const std::string type = rs.contains("rope_type") ? get<std::string>(rs, source, "rope_type")
-                                                      : get_or<std::string>(rs, source, "type", "");
+    const std::string type = rs.contains("rope_type") ? get<std::string>(rs, in_rs, "rope_type")
+                                                      : get_or<std::string>(rs, in_rs, "type", "");
     if (type != "llama3" && type != "default")
       fail(source, "rope_scaling type '" + type + "' is not supported (llama3)");
     if (type == "llama3") {
       c.rope_scaling.type = type;
-      c.rope_scaling.factor = get<double>(rs, source, "factor");
-      c.rope_scaling.low_freq_factor = get<double>(rs, source, "low_freq_factor");
-      c.rope_scaling.high_freq_factor = get<double>(rs, source, "high_freq_factor");
+      c.rope_scaling.factor = get<double>(rs, in_rs, "factor");
+      c.rope_scaling.low_freq_factor = get<double>(rs, in_rs, "low_freq_factor");
+      c.rope_scaling.high_freq_factor = get<double>(rs, in_rs, "high_freq_factor");
       c.rope_scaling.original_max_position_embeddings =
-          get<std::int64_t>(rs, source, "original_max_position_embeddings");
+          get<std::int64_t>(rs, in_rs, "original_max_position_embeddings");
     }
   }
   if (j.contains("eos_token_id")) c.eos_token_ids = ids(j["eos_token_id"], source, "eos_token_id");

@@ -1,7 +1,5 @@
 #include "model_creation.hpp"
 
-#include <fstream>
-
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -56,9 +54,9 @@ Vocabulary write_tokenizer(const ConfigView& keys, const fs::path& out) {
     Tokenizer tok = Tokenizer::byte_level({"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, "",
                                           family == ChatFamily::ChatML ? "<|im_end|>" : "<|endoftext|>");
     tok.save(out);
-    nlohmann::json config = nlohmann::json::parse(std::ifstream(out / "tokenizer_config.json"));
+    nlohmann::json config = nlohmann::json::parse(genius::read_file(out / "tokenizer_config.json"));
     config["chat_template"] = jinja_chat_template(family);
-    std::ofstream(out / "tokenizer_config.json") << config.dump(2) << "\n";
+    genius::write_file_atomic(out / "tokenizer_config.json", config.dump(2) + "\n");
     v.size = tok.vocab_size();
     if (auto id = tok.eos_id()) v.eos = *id;
     return v;
@@ -108,7 +106,7 @@ void create_model(const ConfigView& keys, std::uint64_t seed, const fs::path& ou
   try {
     fs::create_directories(out);
     const Vocabulary vocab = write_tokenizer(keys, out);
-    std::ofstream(out / "config.json") << model_config(keys, vocab).dump(2) << "\n";
+    genius::write_file_atomic(out / "config.json", model_config(keys, vocab).dump(2) + "\n");
     // The weights, and config.json as the backend writes it when it saves.
     ModelConfig config = ModelConfig::load(out);
     config.check_fits_in_memory((out / "config.json").string());

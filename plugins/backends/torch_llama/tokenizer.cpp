@@ -4,9 +4,9 @@
 #include "tokenizer.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <stdexcept>
 
+#include <genius/helpers/atomic_file.hpp>
 #include <nlohmann/json.hpp>
 
 #include "tokenizer_added_tokens.hpp"
@@ -233,14 +233,8 @@ std::string Tokenizer::to_tokenizer_config_json() const {
 
 void Tokenizer::save(const std::filesystem::path& dir) const {
   std::filesystem::create_directories(dir);
-  const auto write = [](const std::filesystem::path& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) throw std::runtime_error(path.string() + ": cannot write");
-  };
-  write(dir / "tokenizer.json", to_tokenizer_json());
-  write(dir / "tokenizer_config.json", to_tokenizer_config_json());
+  genius::write_file_atomic(dir / "tokenizer.json", to_tokenizer_json());
+  genius::write_file_atomic(dir / "tokenizer_config.json", to_tokenizer_config_json());
 }
 
 // ---------------------------------------------------------------------------

@@ -296,6 +296,7 @@ class TorchLlamaBackend final : public genius::ModelBackend {
         }
         return;
       }
+      if (fs::exists(dir / "config.json")) check_same_architecture(llama::ModelConfig::load(dir), dir);
       llama::load_weights(model_, dir);
       // The base model itself: adapters start again as it (fresh A, zero B).
       if (lora_) lora_ = std::make_shared<llama::LoraAdapters>(*model_, lora_->options());
@@ -309,6 +310,22 @@ class TorchLlamaBackend final : public genius::ModelBackend {
 
  private:
   struct Frozen {};
+
+  // A checkpoint's config.json (when it has one) describes this model.
+  void check_same_architecture(const llama::ModelConfig& other, const fs::path& dir) const {
+    const std::pair<const char*, std::pair<std::int64_t, std::int64_t>> dims[] = {
+        {"vocab_size", {config_.vocab_size, other.vocab_size}},
+        {"hidden_size", {config_.hidden_size, other.hidden_size}},
+        {"intermediate_size", {config_.intermediate_size, other.intermediate_size}},
+        {"num_hidden_layers", {config_.num_hidden_layers, other.num_hidden_layers}},
+        {"num_attention_heads", {config_.num_attention_heads, other.num_attention_heads}},
+        {"num_key_value_heads", {config_.num_key_value_heads, other.num_key_value_heads}}};
+    for (const auto& [key, values] : dims)
+      if (values.first != values.second)
+        throw std::runtime_error((dir / "config.json").string() + ": " + key + " is " + std::to_string(values.second) +
+                                 ", but the model is " + std::to_string(values.first) +
+                                 ": the checkpoint belongs to another model");
+  }
 
   // Points the shared model at this backend's adapters for one call, and a
   // frozen copy on a shared base evaluates (no dropout) whatever mode the

@@ -104,7 +104,7 @@ void load_weights(CausalLm& model, const std::filesystem::path& dir) {
     // from_blob does not own the mapping; the copy below reads it before `weights` unmaps.
     const at::Tensor source =
         at::from_blob(const_cast<std::byte*>(bytes.data), info.shape,
-                      at::TensorOptions().dtype(to_scalar_type(info.dtype, dir.string() + ": " + name)));
+                      at::TensorOptions().dtype(to_scalar_type(info.dtype, ref->file->path().string() + ": " + name)));
     param.copy_(source);
   }
   std::vector<std::string> unexpected;
