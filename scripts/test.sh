@@ -12,5 +12,8 @@ if [[ ! -x /usr/bin/chromium ]]; then
   "${install[@]}" >/dev/null 2>&1 || { "${sudo[@]}" apt-get update -qq && "${install[@]}" >/dev/null; }
 fi
 ctest --preset default -j2 "$@"
+# The unit, resume, honesty and failing-write tests again under ASan + UBSan
+# (docs/reliability.md); skipped when ctest arguments pick a subset.
+if (($# == 0)); then scripts/sanitize.sh; fi
 # A 30-second smoke run of every fuzz target (libFuzzer + ASan + UBSan; docs/reliability.md).
 scripts/fuzz.sh all 30
