@@ -17,12 +17,14 @@ class PluginRegistry;
 
 namespace genius::cli {
 
-/// Sustained float32 matrix-product rate of this machine, GFLOP/s (1024^3
-/// products for about a second).
-double measured_matmul_gflops();
-/// Memory read bandwidth of this machine, GB/s: the best of a few sums of a
-/// 512 MiB float tensor (with the threads ATen uses).
-double measured_read_gbps();
+/// Sustained matrix-product rate of a device ("cpu", "cuda", "cuda:1"),
+/// GFLOP/s, for about a second: float32 1024^3 products on the CPU (with the
+/// threads ATen uses), 8192^3 products in `dtype` ("bfloat16", "float32") on
+/// a GPU.
+double measured_matmul_gflops(const std::string& device = "cpu", const std::string& dtype = "float32");
+/// Memory read bandwidth of a device, GB/s: the best of a few sums of a
+/// 512 MiB (CPU) or 4 GiB (GPU) float tensor.
+double measured_read_gbps(const std::string& device = "cpu");
 
 /// Elements and bytes of the model's parameters.
 std::int64_t parameter_count(ModelBackend& model);

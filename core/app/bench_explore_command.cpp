@@ -213,7 +213,9 @@ int bench_explore_command(const std::vector<std::string>& args) {
   }
   if (const int threads = setup.config->view("run").get<int>("threads"); threads > 0) core::set_cpu_threads(threads);
   try {
-    const double peak = measured_matmul_gflops();
+    const ConfigView model = setup.config->view("model");
+    const double peak = measured_matmul_gflops(model.contains("device") ? model.get<std::string>("device") : "cpu",
+                                               model.contains("dtype") ? model.get<std::string>("dtype") : "float32");
     const ModeResult on = explore_once(setup, true);
     const ModeResult off = explore_once(setup, false);
     int differing = 0, text_differing = 0;

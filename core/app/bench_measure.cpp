@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <limits>
@@ -21,24 +22,31 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-double measured_matmul_gflops() {
-  const std::int64_t n = 1024;
-  const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
-  at::mm(a, b);  // warm up
+double measured_matmul_gflops(const std::string& device_name, const std::string& dtype_name) {
+  const c10::Device device(device_name);
+  const bool gpu = !device.is_cpu();
+  const std::int64_t n = gpu ? 8192 : 1024;
+  const at::ScalarType dtype = gpu && dtype_name == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  const auto options = at::TensorOptions().device(device).dtype(dtype);
+  const at::Tensor a = at::randn({n, n}, options), b = at::randn({n, n}, options);
+  // Reading one element waits for the product (a GPU runs asynchronously).
+  auto product = [&] { (void)at::mm(a, b).select(0, 0).select(0, 0).item<float>(); };
+  product();  // warm up
   int reps = 0;
   const auto start = std::chrono::steady_clock::now();
   double seconds = 0;
   while (seconds < 1.0) {
-    at::mm(a, b);
+    product();
     ++reps;
     seconds = seconds_since(start);
   }
   return 2.0 * double(n * n * n) * reps / seconds / 1e9;
 }
 
-double measured_read_gbps() {
-  const std::int64_t elements = std::int64_t{512} * 1024 * 1024 / 4;
-  const at::Tensor data = at::ones({elements});  // written once: every page is resident
+double measured_read_gbps(const std::string& device_name) {
+  const c10::Device device(device_name);
+  const std::int64_t elements = (device.is_cpu() ? std::int64_t{512} : std::int64_t{4096}) * 1024 * 1024 / 4;
+  const at::Tensor data = at::ones({elements}, at::TensorOptions().device(device));  // every page resident
   double best = std::numeric_limits<double>::infinity();
   (void)data.sum().item<float>();  // warm up
   for (int rep = 0; rep < 5; ++rep) {

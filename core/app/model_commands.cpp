@@ -264,7 +264,8 @@ int bench_command(const Args& args) {
     auto backend = core::as_input_error(
         [&] { return cli::load_backend(registry, name, (*vm)["model"].as<std::string>(), extra); });
     const std::int64_t params = parameter_count(*backend), weight_bytes = parameter_bytes(*backend);
-    const double peak = measured_matmul_gflops(), bandwidth = measured_read_gbps();
+    const double peak = measured_matmul_gflops(backend->device(), backend->dtype()),
+                 bandwidth = measured_read_gbps(backend->device());
     const int prompt_tokens = (*vm)["prompt-tokens"].as<int>(), new_tokens = (*vm)["new-tokens"].as<int>();
     const std::vector<int> batches =
         vm->count("batch") ? (*vm)["batch"].as<std::vector<int>>() : std::vector<int>{1, 16, 64};

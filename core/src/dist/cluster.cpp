@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -270,13 +271,15 @@ struct Cluster::Impl {
         last_check = Clock::now();
       }
     }
-    if (!work->isSuccess()) {
+    // exception(), not isSuccess(): libtorch 2.x's NCCL work throws from
+    // isSuccess() (deprecated there); exception() is the same on both.
+    if (const std::exception_ptr error = work->exception()) {
       // A peer's connection broke: find out which rank is to blame before
       // reporting the transport's own words.
       failed = true;
       std::string reason = "unknown";
       try {
-        std::rethrow_exception(work->exception());
+        std::rethrow_exception(error);
       } catch (const std::exception& e) {
         reason = cause(e);
       }
@@ -330,7 +333,7 @@ std::unique_ptr<Cluster> Cluster::connect(const ClusterSpec& spec) {
     impl->store = c10::make_intrusive<c10d::TCPStore>(spec.master_addr, options);
     c10d::TCPStoreOptions beat_options = options;
     beat_options.isServer = false;
-    beat_options.numWorkers = c10::nullopt;
+    beat_options.numWorkers.reset();  // c10::optional on 1.13, std::optional on 2.x
     impl->beats = c10::make_intrusive<c10d::TCPStore>(spec.master_addr, beat_options);
   } catch (const std::exception& e) {
     throw ClusterError(spec.rank == 0
@@ -362,6 +365,10 @@ std::unique_ptr<Cluster> Cluster::connect(const ClusterSpec& spec) {
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>("genius/pg", impl->store);
 #ifdef GENIUS_HAVE_NCCL
     if (backend == "nccl") {
+      // libtorch 2.x's NCCL watchdog ends the process on a collective's error
+      // or timeout by default; clean-up-only lets check_peers name the rank
+      // to blame first. A value the user set stays.
+      ::setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "2", /*overwrite=*/0);
       auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
       nccl_options->timeout = timeout;
       impl->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, spec.rank, spec.world, nccl_options);

@@ -3,8 +3,18 @@
 #include <cmath>
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "lora.hpp"
+
+// at::scaled_dot_product_attention with grouped key/value heads (enable_gqa)
+// came with libtorch 2.5; 1.13 computes attention with its own products.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+#define GENIUS_TORCH_SDPA_GQA 1
+#include <optional>
+#else
+#define GENIUS_TORCH_SDPA_GQA 0
+#endif
 
 namespace genius::llama {
 
@@ -198,6 +208,27 @@ bool AttentionImpl::fused() const {
   return qkv_.holds();
 }
 
+at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 const at::Tensor& mask) const {
+  const auto batch = q.size(0), seq = q.size(2);
+#if GENIUS_TORCH_SDPA_GQA
+  // libtorch >= 2.5 on a GPU: one fused kernel, the grouped query heads
+  // reading their key/value head (enable_gqa), the additive mask as given.
+  if (q.is_cuda())
+    return at::scaled_dot_product_attention(q, k, v, mask.squeeze(1), /*dropout_p=*/0.0, /*is_causal=*/false,
+                                            /*scale=*/std::nullopt, /*enable_gqa=*/true);
+#endif
+  // Grouped-query attention: each group of heads_/kv_heads_ query heads reads
+  // one key/value head. Fold the group into the query length instead of
+  // copying keys and values.
+  const auto group = heads_ / kv_heads_, keys = k.size(2);
+  const at::Tensor qg = q.reshape({batch, kv_heads_, group * seq, head_dim_});
+  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).view({batch, kv_heads_, group, seq, keys});
+  scores = scores / std::sqrt(double(head_dim_)) + mask;  // mask: [B, 1, 1, seq, keys]
+  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probs.view({batch, kv_heads_, group * seq, keys}), v).view({batch, heads_, seq, head_dim_});
+}
+
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& mask,
                                   const at::Tensor& positions, KvCache* cache, std::size_t layer,
                                   const LoraAdapters* lora) {
@@ -233,18 +264,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope,
     k = keys.narrow(2, 0, cache->visible);
     v = values.narrow(2, 0, cache->visible);
   }
-  // Grouped-query attention: each group of heads_/kv_heads_ query heads reads
-  // one key/value head. Fold the group into the query length instead of
-  // copying keys and values.
-  const auto group = heads_ / kv_heads_, keys = k.size(2);
-  const at::Tensor qg = q.reshape({batch, kv_heads_, group * seq, head_dim_});
-  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).view({batch, kv_heads_, group, seq, keys});
-  scores = scores / std::sqrt(double(head_dim_)) + mask;  // mask: [B, 1, 1, seq, keys]
-  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-  const at::Tensor out = at::matmul(probs.view({batch, kv_heads_, group * seq, keys}), v)
-                             .view({batch, heads_, seq, head_dim_})
-                             .transpose(1, 2)
-                             .reshape({batch, seq, heads_ * head_dim_});
+  const at::Tensor out =
+      attend(q, k, v, mask).transpose(1, 2).reshape({batch, seq, heads_ * head_dim_});  // [B, seq, heads * dim]
   const at::Tensor y = project(o_proj, out);
   return lora ? lora->apply(layer, LoraTarget::o_proj, out, y, is_training()) : y;
 }

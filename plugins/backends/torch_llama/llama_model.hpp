@@ -107,6 +107,10 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
+  /// softmax(q k^T / sqrt(d) + mask) v for q [B, heads, seq, d], k and v
+  /// [B, kv_heads, keys, d], mask [B, 1, 1, seq, keys]: [B, heads, seq, d].
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) const;
+
   std::int64_t heads_, kv_heads_, head_dim_;
   JoinedLinears qkv_;  ///< [q; k; v] once fused
 };

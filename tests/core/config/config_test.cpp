@@ -15,6 +15,7 @@
 namespace genius::core {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const core::PluginRegistry& registry() {
@@ -284,6 +285,25 @@ TEST(Config, EvalSetsAreEntriesWithDefaultsAndResolvedPaths) {
   const ResolvedConfig set = resolve(text, {"eval.sets=[{name = \"m\", file = \"m.jsonl\"}]"});
   ASSERT_EQ(set.table_array("eval", "sets").size(), 1u);
   EXPECT_EQ(set.table_array("eval", "sets")[0].get<std::string>("file"), "/configs/m.jsonl");
+}
+
+TEST(Config, DifferencesNameEveryChangedKeyAndIgnoreCommentsAndDistributed) {
+  const std::string base = "[train]\nlearning_rate = 1e-3\n[eval]\n[[eval.sets]]\nname = \"a\"\nfile = \"a.jsonl\"\n";
+  const std::string a = resolve(base).to_toml();
+  EXPECT_TRUE(resolved_config_differences(a, a).empty());
+  // A comment and [distributed] change no result.
+  const std::string b = resolve(base, {"distributed.timeout_seconds=99"}).to_toml();
+  EXPECT_TRUE(resolved_config_differences("# another header\n" + a, b).empty());
+  EXPECT_TRUE(same_resolved_config(a, b));
+  // A changed key, a changed table-array entry and a key only one side has.
+  const std::string c =
+      resolve(base, {"train.learning_rate=0.5", "eval.sets=[{name = \"a\", file = \"b.jsonl\"}]"}).to_toml();
+  const std::vector<std::string> changed = resolved_config_differences(a, c);
+  ASSERT_EQ(changed.size(), 2u);
+  EXPECT_EQ(changed[0], "eval.sets[0].file (was \"/configs/a.jsonl\", now \"/configs/b.jsonl\")");
+  EXPECT_EQ(changed[1], "train.learning_rate (was 0.001, now 0.5)");
+  EXPECT_FALSE(same_resolved_config(a, c));
+  EXPECT_THAT(resolved_config_differences(a, a + "[extra]\nkey = 1\n"), ElementsAre("extra.key (was not set, now 1)"));
 }
 
 TEST(Config, MissingFileIsAnErrorNamingIt) {
